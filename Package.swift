@@ -1,0 +1,82 @@
+// swift-tools-version: 6.0
+// Diffu: a pure-Swift CPU runtime for diffusion language models.
+//
+// The module graph is the data flow:
+//   CZstd (libzstd shim) ─┐
+//   DiffuStorage (storage types + byte layouts) ─┬─ DiffuFormat (.diffu read/write, mmap)
+//                                                ├─ DiffuKernels (SIMD math, no model knowledge)
+//   DiffuGGUF (GGUF container reader/writer)     │
+//   DiffuTokenizers (BPE / SentencePiece)        │
+//   DiffuModels (GPT-2, LLaMA, Qwen2; no file-format knowledge) ← DiffuKernels
+//   DiffuSamplers (diffusion samplers over a logits provider)
+//   DiffuConvert (safetensors / GGUF importers + quantizer) → DiffuFormat
+//   Diffu (public facade) → everything above;  diffu (thin CLI) → Diffu
+import PackageDescription
+import Foundation
+
+// AVX2 + FMA + F16C code generation for release builds on x86-64 (the README's and the benchmarks'
+// build). Set DIFFU_PORTABLE=1 to build without these flags (for example when Diffu is a remote
+// dependency, where SwiftPM refuses unsafe flags); the CLI checks the CPU at start-up either way.
+let portable = ProcessInfo.processInfo.environment["DIFFU_PORTABLE"] != nil
+var fastSettings: [SwiftSetting] = []
+#if arch(x86_64)
+if !portable {
+    fastSettings = [
+        .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-target-cpu", "x86-64-v3"], .when(configuration: .release)),
+        .define("DIFFU_AVX2", .when(configuration: .release)),
+    ]
+}
+#endif
+
+let package = Package(
+    name: "Diffu",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Diffu", targets: ["Diffu"]),
+        .executable(name: "diffu", targets: ["diffu"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
+        ),
+        .target(name: "CDiffuSystem"),  // compiled for the baseline ISA: it runs before any AVX2 code
+        .target(name: "DiffuStorage", swiftSettings: fastSettings),
+        .target(name: "DiffuFormat", dependencies: ["CZstd", "DiffuStorage"], swiftSettings: fastSettings),
+        .target(name: "DiffuKernels", dependencies: ["DiffuStorage"], swiftSettings: fastSettings),
+        .target(name: "DiffuGGUF", swiftSettings: fastSettings),
+        .target(name: "DiffuTokenizers", dependencies: ["DiffuGGUF"], swiftSettings: fastSettings),
+        .target(name: "DiffuModels", dependencies: ["DiffuKernels", "DiffuStorage"], swiftSettings: fastSettings),
+        .target(name: "DiffuSamplers", swiftSettings: fastSettings),
+        .target(
+            name: "DiffuConvert",
+            dependencies: ["DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTokenizers"],
+            swiftSettings: fastSettings
+        ),
+        .target(
+            name: "Diffu",
+            dependencies: [
+                "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
+                "DiffuSamplers", "DiffuConvert", "CDiffuSystem",
+            ],
+            swiftSettings: fastSettings
+        ),
+        .executableTarget(
+            name: "diffu",
+            dependencies: ["Diffu", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastSettings
+        ),
+        .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage"]),
+        .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage"]),
+        .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage"]),
+        .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage"]),
+        .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF"]),
+        .testTarget(name: "DiffuTests", dependencies: ["Diffu"]),
+    ]
+)

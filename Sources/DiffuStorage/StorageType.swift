@@ -1,0 +1,74 @@
+/// How the elements of one tensor are encoded in a `.diffu` file.
+///
+/// The raw values are the codes written in the file's tensor directory (see `formats/diffu-v1.md`);
+/// they never change meaning once released.
+public enum StorageType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// IEEE 754 binary32, little-endian.
+    case f32 = 0
+    /// IEEE 754 binary16, little-endian.
+    case f16 = 1
+    /// bfloat16 (the upper 16 bits of a binary32), little-endian.
+    case bf16 = 2
+    /// Symmetric int8 blocks: 32 values along the input dimension share one f16 scale. Panel layout only.
+    case q8 = 3
+    /// Symmetric int4 blocks: 32 values along the input dimension share one f16 scale
+    /// (llama.cpp Q4_0 rounding). Panel layout only.
+    case q4 = 4
+    /// Opaque bytes (embedded tokenizer files and other blobs). Row-major layout, rank 1.
+    case bytes = 5
+
+    /// The lower-case name used on the command line, in metadata and in `diffu inspect`.
+    public var name: String {
+        switch self {
+        case .f32: "f32"
+        case .f16: "f16"
+        case .bf16: "bf16"
+        case .q8: "q8"
+        case .q4: "q4"
+        case .bytes: "bytes"
+        }
+    }
+
+    /// Same as ``name``.
+    public var description: String { name }
+
+    /// Parses a ``name``; `nil` for an unknown name.
+    public init?(name: String) {
+        guard let match = StorageType.allCases.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+
+    /// Whether values are stored as integer blocks with scales (only valid in ``TensorLayout/panel16``).
+    public var isQuantized: Bool { self == .q8 || self == .q4 }
+
+    /// Bytes per element for the unquantized types; `nil` for quantized ones.
+    public var elementByteCount: Int? {
+        switch self {
+        case .f32: 4
+        case .f16, .bf16: 2
+        case .bytes: 1
+        case .q8, .q4: nil
+        }
+    }
+}
+
+/// How the elements of a tensor are ordered in its payload.
+public enum TensorLayout: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Logical row-major order, the last dimension contiguous. Any rank; unquantized types only.
+    case rowMajor = 0
+    /// A weight matrix `[rows N (outputs), columns K (inputs)]` cut into panels of 16 rows, each panel
+    /// stored input-major in blocks of 32 inputs — the order the matrix-multiply kernels read.
+    /// See ``PanelGeometry`` for the exact byte layout.
+    case panel16 = 1
+
+    /// The name used in metadata and in `diffu inspect`.
+    public var name: String {
+        switch self {
+        case .rowMajor: "row-major"
+        case .panel16: "panel16"
+        }
+    }
+
+    /// Same as ``name``.
+    public var description: String { name }
+}

@@ -1,0 +1,6 @@
+import Testing
+import DiffuConvert
+
+@Test func DiffuConvertModuleLinks() {
+    #expect(DiffuConvertModule.name == "DiffuConvert")
+}

@@ -1,0 +1,6 @@
+import Testing
+import DiffuFormat
+
+@Test func DiffuFormatModuleLinks() {
+    #expect(DiffuFormatModule.name == "DiffuFormat")
+}

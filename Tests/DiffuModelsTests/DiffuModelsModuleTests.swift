@@ -1,0 +1,6 @@
+import Testing
+import DiffuModels
+
+@Test func DiffuModelsModuleLinks() {
+    #expect(DiffuModelsModule.name == "DiffuModels")
+}

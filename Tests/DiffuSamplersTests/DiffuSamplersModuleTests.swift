@@ -1,0 +1,6 @@
+import Testing
+import DiffuSamplers
+
+@Test func DiffuSamplersModuleLinks() {
+    #expect(DiffuSamplersModule.name == "DiffuSamplers")
+}

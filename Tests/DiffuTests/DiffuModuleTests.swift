@@ -1,0 +1,6 @@
+import Testing
+import Diffu
+
+@Test func DiffuModuleLinks() {
+    #expect(DiffuModule.name == "Diffu")
+}

@@ -1,0 +1,6 @@
+import Testing
+import DiffuTokenizers
+
+@Test func DiffuTokenizersModuleLinks() {
+    #expect(DiffuTokenizersModule.name == "DiffuTokenizers")
+}
