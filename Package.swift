@@ -67,16 +67,21 @@ let package = Package(
         ),
         .executableTarget(
             name: "diffu",
-            dependencies: ["Diffu", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Diffu", "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
+                "DiffuSamplers", "DiffuConvert", "DiffuGGUF", "CDiffuSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: fastSettings
         ),
         .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage"]),
         .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage"]),
         .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage"]),
-        .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF"]),
         .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage"]),
-        .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF"]),
+        .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"]),
+        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels"]),
+        .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),
         .testTarget(name: "DiffuTests", dependencies: ["Diffu"]),
     ]
 )

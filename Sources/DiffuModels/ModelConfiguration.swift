@@ -1,0 +1,109 @@
+import DiffuKernels
+
+/// The transformer families Diffu runs.
+public enum Architecture: String, Codable, Sendable, CaseIterable {
+    /// GPT-2 (DiffuGPT-S/M): LayerNorm, learned positions, tanh-GELU MLP, biases everywhere, tied head.
+    case gpt2
+    /// LLaMA (DiffuLLaMA, SmolLM2): RMSNorm, RoPE (half-split), SwiGLU, no biases.
+    case llama
+    /// Qwen2 (Dream-7B, DiffuCoder): LLaMA plus q/k/v biases.
+    case qwen2
+}
+
+/// Every hyperparameter the forward pass needs. Stored as JSON under `"model"` in a `.diffu` file's
+/// metadata (field names are the JSON keys, snake_case).
+public struct ModelConfiguration: Codable, Sendable, Equatable {
+    /// The transformer family.
+    public var architecture: Architecture
+    /// Vocabulary rows of the embedding and the LM head.
+    public var vocabularySize: Int
+    /// Model width.
+    public var hiddenSize: Int
+    /// Number of transformer blocks.
+    public var layerCount: Int
+    /// Query heads.
+    public var headCount: Int
+    /// Key/value heads (= `headCount` without grouped-query attention).
+    public var keyValueHeadCount: Int
+    /// Width of one head (normally `hiddenSize / headCount`).
+    public var headDimension: Int
+    /// Width of the MLP's hidden layer.
+    public var intermediateSize: Int
+    /// Longest sequence the model was trained for (GPT-2: rows of the position table).
+    public var maximumPositions: Int
+    /// Epsilon of LayerNorm / RMSNorm.
+    public var normEpsilon: Float
+    /// RoPE base frequency (LLaMA, Qwen2); ignored by GPT-2.
+    public var ropeTheta: Float
+    /// Whether the LM head reuses the token embedding (no `output.weight` tensor).
+    public var tiedEmbeddings: Bool
+    /// Whether q/k/v projections have biases (Qwen2: true; GPT-2: always true).
+    public var attentionBias: Bool
+
+    /// Creates a configuration.
+    public init(
+        architecture: Architecture, vocabularySize: Int, hiddenSize: Int, layerCount: Int, headCount: Int,
+        keyValueHeadCount: Int, headDimension: Int, intermediateSize: Int, maximumPositions: Int,
+        normEpsilon: Float, ropeTheta: Float, tiedEmbeddings: Bool, attentionBias: Bool
+    ) {
+        self.architecture = architecture
+        self.vocabularySize = vocabularySize
+        self.hiddenSize = hiddenSize
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.keyValueHeadCount = keyValueHeadCount
+        self.headDimension = headDimension
+        self.intermediateSize = intermediateSize
+        self.maximumPositions = maximumPositions
+        self.normEpsilon = normEpsilon
+        self.ropeTheta = ropeTheta
+        self.tiedEmbeddings = tiedEmbeddings
+        self.attentionBias = attentionBias
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case architecture
+        case vocabularySize = "vocab_size"
+        case hiddenSize = "hidden_size"
+        case layerCount = "num_layers"
+        case headCount = "num_heads"
+        case keyValueHeadCount = "num_kv_heads"
+        case headDimension = "head_dim"
+        case intermediateSize = "intermediate_size"
+        case maximumPositions = "max_positions"
+        case normEpsilon = "norm_eps"
+        case ropeTheta = "rope_theta"
+        case tiedEmbeddings = "tied_embeddings"
+        case attentionBias = "attention_bias"
+    }
+}
+
+/// Where a model gets its parameters, by canonical tensor name. The models never see a file format:
+/// the facade adapts a mapped `.diffu` file to this protocol, tests adapt in-memory arrays.
+///
+/// Canonical names (`{i}` = layer index from 0):
+/// - `token_embedding.weight` — matrix `[vocab, hidden]` (panel layout; rows are gathered for lookup)
+/// - `position_embedding.weight` — vector-table `[max_positions, hidden]`, f32 row-major (GPT-2 only)
+/// - `layers.{i}.attention_norm.weight` / `.bias` (bias: GPT-2 only)
+/// - `layers.{i}.attention.query.weight` `[heads·head_dim, hidden]`, `.key.weight` / `.value.weight`
+///   `[kv_heads·head_dim, hidden]`, `.output.weight` `[hidden, heads·head_dim]`; `.bias` of each where
+///   the architecture has them (GPT-2: all four; Qwen2: query/key/value)
+/// - `layers.{i}.ffn_norm.weight` / `.bias`
+/// - GPT-2: `layers.{i}.ffn.up.weight` `[ffn, hidden]` + `.bias`, `layers.{i}.ffn.down.weight`
+///   `[hidden, ffn]` + `.bias`
+/// - LLaMA/Qwen2: `layers.{i}.ffn.gate.weight`, `layers.{i}.ffn.up.weight` `[ffn, hidden]`,
+///   `layers.{i}.ffn.down.weight` `[hidden, ffn]`
+/// - `output_norm.weight` / `.bias`
+/// - `output.weight` `[vocab, hidden]` — absent when `tied_embeddings`
+///
+/// Matrices are in `panel16` layout (any storage type); vectors and the position table are f32
+/// row-major. RoPE models use the Hugging Face half-split (`rotate_half`) convention for Q/K rows: the
+/// converter undoes llama.cpp's interleaving permutation of GGUF files.
+public protocol ModelWeights: Sendable {
+    /// The matrix with this canonical name.
+    func matrix(_ name: String) throws -> WeightMatrix
+    /// The f32 vector (or row-major table) with this canonical name, with its element count.
+    func vector(_ name: String) throws -> UnsafeBufferPointer<Float>
+    /// Whether a tensor with this canonical name exists.
+    func contains(_ name: String) -> Bool
+}
