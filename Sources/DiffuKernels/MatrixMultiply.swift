@@ -19,6 +19,9 @@ import DiffuStorage
 // 4. Micro-kernel (`GemmMicroKernel`): 6 rows × 16 outputs held in 12 ymm accumulators over the chunk;
 //    the first chunk stores (+ bias), later chunks add to `y`.
 //
+// Few rows (1...4, `GemmSmallRows`): no packing and no tile; each weight row is decoded into registers
+// and used at once by every activation row (memory-bound, GEMV-like); panels are split across threads.
+//
 // Threads (one fork-join per call through `Parallel.forEach`): with at least 4 row groups per thread the
 // rows are split (each worker packs only its rows and walks all panels: no shared scratch, no barrier;
 // weight decoding is repeated per worker, negligible at these row counts); otherwise panels are split and
@@ -57,7 +60,13 @@ public enum MatrixMultiply {
         let panels = weights.geometry.panelCount
         let groups = (rowCount + GemmMicroKernel.groupRows - 1) / GemmMicroKernel.groupRows
         let requested = max(1, threads)
-        if requested > 1, groups >= minimumGroupsPerWorker * requested {
+        if rowCount <= GemmSmallRows.maximumRows {
+            let workers = min(requested, panels)
+            Parallel.forEach(workers) { worker in
+                let start = panels * worker / workers, end = panels * (worker + 1) / workers
+                GemmSmallRows.multiply(x, rows: rowCount, panels: start..<end, weights, bias, y)
+            }
+        } else if requested > 1, groups >= minimumGroupsPerWorker * requested {
             // Split rows: contiguous runs of whole groups.
             Parallel.forEach(requested) { worker in
                 let groupStart = groups * worker / requested, groupEnd = groups * (worker + 1) / requested

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""GEMM peer benchmark: Diffu's `diffu bench-gemm` against numpy's OpenBLAS sgemm in the same run.
+
+Environment (tools only, never CI):
+    tools/setup_python.sh /work/venv && /work/venv/bin/pip install threadpoolctl
+    swift build -c release --product diffu
+Run (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when this machine sets them, pin an old OpenBLAS kernel and
+slow numpy down; unset them for this command only — the script re-executes itself without them and
+prints the kernel threadpoolctl reports):
+    /work/venv/bin/python tools/bench_gemm_peer.py [--diffu .build/release/diffu] [--large] [--markdown]
+
+For 1 and 2 threads it measures, alternating peer and Diffu shape by shape:
+- numpy float32 `A @ B` at 2048³ (the machine's sgemm peak for this run) and at each model shape
+  (x[L × K] @ W[N × K]ᵀ, the same product Diffu computes);
+- `diffu bench-gemm --json` for each storage type at each shape.
+It prints GFLOP/s medians, Diffu / peak ratios, Diffu / same-shape sgemm ratios and the 2-thread speedup.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+if any(name in os.environ for name in OPENBLAS_VARIABLES) and "--keep-openblas-env" not in sys.argv:
+    environment = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARIABLES}
+    os.execve(sys.executable, [sys.executable] + sys.argv, environment)
+
+import numpy as np  # noqa: E402  (after the re-exec on purpose)
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+# (label, L, K, N): SmolLM2-135M projections at 256 tokens, then LLaMA-7B ones (--large).
+SMOLLM2 = [
+    ("smollm2 q/o 576→576", 256, 576, 576),
+    ("smollm2 k/v 576→192", 256, 576, 192),
+    ("smollm2 gate/up 576→1536", 256, 576, 1536),
+    ("smollm2 down 1536→576", 256, 1536, 576),
+    ("smollm2 lm-head 576→49152", 256, 576, 49152),
+]
+LLAMA7B = [
+    ("llama7b q/k/v/o 4096→4096", 256, 4096, 4096),
+    ("llama7b gate/up 4096→11008", 256, 4096, 11008),
+    ("llama7b down 11008→4096", 256, 11008, 4096),
+]
+
+
+def numpy_gflops(rows, k, n, threads, repeat):
+    """Median GFLOP/s of float32 x[rows × k] @ w[n × k]ᵀ with `threads` OpenBLAS threads."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, k), dtype=np.float32)
+    w = rng.standard_normal((n, k), dtype=np.float32)
+    out = np.empty((rows, n), dtype=np.float32)
+    times = []
+    with threadpool_limits(limits=threads, user_api="blas"):
+        np.matmul(x, w.T, out=out)
+        for _ in range(repeat):
+            start = time.perf_counter()
+            np.matmul(x, w.T, out=out)
+            times.append(time.perf_counter() - start)
+    times.sort()
+    return 2.0 * rows * k * n / times[len(times) // 2] / 1e9
+
+
+def diffu_gflops(binary, rows, k, n, storage, threads, repeat):
+    """GFLOP/s reported by `diffu bench-gemm --json` (median of `repeat` runs)."""
+    command = [binary, "bench-gemm", "--rows", str(rows), "--k", str(k), "--n", str(n),
+               "--storage", storage, "--threads", str(threads), "--repeat", str(repeat), "--json"]
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])["gflops"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--diffu", default=".build/release/diffu")
+    parser.add_argument("--storages", default="f32,f16,bf16,q8,q4")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--large", action="store_true", help="also the LLaMA-7B shapes (slow)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--keep-openblas-env", action="store_true", help="do not unset OPENBLAS_* variables")
+    arguments = parser.parse_args()
+
+    storages = arguments.storages.split(",")
+    thread_counts = [int(t) for t in arguments.threads.split(",")]
+    shapes = SMOLLM2 + (LLAMA7B if arguments.large else [])
+    blas = [entry for entry in threadpool_info() if entry.get("user_api") == "blas"]
+    print(f"# numpy {np.__version__}; BLAS: " + "; ".join(
+        f"{b.get('internal_api')} {b.get('version')} kernel {b.get('architecture')}" for b in blas))
+    print(f"# OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
+    print(f"# date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}")
+
+    peak = {}
+    results = {}  # (label, storage, threads) -> gflops
+    sgemm = {}    # (label, threads) -> gflops
+    for threads in thread_counts:
+        peak[threads] = numpy_gflops(2048, 2048, 2048, threads, max(3, arguments.repeat // 2))
+        for label, rows, k, n in shapes:
+            repeat = arguments.repeat if rows * k * n < 2e9 else max(3, arguments.repeat // 3)
+            sgemm[(label, threads)] = numpy_gflops(rows, k, n, threads, repeat)
+            for storage in storages:
+                results[(label, storage, threads)] = diffu_gflops(arguments.diffu, rows, k, n, storage, threads, repeat)
+        # The peak once more after the Diffu runs: report the better of the two (noise on a shared box).
+        peak[threads] = max(peak[threads], numpy_gflops(2048, 2048, 2048, threads, max(3, arguments.repeat // 2)))
+
+    header = ["shape", "storage", "threads", "Diffu GFLOP/s", "sgemm same shape", "Diffu/same",
+              "sgemm 2048³ peak", "Diffu/peak", "2-thread speedup"]
+    rows_out = []
+    for label, rows, k, n in shapes:
+        for storage in storages:
+            for threads in thread_counts:
+                value = results[(label, storage, threads)]
+                speedup = ""
+                if threads != 1 and 1 in thread_counts:
+                    speedup = f"{value / results[(label, storage, 1)]:.2f}×"
+                rows_out.append([f"{label} (L={rows})", storage, str(threads), f"{value:.1f}",
+                                 f"{sgemm[(label, threads)]:.1f}", f"{value / sgemm[(label, threads)]:.2f}",
+                                 f"{peak[threads]:.1f}", f"{value / peak[threads]:.2f}", speedup])
+    if arguments.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for row in rows_out:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(header[i]), *(len(r[i]) for r in rows_out)) for i in range(len(header))]
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for row in rows_out:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    for threads in thread_counts:
+        print(f"# numpy sgemm 2048³ peak, {threads} thread(s): {peak[threads]:.1f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()
