@@ -38,6 +38,13 @@ SMOLLM2 = [
     ("smollm2 down 1536→576", 256, 1536, 576),
     ("smollm2 lm-head 576→49152", 256, 576, 49152),
 ]
+# How many times each SmolLM2 shape occurs in one forward (30 layers; q and o share a shape, so do k/v
+# and gate/up), for the "GEMM time of one forward" estimate.
+SMOLLM2_COUNTS = {"smollm2 q/o 576→576": 60, "smollm2 k/v 576→192": 60, "smollm2 gate/up 576→1536": 60,
+                  "smollm2 down 1536→576": 30, "smollm2 lm-head 576→49152": 1}
+# llama.cpp forward times from issue 6 (same machine, 2 threads, SmolLM2-135M, 256 tokens, all logits,
+# bidirectional, best of 7) — measured by the issue's author in another run; shown for scale only.
+LLAMA_CPP_FORWARD_2T = {"F16": 0.62, "F32": 0.81, "Q8_0": 0.86, "Q4_1": 1.48}
 LLAMA7B = [
     ("llama7b q/k/v/o 4096→4096", 256, 4096, 4096),
     ("llama7b gate/up 4096→11008", 256, 4096, 11008),
@@ -127,6 +134,17 @@ def main():
         print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
         for row in rows_out:
             print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    shape_by_label = {label: (rows, k, n) for label, rows, k, n in shapes}
+    if all(label in shape_by_label for label in SMOLLM2_COUNTS):
+        print("# SmolLM2-135M, 256 tokens: projection + lm-head GEMM time of one forward from the medians above")
+        for storage in storages:
+            for threads in thread_counts:
+                seconds = sum(count * 2.0 * rows * k * n / (results[(label, storage, threads)] * 1e9)
+                              for label, count in SMOLLM2_COUNTS.items()
+                              for rows, k, n in [shape_by_label[label]])
+                print(f"#   {storage} {threads} thread(s): {seconds:.3f} s")
+        print("#   llama.cpp whole forward, 2 threads (issue 6, another run): " +
+              ", ".join(f"{name} {value} s" for name, value in LLAMA_CPP_FORWARD_2T.items()))
     for threads in thread_counts:
         print(f"# numpy sgemm 2048³ peak, {threads} thread(s): {peak[threads]:.1f} GFLOP/s")
 

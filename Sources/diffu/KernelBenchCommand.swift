@@ -1,8 +1,8 @@
 import ArgumentParser
+import CDiffuSystem
 import DiffuKernels
 import DiffuStorage
 import Dispatch
-import Foundation
 
 /// `diffu bench-gemm`: times `MatrixMultiply.multiply` on random weights of one storage type.
 ///
@@ -43,6 +43,11 @@ struct BenchGemmCommand: ParsableCommand {
     }
 
     func run() throws {
+        #if DIFFU_AVX2
+        guard diffu_cpu_supports_avx2_fma() == 1 else {
+            throw ValidationError("this build uses AVX2/FMA/F16C, which this CPU lacks; rebuild with DIFFU_PORTABLE=1")
+        }
+        #endif
         let type = StorageType(name: storage)!
         let geometry = PanelGeometry(rows: n, columns: k, storage: type)!
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
