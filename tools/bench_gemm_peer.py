@@ -8,12 +8,16 @@ Run (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when this machine sets them, pin an o
 slow numpy down; unset them for this command only — the script re-executes itself without them and
 prints the kernel threadpoolctl reports):
     /work/venv/bin/python tools/bench_gemm_peer.py [--diffu .build/release/diffu] [--large] [--markdown]
+With --llamacpp (needs a Python where llama-cpp-python is installed, plus numpy and threadpoolctl) it also
+times llama.cpp's own ggml `mul_mat` for the matching weight type (tools/ggml_matmul.py):
+f32→F32, f16→F16, bf16→BF16, q8→Q8_0, q4→Q4_0.
 
 For 1 and 2 threads it measures, alternating peer and Diffu shape by shape:
 - numpy float32 `A @ B` at 2048³ (the machine's sgemm peak for this run) and at each model shape
   (x[L × K] @ W[N × K]ᵀ, the same product Diffu computes);
 - `diffu bench-gemm --json` for each storage type at each shape.
-It prints GFLOP/s medians, Diffu / peak ratios, Diffu / same-shape sgemm ratios and the 2-thread speedup.
+It prints GFLOP/s medians and bests (the best run is the least disturbed one on a shared machine),
+Diffu / peak ratios, Diffu / same-shape sgemm ratios and the 2-thread speedup.
 """
 import argparse
 import json
@@ -53,7 +57,7 @@ LLAMA7B = [
 
 
 def numpy_gflops(rows, k, n, threads, repeat):
-    """Median GFLOP/s of float32 x[rows × k] @ w[n × k]ᵀ with `threads` OpenBLAS threads."""
+    """(median, best) GFLOP/s of float32 x[rows × k] @ w[n × k]ᵀ with `threads` OpenBLAS threads."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, k), dtype=np.float32)
     w = rng.standard_normal((n, k), dtype=np.float32)
@@ -66,15 +70,22 @@ def numpy_gflops(rows, k, n, threads, repeat):
             np.matmul(x, w.T, out=out)
             times.append(time.perf_counter() - start)
     times.sort()
-    return 2.0 * rows * k * n / times[len(times) // 2] / 1e9
+    flops = 2.0 * rows * k * n
+    return flops / times[len(times) // 2] / 1e9, flops / times[0] / 1e9
 
 
 def diffu_gflops(binary, rows, k, n, storage, threads, repeat):
-    """GFLOP/s reported by `diffu bench-gemm --json` (median of `repeat` runs)."""
+    """(median, best) GFLOP/s reported by `diffu bench-gemm --json` over `repeat` runs."""
     command = [binary, "bench-gemm", "--rows", str(rows), "--k", str(k), "--n", str(n),
                "--storage", storage, "--threads", str(threads), "--repeat", str(repeat), "--json"]
     result = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])["gflops"]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report["gflops"], 2.0 * rows * k * n / report["min_seconds"] / 1e9
+
+
+def better(first, second):
+    """Element-wise maximum of two (median, best) pairs."""
+    return max(first[0], second[0]), max(first[1], second[1])
 
 
 def main():
@@ -85,6 +96,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--large", action="store_true", help="also the LLaMA-7B shapes (slow)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--llamacpp", action="store_true", help="also time llama.cpp's ggml mul_mat")
     parser.add_argument("--keep-openblas-env", action="store_true", help="do not unset OPENBLAS_* variables")
     arguments = parser.parse_args()
 
@@ -98,6 +110,13 @@ def main():
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
     print(f"# date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}")
 
+    ggml = None
+    if arguments.llamacpp:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from ggml_matmul import GgmlMatmul
+        ggml = GgmlMatmul()
+    ggml_type = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8": "Q8_0", "q4": "Q4_0"}
+    llama = {}    # (label, storage, threads) -> (median, best) for llama.cpp's matching type
     peak = {}
     results = {}  # (label, storage, threads) -> gflops
     sgemm = {}    # (label, threads) -> gflops
@@ -108,22 +127,31 @@ def main():
             sgemm[(label, threads)] = numpy_gflops(rows, k, n, threads, repeat)
             for storage in storages:
                 results[(label, storage, threads)] = diffu_gflops(arguments.diffu, rows, k, n, storage, threads, repeat)
+                if ggml is not None:
+                    llama[(label, storage, threads)] = ggml.gflops(ggml_type[storage], rows, k, n, threads, repeat)
         # The peak once more after the Diffu runs: report the better of the two (noise on a shared box).
-        peak[threads] = max(peak[threads], numpy_gflops(2048, 2048, 2048, threads, max(3, arguments.repeat // 2)))
+        peak[threads] = better(peak[threads], numpy_gflops(2048, 2048, 2048, threads, max(3, arguments.repeat // 2)))
 
-    header = ["shape", "storage", "threads", "Diffu GFLOP/s", "sgemm same shape", "Diffu/same",
-              "sgemm 2048³ peak", "Diffu/peak", "2-thread speedup"]
+    header = ["shape", "storage", "threads", "Diffu median (best)", "sgemm same shape median (best)",
+              "Diffu/peak median", "Diffu/peak best", "Diffu/same-shape best", "2-thread speedup best"]
+    if ggml is not None:
+        header += ["llama.cpp type", "llama.cpp median (best)", "Diffu/llama.cpp median"]
     rows_out = []
     for label, rows, k, n in shapes:
         for storage in storages:
             for threads in thread_counts:
-                value = results[(label, storage, threads)]
+                median, best = results[(label, storage, threads)]
+                same_median, same_best = sgemm[(label, threads)]
                 speedup = ""
                 if threads != 1 and 1 in thread_counts:
-                    speedup = f"{value / results[(label, storage, 1)]:.2f}×"
-                rows_out.append([f"{label} (L={rows})", storage, str(threads), f"{value:.1f}",
-                                 f"{sgemm[(label, threads)]:.1f}", f"{value / sgemm[(label, threads)]:.2f}",
-                                 f"{peak[threads]:.1f}", f"{value / peak[threads]:.2f}", speedup])
+                    speedup = f"{best / results[(label, storage, 1)][1]:.2f}×"
+                rows_out.append([f"{label} (L={rows})", storage, str(threads), f"{median:.1f} ({best:.1f})",
+                                 f"{same_median:.1f} ({same_best:.1f})", f"{median / peak[threads][0]:.2f}",
+                                 f"{best / peak[threads][1]:.2f}", f"{best / same_best:.2f}", speedup])
+                if ggml is not None:
+                    llama_median, llama_best = llama[(label, storage, threads)]
+                    rows_out[-1] += [ggml_type[storage], f"{llama_median:.1f} ({llama_best:.1f})",
+                                     f"{median / llama_median:.2f}"]
     if arguments.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -139,14 +167,22 @@ def main():
         print("# SmolLM2-135M, 256 tokens: projection + lm-head GEMM time of one forward from the medians above")
         for storage in storages:
             for threads in thread_counts:
-                seconds = sum(count * 2.0 * rows * k * n / (results[(label, storage, threads)] * 1e9)
+                seconds = sum(count * 2.0 * rows * k * n / (results[(label, storage, threads)][0] * 1e9)
                               for label, count in SMOLLM2_COUNTS.items()
                               for rows, k, n in [shape_by_label[label]])
-                print(f"#   {storage} {threads} thread(s): {seconds:.3f} s")
+                line = f"#   {storage} {threads} thread(s): Diffu {seconds:.3f} s (from medians)"
+                if ggml is not None:
+                    llama_seconds = sum(count * 2.0 * rows * k * n / (llama[(label, storage, threads)][0] * 1e9)
+                                        for label, count in SMOLLM2_COUNTS.items()
+                                        for rows, k, n in [shape_by_label[label]])
+                    line += f", llama.cpp {ggml_type[storage]} mul_mat {llama_seconds:.3f} s"
+                print(line)
         print("#   llama.cpp whole forward, 2 threads (issue 6, another run): " +
               ", ".join(f"{name} {value} s" for name, value in LLAMA_CPP_FORWARD_2T.items()))
     for threads in thread_counts:
-        print(f"# numpy sgemm 2048³ peak, {threads} thread(s): {peak[threads]:.1f} GFLOP/s")
+        print(f"# numpy sgemm 2048³ peak, {threads} thread(s): median {peak[threads][0]:.1f}, "
+              f"best {peak[threads][1]:.1f} GFLOP/s")
+    print(f"# end {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":
