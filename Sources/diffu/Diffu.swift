@@ -7,6 +7,10 @@ struct DiffuCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffu",
         abstract: "A pure-Swift CPU runtime for diffusion language models.",
-        subcommands: [InspectCommand.self, VerifyCommand.self]
+        subcommands: [
+            InspectCommand.self, VerifyCommand.self,
+            TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self,
+            BenchGemmCommand.self,
+        ]
     )
 }
