@@ -119,6 +119,7 @@ public enum Attention {
         }
     }
 
+    /// One (head, query block) task: stream over key tiles, keeping the running softmax state.
     private static func attendBlock(
         head: Int, queryStart: Int,
         _ query: UnsafePointer<Float>, _ key: UnsafePointer<Float>, _ value: UnsafePointer<Float>,
@@ -131,83 +132,22 @@ public enum Attention {
         scratch.accumulators.initialize(repeating: 0, count: queryCount * dimension)
         scratch.rowMaximum.initialize(repeating: -.infinity, count: queryCount)
         scratch.rowSum.initialize(repeating: 0, count: queryCount)
-        let scaleVector = SIMD8<Float>(repeating: scale)
-        let dimensionVectorEnd = dimension & ~7
+        let queryBase = query + queryStart * g.queryRowStride + head * dimension
+        let valueBase = value + kvHead * dimension
 
         var keyStart = 0
         while keyStart < keyLimit {
             let keyCount = min(keyBlock, keyLimit - keyStart)
-            let paddedKeys = (keyCount + 7) & ~7
-            // Transpose the key tile (zero padding past keyCount).
-            for j in 0..<paddedKeys {
-                if j < keyCount {
-                    let row = key + (keyStart + j) * g.keyRowStride + kvHead * dimension
-                    for d in 0..<dimension { scratch.keysTransposed[d * keyBlock + j] = row[d] }
-                } else {
-                    for d in 0..<dimension { scratch.keysTransposed[d * keyBlock + j] = 0 }
-                }
-            }
+            let paddedKeys = (keyCount + 15) & ~15
+            transposeKeys(key + keyStart * g.keyRowStride + kvHead * dimension, g.keyRowStride, keyCount, paddedKeys, dimension, scratch.keysTransposed)
+            computeScores(queryBase, g.queryRowStride, queryCount, paddedKeys, dimension, scale, scratch)
+            // Mask, then fold the tile into each row's running softmax (probabilities overwrite the scores).
             for i in 0..<queryCount {
-                let queryRow = query + (queryStart + i) * g.queryRowStride + head * dimension
-                let scoreRow = scratch.scores + i * keyBlock
-                // Keys visible to this query in this tile: [0, visible).
                 var visible = keyCount
                 if g.causal { visible = max(0, min(keyCount, g.queryPositionOffset + queryStart + i + 1 - keyStart)) }
-                if visible == 0 { continue }
-                // Scores, 8 keys at a time, accumulated over the head dimension.
-                var blockMaximum = SIMD8<Float>(repeating: -.infinity)
-                var chunk = 0
-                while chunk < paddedKeys {
-                    var sum = SIMD8<Float>()
-                    var column = scratch.keysTransposed + chunk
-                    for d in 0..<dimension {
-                        sum += SIMD8(repeating: queryRow[d]) * Vector.load(column)
-                        column += keyBlock
-                    }
-                    var scores = sum * scaleVector
-                    if chunk + 8 > visible {
-                        for lane in 0..<8 where chunk + lane >= visible { scores[lane] = -.infinity }
-                    }
-                    Vector.store(scores, scoreRow + chunk)
-                    blockMaximum = pointwiseMax(blockMaximum, scores)
-                    chunk += 8
-                }
-                // Online softmax update.
-                let previousMaximum = scratch.rowMaximum[i]
-                let newMaximum = max(previousMaximum, blockMaximum.max())
-                let correction = FastMath.exp(previousMaximum - newMaximum)
-                scratch.rowMaximum[i] = newMaximum
-                let shift = SIMD8<Float>(repeating: newMaximum)
-                var probabilitySum = SIMD8<Float>()
-                chunk = 0
-                while chunk < paddedKeys {
-                    let probabilities = FastMath.exp(Vector.load(scoreRow + chunk) - shift)
-                    Vector.store(probabilities, scoreRow + chunk)
-                    probabilitySum += probabilities
-                    chunk += 8
-                }
-                scratch.rowSum[i] = scratch.rowSum[i] * correction + probabilitySum.sum()
-                // accumulator = accumulator · correction + Σⱼ pⱼ · v[j].
-                let accumulator = scratch.accumulators + i * dimension
-                let correctionVector = SIMD8<Float>(repeating: correction)
-                var d = 0
-                while d < dimensionVectorEnd {
-                    Vector.store(Vector.load(accumulator + d) * correctionVector, accumulator + d)
-                    d += 8
-                }
-                while d < dimension { accumulator[d] *= correction; d += 1 }
-                for j in 0..<visible {
-                    let probability = scoreRow[j]
-                    let valueRow = value + (keyStart + j) * g.valueRowStride + kvHead * dimension
-                    let broadcast = SIMD8<Float>(repeating: probability)
-                    d = 0
-                    while d < dimensionVectorEnd {
-                        Vector.store(Vector.load(accumulator + d) + broadcast * Vector.load(valueRow + d), accumulator + d)
-                        d += 8
-                    }
-                    while d < dimension { accumulator[d] += probability * valueRow[d]; d += 1 }
-                }
+                updateRow(scratch, row: i, visible: visible, paddedKeys: paddedKeys, dimension: dimension)
             }
+            accumulateValues(valueBase + keyStart * g.valueRowStride, g.valueRowStride, keyCount, queryCount, dimension, scratch)
             keyStart += keyBlock
         }
         // Normalize into the output rows.
@@ -217,6 +157,149 @@ public enum Attention {
             let sum = scratch.rowSum[i]
             let inverse: Float = sum > 0 ? 1 / sum : 0
             for d in 0..<dimension { outputRow[d] = accumulator[d] * inverse }
+        }
+    }
+
+    /// `keysTransposed[d * keyBlock + j] = key row j, element d`; rows `keyCount..<paddedKeys` are zero.
+    @inline(__always)
+    private static func transposeKeys(
+        _ keys: UnsafePointer<Float>, _ stride: Int, _ keyCount: Int, _ paddedKeys: Int, _ dimension: Int,
+        _ transposed: UnsafeMutablePointer<Float>
+    ) {
+        for j in 0..<keyCount {
+            let row = keys + j * stride
+            for d in 0..<dimension { transposed[d * keyBlock + j] = row[d] }
+        }
+        for j in keyCount..<paddedKeys {
+            for d in 0..<dimension { transposed[d * keyBlock + j] = 0 }
+        }
+    }
+
+    /// `scores[i, j] = scale · q[i] · k[j]` for a tile, 4 queries × 16 keys per register block
+    /// (8 accumulators; per step 2 key loads and 4 query broadcasts feed 8 multiply-adds).
+    @inline(__always)
+    private static func computeScores(
+        _ queries: UnsafePointer<Float>, _ stride: Int, _ queryCount: Int, _ paddedKeys: Int, _ dimension: Int,
+        _ scale: Float, _ scratch: Scratch
+    ) {
+        let scaleVector = SIMD8<Float>(repeating: scale)
+        var i0 = 0
+        while i0 < queryCount {
+            // Rows past the end repeat the last row; their results are not stored.
+            let q0 = queries + i0 * stride
+            let q1 = queries + min(i0 + 1, queryCount - 1) * stride
+            let q2 = queries + min(i0 + 2, queryCount - 1) * stride
+            let q3 = queries + min(i0 + 3, queryCount - 1) * stride
+            var chunk = 0
+            while chunk < paddedKeys {
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b0 = SIMD8<Float>(), b1 = SIMD8<Float>()
+                var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), d0 = SIMD8<Float>(), d1 = SIMD8<Float>()
+                var column = UnsafePointer(scratch.keysTransposed + chunk)
+                for d in 0..<dimension {
+                    let k0 = Vector.load(column), k1 = Vector.load(column + 8)
+                    let x0 = SIMD8<Float>(repeating: q0[d]), x1 = SIMD8<Float>(repeating: q1[d])
+                    let x2 = SIMD8<Float>(repeating: q2[d]), x3 = SIMD8<Float>(repeating: q3[d])
+                    a0 += x0 * k0; a1 += x0 * k1
+                    b0 += x1 * k0; b1 += x1 * k1
+                    c0 += x2 * k0; c1 += x2 * k1
+                    d0 += x3 * k0; d1 += x3 * k1
+                    column += keyBlock
+                }
+                let row = scratch.scores + i0 * keyBlock + chunk
+                Vector.store(a0 * scaleVector, row); Vector.store(a1 * scaleVector, row + 8)
+                if i0 + 1 < queryCount { Vector.store(b0 * scaleVector, row + keyBlock); Vector.store(b1 * scaleVector, row + keyBlock + 8) }
+                if i0 + 2 < queryCount { Vector.store(c0 * scaleVector, row + 2 * keyBlock); Vector.store(c1 * scaleVector, row + 2 * keyBlock + 8) }
+                if i0 + 3 < queryCount { Vector.store(d0 * scaleVector, row + 3 * keyBlock); Vector.store(d1 * scaleVector, row + 3 * keyBlock + 8) }
+                chunk += 16
+            }
+            i0 += 4
+        }
+    }
+
+    /// Online-softmax update of one row: masks keys `≥ visible`, turns the scores into `exp(s − m)` with the
+    /// new running maximum `m`, rescales the row's sum and accumulator by `exp(m_old − m)`.
+    @inline(__always)
+    private static func updateRow(_ scratch: Scratch, row i: Int, visible: Int, paddedKeys: Int, dimension: Int) {
+        let scoreRow = scratch.scores + i * keyBlock
+        if visible == 0 {
+            scoreRow.initialize(repeating: 0, count: paddedKeys)
+            return
+        }
+        for j in visible..<paddedKeys { scoreRow[j] = -.infinity }
+        var blockMaximum = SIMD8<Float>(repeating: -.infinity)
+        var chunk = 0
+        while chunk < paddedKeys { blockMaximum = pointwiseMax(blockMaximum, Vector.load(scoreRow + chunk)); chunk += 8 }
+        let previousMaximum = scratch.rowMaximum[i]
+        let newMaximum = max(previousMaximum, blockMaximum.max())
+        let correction = FastMath.exp(previousMaximum - newMaximum)
+        scratch.rowMaximum[i] = newMaximum
+        let shift = SIMD8<Float>(repeating: newMaximum)
+        var probabilitySum = SIMD8<Float>()
+        chunk = 0
+        while chunk < paddedKeys {
+            let probabilities = FastMath.exp(Vector.load(scoreRow + chunk) - shift)
+            Vector.store(probabilities, scoreRow + chunk)
+            probabilitySum += probabilities
+            chunk += 8
+        }
+        scratch.rowSum[i] = scratch.rowSum[i] * correction + probabilitySum.sum()
+        if correction != 1 {
+            let accumulator = scratch.accumulators + i * dimension
+            let correctionVector = SIMD8<Float>(repeating: correction)
+            var d = 0
+            while d + 8 <= dimension { Vector.store(Vector.load(accumulator + d) * correctionVector, accumulator + d); d += 8 }
+            while d < dimension { accumulator[d] *= correction; d += 1 }
+        }
+    }
+
+    /// `accumulator[i] += Σⱼ p[i, j] · v[j]` for the tile: 2 queries × 32 dimensions per register block
+    /// (8 accumulators held across all keys; per key 4 value loads and 2 broadcasts feed 8 multiply-adds).
+    @inline(__always)
+    private static func accumulateValues(
+        _ values: UnsafePointer<Float>, _ stride: Int, _ keyCount: Int, _ queryCount: Int, _ dimension: Int, _ scratch: Scratch
+    ) {
+        var i0 = 0
+        while i0 < queryCount {
+            let pair = i0 + 1 < queryCount
+            let p0 = UnsafePointer(scratch.scores + i0 * keyBlock)
+            let p1 = UnsafePointer(scratch.scores + (pair ? i0 + 1 : i0) * keyBlock)
+            let out0 = scratch.accumulators + i0 * dimension
+            let out1 = scratch.accumulators + (pair ? i0 + 1 : i0) * dimension
+            var d = 0
+            while d + 32 <= dimension {
+                var a0 = Vector.load(out0 + d), a1 = Vector.load(out0 + d + 8)
+                var a2 = Vector.load(out0 + d + 16), a3 = Vector.load(out0 + d + 24)
+                var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+                if pair {
+                    b0 = Vector.load(out1 + d); b1 = Vector.load(out1 + d + 8)
+                    b2 = Vector.load(out1 + d + 16); b3 = Vector.load(out1 + d + 24)
+                }
+                var row = values + d
+                for j in 0..<keyCount {
+                    let v0 = Vector.load(row), v1 = Vector.load(row + 8), v2 = Vector.load(row + 16), v3 = Vector.load(row + 24)
+                    let x0 = SIMD8<Float>(repeating: p0[j]), x1 = SIMD8<Float>(repeating: p1[j])
+                    a0 += x0 * v0; a1 += x0 * v1; a2 += x0 * v2; a3 += x0 * v3
+                    b0 += x1 * v0; b1 += x1 * v1; b2 += x1 * v2; b3 += x1 * v3
+                    row += stride
+                }
+                Vector.store(a0, out0 + d); Vector.store(a1, out0 + d + 8); Vector.store(a2, out0 + d + 16); Vector.store(a3, out0 + d + 24)
+                if pair { Vector.store(b0, out1 + d); Vector.store(b1, out1 + d + 8); Vector.store(b2, out1 + d + 16); Vector.store(b3, out1 + d + 24) }
+                d += 32
+            }
+            // Remaining dimensions (head widths that are not a multiple of 32), one query at a time.
+            if d < dimension {
+                for (probabilities, accumulator) in pair ? [(p0, out0), (p1, out1)] : [(p0, out0)] {
+                    for j in 0..<keyCount {
+                        let probability = probabilities[j]
+                        let row = values + j * stride
+                        var e = d
+                        let broadcast = SIMD8<Float>(repeating: probability)
+                        while e + 8 <= dimension { Vector.store(Vector.load(accumulator + e) + broadcast * Vector.load(row + e), accumulator + e); e += 8 }
+                        while e < dimension { accumulator[e] += probability * row[e]; e += 1 }
+                    }
+                }
+            }
+            i0 += 2
         }
     }
 }
