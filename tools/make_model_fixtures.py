@@ -248,7 +248,7 @@ def rope_interleave_permutation(weight, heads, head_dim):
 # ---------------------------------------------------------------------------------------------------------
 # Random weights with spreads large enough that mistakes show
 
-def randomize(model, generator, embedding_std, matrix_std):
+def randomize(model, generator, embedding_std, matrix_std, query_key_gain, mlp_gain):
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "norm" in name or ".ln_" in name or name.startswith("transformer.ln_f") or "layernorm" in name:
@@ -264,9 +264,9 @@ def randomize(model, generator, embedding_std, matrix_std):
                 fan_in = parameter.shape[0] if isinstance(parameter, torch.nn.Parameter) and ".c_" in name \
                     else parameter.shape[-1]
                 # MLP input projections get a wider spread so the activation's exact shape matters.
-                std = matrix_std * (1.5 if ("c_fc" in name or "gate_proj" in name or "up_proj" in name) else 1.0)
+                std = matrix_std * (mlp_gain if ("c_fc" in name or "gate_proj" in name or "up_proj" in name) else 1.0)
                 if "c_attn" in name or "q_proj" in name or "k_proj" in name:
-                    std *= 3.0  # sharp attention: small input changes move the scores
+                    std *= query_key_gain  # sharp attention: small input changes move the scores
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * std / np.sqrt(fan_in))
 
 
@@ -339,6 +339,11 @@ def storage_references(model, canonical, load_canonical, sequences):
         clone = copy.deepcopy(model)
         load_canonical(clone, quantized)
         references[storage] = forward(clone, sequences, causal=False)
+        change = relative_change(references["f16"] if False else forward(model, sequences, False), references[storage])
+        rows = references[storage].astype(np.float64)
+        exact = forward(model, sequences, False).astype(np.float64)
+        cosine = np.min(np.sum(rows * exact, axis=1) / (np.linalg.norm(rows, axis=1) * np.linalg.norm(exact, axis=1)))
+        print(f"    {storage:>4} weights: max|Δ|/max|logit| = {change:.3e}, minimum row cosine = {cosine:.5f}")
     return references
 
 
@@ -367,7 +372,8 @@ def build_gpt2(name, seed, vocab, hidden, heads, inner, layout, dtype, with_lm_h
                         attn_pdrop=0.0, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0)
     config._attn_implementation = "eager"
     model = GPT2LMHeadModel(config).eval()
-    randomize(model, generator, embedding_std=0.03, matrix_std=1.3)
+    # GPT-2: sharp attention and wide MLP inputs so that even tanh-vs-erf GELU shows (see check below).
+    randomize(model, generator, embedding_std=0.03, matrix_std=1.3, query_key_gain=3.0, mlp_gain=1.5)
     model.tie_weights()
     if dtype == torch.float16:
         # The checkpoint stores f16; the reference computes in f32 from the f16 values (as DiffuGPT does).
@@ -452,7 +458,9 @@ def build_rope_model(name, seed, architecture, config, dtype, shard_size):
     model_class = LlamaForCausalLM if architecture == "llama" else Qwen2ForCausalLM
     config._attn_implementation = "eager"
     model = model_class(config).eval()
-    randomize(model, generator, embedding_std=0.03, matrix_std=1.3)
+    # Milder spread: every RoPE-model mistake is still far past the tolerance, and q8 keeps row cosine
+    # ≥ 0.999 (the sharp GPT-2 fixtures amplify quantization noise too much for that criterion).
+    randomize(model, generator, embedding_std=0.03, matrix_std=1.0, query_key_gain=1.0, mlp_gain=1.0)
     model.tie_weights()
     directory = fresh_directory(name)
     model.to(dtype).save_pretrained(directory, safe_serialization=True, max_shard_size=shard_size)
