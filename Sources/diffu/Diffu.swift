@@ -7,6 +7,6 @@ struct DiffuCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffu",
         abstract: "A pure-Swift CPU runtime for diffusion language models.",
-        subcommands: []
+        subcommands: [TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self]
     )
 }
