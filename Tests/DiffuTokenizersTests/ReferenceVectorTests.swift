@@ -1,0 +1,57 @@
+import DiffuTokenizers
+import Testing
+
+/// llama.cpp's test vectors (`tests/test-tokenizer-0`): every source of each vocabulary must give the
+/// `.out` ids for every `.inp` text (no BOS, special tokens not parsed).
+@Suite struct LlamaCppVectorTests {
+    @Test(arguments: Fixtures.Source.allCases)
+    func everyVectorEncodes(source: Fixtures.Source) throws {
+        let tokenizer = try Fixtures.tokenizer(source)
+        let vectors = try Fixtures.llamaCppVectors(source.ggufVectors)
+        #expect(vectors.count == 46)
+        for (text, expected) in vectors {
+            let ids = tokenizer.encode(text)
+            #expect(ids == expected, "\(source): \(text.debugDescription)")
+        }
+    }
+
+    @Test(arguments: Fixtures.Source.allCases)
+    func everyVectorDecodes(source: Fixtures.Source) throws {
+        let tokenizer = try Fixtures.tokenizer(source)
+        for (text, expected) in try Fixtures.llamaCppVectors(source.ggufVectors) {
+            #expect(tokenizer.decode(expected) == text, "\(source): \(text.debugDescription)")
+        }
+    }
+
+    /// `add_bos_token`: LLaMA puts `<s>` (1) in front; GPT-2 and Qwen2 add nothing.
+    @Test(arguments: Fixtures.Source.allCases)
+    func addSpecialTokens(source: Fixtures.Source) throws {
+        let tokenizer = try Fixtures.tokenizer(source)
+        let prefix: [Int32] = source.vocabulary == "llama2" ? [1] : []
+        for (text, expected) in try Fixtures.llamaCppVectors(source.ggufVectors).prefix(12) {
+            #expect(tokenizer.encode(text, addSpecialTokens: true) == prefix + expected, "\(source): \(text.debugDescription)")
+        }
+    }
+}
+
+/// Ids from HF `tokenizers` (the Rust implementation, via Python) for a wider set of texts.
+@Suite struct HuggingFaceReferenceTests {
+    @Test(arguments: Fixtures.Source.allCases)
+    func matchesHuggingFaceIds(source: Fixtures.Source) throws {
+        let tokenizer = try Fixtures.tokenizer(source)
+        for reference in try Fixtures.hfExpected(source.vocabulary) {
+            let ids = tokenizer.encode(reference.text, parseSpecial: reference.parse_special)
+            #expect(ids == reference.ids, "\(source): \(reference.text.debugDescription)")
+            let withSpecial = tokenizer.encode(reference.text, addSpecialTokens: true, parseSpecial: reference.parse_special)
+            #expect(withSpecial == reference.ids_with_special, "\(source) with special tokens: \(reference.text.debugDescription)")
+        }
+    }
+
+    @Test(arguments: [Fixtures.Source.gpt2TokenizerJSON, .llamaTokenizerJSON, .qwen2TokenizerJSON])
+    func decodesLikeHuggingFace(source: Fixtures.Source) throws {
+        let tokenizer = try Fixtures.tokenizer(source)
+        for reference in try Fixtures.hfExpected(source.vocabulary) {
+            #expect(tokenizer.decode(reference.ids) == reference.decoded, "\(source): \(reference.text.debugDescription)")
+        }
+    }
+}
