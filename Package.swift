@@ -22,7 +22,7 @@ var fastSettings: [SwiftSetting] = []
 #if arch(x86_64)
 if !portable {
     fastSettings = [
-        .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-target-cpu", "x86-64-v3"], .when(configuration: .release)),
+        .unsafeFlags(["-Xcc", "-march=x86-64-v3"], .when(configuration: .release)),
         .define("DIFFU_AVX2", .when(configuration: .release)),
     ]
 }
