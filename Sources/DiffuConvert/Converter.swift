@@ -15,6 +15,9 @@ public struct ConversionOptions: Sendable {
     public var compress: Bool
     /// Threads used to encode matrices.
     public var threadCount: Int
+    /// f32 elements decoded per piece when a matrix is produced in row chunks (bounds the converter's
+    /// working memory beyond the encoded tensor; default 4 Mi elements = 16 MB).
+    public var chunkElements: Int = 4 << 20
 
     /// Creates options.
     public init(recipe: QuantizationRecipe = .q8, maskTokenId: Int? = nil, overwrite: Bool = false, compress: Bool = true,
@@ -208,7 +211,8 @@ public enum Converter {
                 progress?(ConversionProgress(phase: .converting, completed: doneElements, total: totalElements, item: tensor.name))
                 let storage: StorageType = tensor.kind == .matrix ? options.recipe.storage(forMatrix: tensor.name) : .f32
                 let layout: TensorLayout = tensor.kind == .matrix ? .panel16 : .rowMajor
-                let payload = try encode(tensor, storage: storage, cache: &cache, threadCount: options.threadCount)
+                let payload = try encode(tensor, storage: storage, cache: &cache, threadCount: options.threadCount,
+                                         chunkElements: options.chunkElements)
                 try payload.withUnsafeBytes {
                     try sink.add(name: tensor.name, shape: tensor.shape, storage: storage, layout: layout, payload: $0)
                 }
@@ -251,11 +255,9 @@ public enum Converter {
         }
     }
 
-    /// Rows of f32 processed per piece when a matrix can be produced in row chunks (~16 MB of f32).
-    static let chunkElements = 4 << 20
-
     /// Encodes one canonical tensor: vectors as f32 row-major bytes, matrices in the panel layout.
-    static func encode(_ tensor: PlannedTensor, storage: StorageType, cache: inout SourceCache, threadCount: Int) throws -> [UInt8] {
+    static func encode(_ tensor: PlannedTensor, storage: StorageType, cache: inout SourceCache, threadCount: Int,
+                       chunkElements: Int) throws -> [UInt8] {
         if tensor.kind == .vector {
             let values = tensor.materialize(from: try cache.values(of: tensor.source))
             return values.withUnsafeBytes { Array($0) }

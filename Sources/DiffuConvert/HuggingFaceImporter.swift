@@ -231,6 +231,7 @@ public enum HuggingFaceImporter {
         if let activation = reader.string("activation_function"), activation != "gelu_new" {
             throw reader.fail("activation_function '\(activation)' (Diffu's GPT-2 runs gelu_new)")
         }
+        // GPT-2 has no RoPE: rope_theta is recorded as the conventional 10000 and never read.
         // The vocabulary is what the weights hold (DiffuGPT-M has 50258 rows while its config says 50257).
         let embeddingName = names["wte.weight"] != nil || names["lm_head.weight"] == nil ? "wte.weight" : "lm_head.weight"
         guard let embedding = names[embeddingName] else { throw ConvertError.missingTensors(["wte.weight"]) }
@@ -241,7 +242,7 @@ public enum HuggingFaceImporter {
         let configuration = ModelConfiguration(
             architecture: .gpt2, vocabularySize: vocabulary, hiddenSize: hidden, layerCount: layers, headCount: heads,
             keyValueHeadCount: heads, headDimension: hidden / heads, intermediateSize: ffn, maximumPositions: positions,
-            normEpsilon: epsilon, ropeTheta: 0, tiedEmbeddings: tied || embeddingName == "lm_head.weight" || names["lm_head.weight"] == nil,
+            normEpsilon: epsilon, ropeTheta: 10000, tiedEmbeddings: tied || embeddingName == "lm_head.weight" || names["lm_head.weight"] == nil,
             attentionBias: true)
 
         var builder = PlanBuilder(sources: names)
@@ -298,7 +299,20 @@ public enum HuggingFaceImporter {
         let keyValueHeads = try reader.positiveInteger("num_key_value_heads", default: heads)
         let ffn = try reader.positiveInteger("intermediate_size")
         let epsilon = try reader.positiveNumber("rms_norm_eps", default: 1e-6)
-        let theta = try reader.positiveNumber("rope_theta", default: 10000)
+        // transformers ≥ 5 writes `rope_parameters: {rope_theta, rope_type}`; older configs `rope_theta`
+        // (and `rope_scaling` for non-default RoPE).
+        let ropeParameters = reader.object["rope_parameters"]?.objectValue
+        let theta: Float
+        if let nested = ropeParameters?["rope_theta"] {
+            guard let value = nested.doubleValue, value.isFinite, value > 0 else { throw reader.fail("'rope_parameters.rope_theta' is not a positive number") }
+            theta = Float(value)
+        } else {
+            theta = try reader.positiveNumber("rope_theta", default: 10000)
+        }
+        if let type = ropeParameters?["rope_type"]?.stringValue, type != "default" {
+            throw reader.fail("rope_type '\(type)' is not supported (only default RoPE)")
+        }
+        if try reader.bool("use_sliding_window", default: false) { throw reader.fail("sliding-window attention is not supported") }
         let positions = try reader.positiveInteger("max_position_embeddings", default: 2048)
         let tiedSetting = try reader.bool("tie_word_embeddings", default: false)
         guard hidden % heads == 0 || reader.value(["head_dim"]) != nil else {
@@ -310,7 +324,8 @@ public enum HuggingFaceImporter {
         if let activation = reader.string("hidden_act"), activation != "silu" {
             throw reader.fail("hidden_act '\(activation)' (Diffu runs SwiGLU with silu)")
         }
-        if let scaling = reader.object["rope_scaling"], !scaling.isNull {
+        if let scaling = reader.object["rope_scaling"], !scaling.isNull,
+           (scaling["rope_type"] ?? scaling["type"])?.stringValue != "default" {
             throw reader.fail("rope_scaling is not supported")
         }
         if architecture == .llama {

@@ -137,7 +137,7 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         let metadata = try #require(sink.metadata)
         #expect(metadata.model == ModelConfiguration(
             architecture: .gpt2, vocabularySize: 40, hiddenSize: 32, layerCount: 2, headCount: 2, keyValueHeadCount: 2,
-            headDimension: 16, intermediateSize: 64, maximumPositions: 8, normEpsilon: 1e-5, ropeTheta: 0,
+            headDimension: 16, intermediateSize: 64, maximumPositions: 8, normEpsilon: 1e-5, ropeTheta: 10000,
             tiedEmbeddings: true, attentionBias: true))
         #expect(metadata.diffusion.bosTokenId == 3 && metadata.diffusion.eosTokenId == 4)
         #expect(sink.order.count == 2 + 2 * 16 + 2 + 1)  // embeddings, 16 per layer, final norm, tokenizer
