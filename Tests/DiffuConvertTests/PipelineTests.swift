@@ -1,0 +1,118 @@
+import DiffuStorage
+import Foundation
+import Testing
+@testable import DiffuConvert
+
+/// A sink that fails on its `failAt`-th `add`, recording whether it was aborted.
+final class FailingSink: TensorSink {
+    struct Failure: Error, Equatable {}
+    let inner = InMemoryTensorSink()
+    let failAt: Int
+    private(set) var adds = 0
+    private(set) var aborted = false
+
+    init(failAt: Int) { self.failAt = failAt }
+
+    func add(name: String, shape: [Int], storage: StorageType, layout: TensorLayout, payload: UnsafeRawBufferPointer) throws {
+        adds += 1
+        if adds == failAt { throw Failure() }
+        try inner.add(name: name, shape: shape, storage: storage, layout: layout, payload: payload)
+    }
+
+    func finish(metadata: ConversionMetadata) throws { try inner.finish(metadata: metadata) }
+    func abort() { aborted = true }
+}
+
+@Suite struct PipelineTests {
+    static func digest(_ file: SourceFile, _ progress: (Int) -> Void) throws -> String {
+        progress(file.size)
+        return "digest-of-\(file.name)"
+    }
+
+    @Test func failureMidwayAbortsTheSink() throws {
+        let directory = try TemporaryDirectory()
+        try SyntheticCheckpoint.llama(shards: 2).write(to: directory)
+        let prepared = try Converter.prepare(source: directory.path, maskTokenId: 1)
+        let sink = FailingSink(failAt: 5)
+        #expect(throws: FailingSink.Failure()) {
+            _ = try Converter.write(prepared, sources: [], into: sink, options: ConversionOptions(recipe: .q4))
+        }
+        #expect(sink.aborted)
+        #expect(sink.inner.metadata == nil)
+    }
+
+    @Test func existingOutputIsRefusedBeforeAnyWork() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("out.diffu", text: "keep me")
+        var sinkCreated = false
+        #expect(throws: ConvertError.outputExists(path: directory.path + "/out.diffu")) {
+            _ = try Converter.convert(source: directory.path + "/does-not-exist", destination: directory.path + "/out.diffu",
+                                      options: ConversionOptions(), digest: Self.digest,
+                                      makeSink: { _, _ in sinkCreated = true; return InMemoryTensorSink() })
+        }
+        #expect(!sinkCreated)
+        #expect(try String(contentsOfFile: directory.path + "/out.diffu", encoding: .utf8) == "keep me")
+    }
+
+    @Test func convertRecordsProvenanceAndTokenizer() throws {
+        let directory = try TemporaryDirectory()
+        try SyntheticCheckpoint.llama(shards: 2).write(to: directory)
+        try directory.write("tokenizer_config.json", text: "{\"chat_template\":\"{{ x }}\"}")
+        let sink = InMemoryTensorSink()
+        var phases: [ConversionProgress.Phase] = []
+        let summary = try Converter.convert(
+            source: directory.path, destination: directory.path + "/out.diffu", options: ConversionOptions(recipe: .q4m, maskTokenId: 3),
+            digest: Self.digest, makeSink: { _, _ in sink }, progress: { if phases.last != $0.phase { phases.append($0.phase) } })
+        #expect(phases == [.hashing, .converting, .finishing])
+        let metadata = try #require(sink.metadata)
+        #expect(metadata.sources.map(\.path) == ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+                                                 "model-00002-of-00002.safetensors", "tokenizer.json", "tokenizer_config.json"])
+        #expect(metadata.sources.allSatisfy { $0.sha256 == "digest-of-\($0.path)" && $0.size > 0 })
+        #expect(metadata.tokenizer == TokenizerEmbedding(kind: .tokenizerJSON, files: ["tokenizer.json": "tokenizer/tokenizer.json",
+                                                                                      "tokenizer_config.json": "tokenizer/tokenizer_config.json"]))
+        #expect(sink.tensors["tokenizer/tokenizer_config.json"]?.payload == Array("{\"chat_template\":\"{{ x }}\"}".utf8))
+        #expect(metadata.diffusion.chatTemplate == "{{ x }}")
+        #expect(metadata.quantization.hasPrefix("q4m"))
+        #expect(metadata.converterVersion == Converter.version)
+        #expect(sink.tensors["layers.0.ffn.down.weight"]?.storage == .q8)
+        #expect(sink.tensors["layers.0.ffn.up.weight"]?.storage == .q4)
+        #expect(summary.sourceBytes == metadata.sources.reduce(0) { $0 + $1.size })
+    }
+
+    @Test func sourceProblemsAreTypedErrors() throws {
+        let directory = try TemporaryDirectory()
+        #expect(throws: ConvertError.sourceNotFound(path: directory.path + "/nothing")) {
+            _ = try Converter.prepare(source: directory.path + "/nothing", maskTokenId: nil)
+        }
+        #expect(throws: ConvertError.unrecognizedSource(path: directory.path)) {
+            _ = try Converter.prepare(source: directory.path, maskTokenId: nil)
+        }
+        try directory.write("model.bin", text: "PK\u{3}\u{4} not a gguf")
+        #expect(throws: ConvertError.unrecognizedSource(path: directory.path + "/model.bin")) {
+            _ = try Converter.prepare(source: directory.path + "/model.bin", maskTokenId: nil)
+        }
+    }
+
+    @Test func nonFiniteWeightsAreNamed() throws {
+        let checkpoint = SyntheticCheckpoint.llama()
+        let directory = try TemporaryDirectory()
+        try checkpoint.write(to: directory)
+        // Overwrite the first value of the first tensor (model.embed_tokens.weight) with NaN.
+        let path = directory.path + "/model.safetensors"
+        var bytes = try Fixtures.bytesAt(path)
+        let headerLength = bytes.withUnsafeBytes { Int($0.loadUnaligned(as: UInt64.self)) }
+        let nan = Float.nan.bitPattern
+        withUnsafeBytes(of: nan.littleEndian) { for (i, b) in $0.enumerated() { bytes[8 + headerLength + i] = b } }
+        try directory.write("model.safetensors", bytes)
+        let prepared = try Converter.prepare(source: directory.path, maskTokenId: 1)
+        #expect(throws: ConvertError.nonFiniteValue(tensor: "model.embed_tokens.weight", index: 0)) {
+            _ = try Converter.write(prepared, sources: [], into: InMemoryTensorSink(), options: ConversionOptions())
+        }
+    }
+}
+
+extension Fixtures {
+    static func bytesAt(_ path: String) throws -> [UInt8] {
+        Array(try #require(FileManager.default.contents(atPath: path)))
+    }
+}
