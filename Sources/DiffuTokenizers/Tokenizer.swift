@@ -127,7 +127,7 @@ public final class Tokenizer: Sendable {
         var output: [Int32] = []
         output.reserveCapacity(buffer.count / 3 + 4)
         if addSpecialTokens { output.append(contentsOf: definition.prefixIds) }
-        var workspace = EncodeWorkspace(cache: usesWordCache && buffer.count > 256)
+        var workspace = EncodeWorkspace(cacheSlots: usesWordCache ? Self.cacheSlots(forByteCount: buffer.count) : 0)
         for segment in matcher.split(buffer, includeSpecial: parseSpecial) {
             if let token = segment.token {
                 output.append(token)
@@ -147,7 +147,16 @@ public final class Tokenizer: Sendable {
         var merge = MergeWorkspace()
         var cache: WordCache?
 
-        init(cache: Bool) { self.cache = cache ? WordCache() : nil }
+        init(cacheSlots: Int) { cache = cacheSlots > 0 ? WordCache(slotCount: cacheSlots) : nil }
+    }
+
+    /// Word-cache size for an input: about one slot per two bytes, a power of two in 0 (short texts,
+    /// where a cache cannot pay off) or 256...16384.
+    private static func cacheSlots(forByteCount count: Int) -> Int {
+        guard count >= 128 else { return 0 }
+        var slots = 256
+        while slots < 16384, slots * 2 < count { slots <<= 1 }
+        return slots
     }
 
     /// Normalizes, pre-tokenizes and merges one stretch of text that holds no added token.
@@ -256,7 +265,7 @@ public final class Tokenizer: Sendable {
 /// Decodes a stream of ids into text as it arrives, holding back bytes of an incomplete UTF-8 sequence
 /// (a character split across byte-fallback or byte-level tokens) until it completes. The concatenated
 /// output equals `Tokenizer.decode` of all ids, except that `Strip`'s trailing spaces are not removed.
-public struct StreamingDecoder {
+public struct StreamingDecoder: Sendable {
     private let tokenizer: Tokenizer
     private let skipSpecialTokens: Bool
     private var pending: [UInt8] = []
