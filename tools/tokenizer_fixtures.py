@@ -76,6 +76,33 @@ TEXTS = [
     "JSON: {\"ids\": [1, 2, 3], \"ok\": true, \"name\": \"tokenizer\"}",
 ]
 
+
+def random_texts(count, seed=20261127):
+    """Seeded random strings from pools that stress the split patterns and NFC."""
+    import random
+    rng = random.Random(seed)
+    pools = [
+        [chr(c) for c in range(0x20, 0x7F)],
+        [" ", " ", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\xa0", "\x85", "\u2003", "\u3000", "\u2028"],
+        ["'", "'", "s", "t", "l", "r", "e", "S", "L", "ſ", "K"],
+        [chr(c) for c in range(0x300, 0x370)],
+        [chr(c) for c in range(0xC0, 0x180)],
+        [chr(c) for c in list(range(0x391, 0x3CA)) + list(range(0x410, 0x450))],
+        [chr(c) for c in list(range(0x4E00, 0x4E80)) + list(range(0x3041, 0x3097)) + list(range(0xAC00, 0xAC40))],
+        [chr(c) for c in list(range(0x1F600, 0x1F650)) + [0x200D, 0xFE0F, 0x1F3FD, 0x1F1EB, 0x1F1F7]],
+        [chr(c) for c in list(range(0x660, 0x66A)) + list(range(0x966, 0x970)) + [0xBD, 0xB2, 0x2167, 0x2126, 0x212B]],
+        [chr(c) for c in list(range(0x5D0, 0x5EB)) + list(range(0x627, 0x64B)) + list(range(0x915, 0x93A)) + list(range(0x1780, 0x17B4))],
+        ["0", "1", "2", "3", "42", "999", ".", ",", "-", "_", "(", ")", "{", "}", "<", ">", "/", "\\", "\"", "#"],
+    ]
+    texts = []
+    for _ in range(count):
+        length = rng.randrange(0, 60)
+        texts.append("".join(rng.choice(rng.choice(pools)) for _ in range(length)))
+    return texts
+
+
+TEXTS += random_texts(200)
+
 # Texts that spell special tokens: HF `tokenizers` matches them always, so the Swift side compares them
 # with parseSpecial = true.
 SPECIAL_TEXTS = {
