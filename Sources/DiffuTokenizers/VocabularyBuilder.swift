@@ -36,7 +36,7 @@ enum VocabularyBuilder {
             wholeWords = words
         }
         return BPEModel(alphabet: .bytes, byteSymbols: byteSymbols, asciiSymbols: [], scalarSymbols: [:],
-                        unknownId: nil, fuseUnknown: false, pairs: pairs, wholeWords: wholeWords)
+                        unknownId: nil, fuseUnknown: false, pairs: pairs, wholeWords: wholeWords, vocabularySize: tokens.count)
     }
 
     /// A character-level BPE model (HF `BPE` without a ByteLevel pre-tokenizer, e.g. LLaMA's
@@ -57,7 +57,7 @@ enum VocabularyBuilder {
         let (ascii, scalars) = scalarSymbols(tokens, include: { _ in true })
         return BPEModel(alphabet: .characters, byteSymbols: byteFallback ? byteFallbackSymbols(ids) : [Int32](repeating: -1, count: 256),
                         asciiSymbols: ascii, scalarSymbols: scalars, unknownId: unknown.flatMap { ids[$0] },
-                        fuseUnknown: fuseUnknown, pairs: pairs, wholeWords: wholeWords)
+                        fuseUnknown: fuseUnknown, pairs: pairs, wholeWords: wholeWords, vocabularySize: tokens.count)
     }
 
     static func idLookup(_ tokens: [String?]) -> [String: Int32] {
@@ -224,7 +224,7 @@ struct SentencePieceVocabulary {
         if !byteFallback { byteSymbols = [Int32](repeating: -1, count: 256) }
         let (ascii, scalars) = VocabularyBuilder.scalarSymbols(pieces.map { $0 }, include: { type($0) == .normal })
         let model = BPEModel(alphabet: .characters, byteSymbols: byteSymbols, asciiSymbols: ascii, scalarSymbols: scalars,
-                             unknownId: unknownId, fuseUnknown: true, pairs: pairs, wholeWords: nil)
+                             unknownId: unknownId, fuseUnknown: true, pairs: pairs, wholeWords: nil, vocabularySize: pieces.count)
         var definition = TokenizerDefinition(tokenStrings: pieces, model: model, decodedBytes: decoded, source: source)
         if removeExtraWhitespaces { definition.normalizers.append(.collapseSpaces) }
         if addDummyPrefix { definition.normalizers.append(.prepend(Self.spaceMarker)) }
