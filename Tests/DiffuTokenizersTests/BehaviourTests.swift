@@ -152,26 +152,4 @@ import Testing
     @Test func ggufWithoutTokenizerIsTyped() {
         #expect(throws: TokenizerError.self) { try Tokenizer.load(files: ["vocab.gguf": Array("GGUF".utf8)]) }
     }
-
-    /// A small hand-written tokenizer.json exercising lstrip/rstrip/single_word added tokens and merges
-    /// given as pairs, with a Metaspace pre-tokenizer and decoder.
-    @Test func addedTokenOptionsAndMetaspace() throws {
-        let json = #"""
-        {"added_tokens": [
-            {"id": 10, "content": "<mask>", "lstrip": true, "rstrip": false, "single_word": false, "normalized": false, "special": true},
-            {"id": 11, "content": "cat", "lstrip": false, "rstrip": false, "single_word": true, "normalized": false, "special": false}],
-         "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true},
-         "decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true},
-         "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": true,
-            "vocab": {"<unk>": 0, "▁": 1, "a": 2, "b": 3, "c": 4, "t": 5, "▁a": 6, "▁ab": 7, "ab": 8, "<mask>": 10, "cat": 11},
-            "merges": [["▁", "a"], ["a", "b"], ["▁a", "b"]]}}
-        """#
-        let tokenizer = try Tokenizer.load(files: ["tokenizer.json": Array(json.utf8)])
-        #expect(tokenizer.encode("ab ab") == [7, 7])
-        #expect(tokenizer.encode("ab <mask>", parseSpecial: true) == [7, 10])  // lstrip eats the space
-        #expect(tokenizer.encode("cat") == [11])                                // a whole word
-        #expect(tokenizer.encode("bcat") == [1, 3, 4, 2, 5])                    // single_word: inside a word it is text
-        #expect(tokenizer.encode("ab zz ab") == [7, 1, 0, 7])                   // unknown "zz" fused into one <unk>
-        #expect(tokenizer.decode([7, 7]) == "ab ab")
-    }
 }

@@ -57,9 +57,15 @@ enum Fixtures {
     /// The Qwen2 tokenizer.json, rebuilt from `tokenizer.skeleton.json` (the real file without its vocab and
     /// merges) and the committed `vocab.json` / `merges.txt` (which hold that vocab and those merges).
     static func qwen2TokenizerJSON() throws -> [UInt8] {
-        let skeleton = String(decoding: try bytes("qwen2/tokenizer.skeleton.json"), as: UTF8.self)
-        let vocab = String(decoding: try bytes("qwen2/vocab.json"), as: UTF8.self)
-        let mergeLines = String(decoding: try bytes("qwen2/merges.txt"), as: UTF8.self)
+        try splicedTokenizerJSON(skeleton: "qwen2/tokenizer.skeleton.json", vocabulary: "qwen2")
+    }
+
+    /// A tokenizer.json skeleton (model.vocab and model.merges emptied by the fixture tool) with the
+    /// vocab.json and merges.txt of `vocabulary` put back.
+    static func splicedTokenizerJSON(skeleton skeletonPath: String, vocabulary: String) throws -> [UInt8] {
+        let skeleton = String(decoding: try bytes(skeletonPath), as: UTF8.self)
+        let vocab = String(decoding: try bytes("\(vocabulary)/vocab.json"), as: UTF8.self)
+        let mergeLines = String(decoding: try bytes("\(vocabulary)/merges.txt"), as: UTF8.self)
             .split(separator: "\n").filter { !$0.hasPrefix("#version") }
         var merges = "["
         for (index, line) in mergeLines.enumerated() {
@@ -77,7 +83,7 @@ enum Fixtures {
         }
         merges += "]"
         guard let vocabRange = skeleton.range(of: "\"vocab\": {}"), let mergesRange = skeleton.range(of: "\"merges\": []") else {
-            throw FixtureError.malformed("qwen2/tokenizer.skeleton.json lacks the empty vocab/merges")
+            throw FixtureError.malformed("\(skeletonPath) lacks the empty vocab/merges")
         }
         var text = skeleton
         text.replaceSubrange(mergesRange, with: "\"merges\": " + merges)

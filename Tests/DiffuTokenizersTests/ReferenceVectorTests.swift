@@ -55,3 +55,21 @@ import Testing
         }
     }
 }
+
+/// Tokenizer.json variants checked against HF `tokenizers`: GPT-2's vocabulary with ByteLevel
+/// `add_prefix_space`, with the LLaMA-3 split regex, and a small hand-made Metaspace tokenizer with
+/// lstrip / rstrip / single_word added tokens and unknown-token fusing.
+@Suite struct TokenizerJSONVariantTests {
+    @Test(arguments: ["gpt2-prefix-space", "gpt2-llama3-split", "synthetic"])
+    func matchesHuggingFace(variant: String) throws {
+        let json = variant == "synthetic"
+            ? try Fixtures.bytes("synthetic/tokenizer.json")
+            : try Fixtures.splicedTokenizerJSON(skeleton: "variants/\(variant).skeleton.json", vocabulary: "gpt2")
+        let tokenizer = try Tokenizer.load(files: ["tokenizer.json": json])
+        for reference in try Fixtures.hfExpected(variant) {
+            let ids = tokenizer.encode(reference.text, parseSpecial: reference.parse_special)
+            #expect(ids == reference.ids, "\(variant): \(reference.text.debugDescription)")
+            #expect(tokenizer.decode(ids) == reference.decoded, "\(variant) decode: \(reference.text.debugDescription)")
+        }
+    }
+}
