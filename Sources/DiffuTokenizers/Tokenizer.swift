@@ -55,19 +55,14 @@ struct TokenizerDefinition: Sendable {
 public final class Tokenizer: Sendable {
     let definition: TokenizerDefinition
     private let matcher: AddedTokenMatcher
-    private let idsByString: [String: Int32]
+    private let index: TokenIndex
     private let isSpecialId: [Bool]
     private let usesWordCache: Bool
 
     init(definition: TokenizerDefinition) {
         self.definition = definition
         matcher = AddedTokenMatcher(tokens: definition.addedTokens)
-        var lookup: [String: Int32] = [:]
-        lookup.reserveCapacity(definition.tokenStrings.count)
-        for (id, token) in definition.tokenStrings.enumerated() {
-            if let token, lookup[token] == nil { lookup[token] = Int32(id) }
-        }
-        idsByString = lookup
+        index = TokenIndex(definition.tokenStrings)
         var special = [Bool](repeating: false, count: definition.tokenStrings.count)
         for token in definition.addedTokens where token.special && Int(token.id) < special.count { special[Int(token.id)] = true }
         isSpecialId = special
@@ -98,8 +93,9 @@ public final class Tokenizer: Sendable {
         return definition.tokenStrings[Int(id)]
     }
 
-    /// The id of a token spelled as in the vocabulary, or nil.
-    public func id(forToken token: String) -> Int32? { idsByString[token] }
+    /// The id of a token spelled as in the vocabulary (compared scalar for scalar, not up to Unicode
+    /// canonical equivalence), or nil.
+    public func id(forToken token: String) -> Int32? { index[token] }
 
     /// Whether the id is a special (control) token.
     public func isSpecial(_ id: Int32) -> Bool {

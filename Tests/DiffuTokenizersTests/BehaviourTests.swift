@@ -46,6 +46,15 @@ import Testing
         #expect(qwenGGUF.specialTokens.eos == 151643)
     }
 
+    /// Spellings are compared scalar for scalar: "e" + U+0301 is not the piece "é" (Swift String
+    /// equality would say it is).
+    @Test func tokenLookupIsExact() throws {
+        let llama = try Fixtures.tokenizer(.llamaTokenizerModel)
+        #expect(llama.id(forToken: "\u{E9}") != nil)
+        #expect(llama.id(forToken: "e\u{301}") == nil)
+        #expect(llama.id(forToken: "\u{2581}the") == 278)
+    }
+
     @Test func skipSpecialTokensInDecode() throws {
         let qwen = try Fixtures.tokenizer(.qwen2TokenizerJSON)
         let ids = qwen.encode("<|im_start|>hi<|im_end|>", parseSpecial: true)
