@@ -32,19 +32,22 @@ enum Fixtures {
     /// llama.cpp's test vectors, split exactly as `tests/test-tokenizer-0.cpp` does: the `.inp` text is cut
     /// at every "\n__ggml_vocab_test__\n"; the `.out` file has one line of ids per text.
     static func llamaCppVectors(_ vocab: String) throws -> [(text: String, ids: [Int32])] {
-        let input = String(decoding: try bytes("vocab/\(vocab).inp"), as: UTF8.self)
-        let separator = "\n__ggml_vocab_test__\n"
+        // Split on bytes: String searching would match up to canonical equivalence.
+        let input = try bytes("vocab/\(vocab).inp")
+        let separator = Array("\n__ggml_vocab_test__\n".utf8)
         var texts: [String] = []
-        var rest = Substring(input)
-        while !rest.isEmpty {
-            if let range = rest.range(of: separator) {
-                texts.append(String(rest[..<range.lowerBound]))
-                rest = rest[range.upperBound...]
+        var start = 0
+        var index = 0
+        while index + separator.count <= input.count {
+            if input[index..<(index + separator.count)].elementsEqual(separator) {
+                texts.append(String(decoding: input[start..<index], as: UTF8.self))
+                index += separator.count
+                start = index
             } else {
-                texts.append(String(rest))
-                break
+                index += 1
             }
         }
+        if start < input.count { texts.append(String(decoding: input[start...], as: UTF8.self)) }
         let output = String(decoding: try bytes("vocab/\(vocab).out"), as: UTF8.self)
         var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
