@@ -245,7 +245,7 @@ enum HuggingFaceLoader {
         }
     }
 
-    static func parsePostProcessor(_ value: JSONValue?, tokenIds: [String: Int32], into definition: inout TokenizerDefinition, file: String) throws(TokenizerError) {
+    static func parsePostProcessor(_ value: JSONValue?, tokenIds: TokenIndex, into definition: inout TokenizerDefinition, file: String) throws(TokenizerError) {
         guard let value, !value.isNull else { return }
         let type = value["type"]?.stringValue ?? ""
         switch type {

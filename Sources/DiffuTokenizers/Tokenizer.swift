@@ -55,19 +55,14 @@ struct TokenizerDefinition: Sendable {
 public final class Tokenizer: Sendable {
     let definition: TokenizerDefinition
     private let matcher: AddedTokenMatcher
-    private let idsByString: [String: Int32]
+    private let index: TokenIndex
     private let isSpecialId: [Bool]
     private let usesWordCache: Bool
 
     init(definition: TokenizerDefinition) {
         self.definition = definition
         matcher = AddedTokenMatcher(tokens: definition.addedTokens)
-        var lookup: [String: Int32] = [:]
-        lookup.reserveCapacity(definition.tokenStrings.count)
-        for (id, token) in definition.tokenStrings.enumerated() {
-            if let token, lookup[token] == nil { lookup[token] = Int32(id) }
-        }
-        idsByString = lookup
+        index = TokenIndex(definition.tokenStrings)
         var special = [Bool](repeating: false, count: definition.tokenStrings.count)
         for token in definition.addedTokens where token.special && Int(token.id) < special.count { special[Int(token.id)] = true }
         isSpecialId = special
@@ -98,8 +93,9 @@ public final class Tokenizer: Sendable {
         return definition.tokenStrings[Int(id)]
     }
 
-    /// The id of a token spelled as in the vocabulary, or nil.
-    public func id(forToken token: String) -> Int32? { idsByString[token] }
+    /// The id of a token spelled as in the vocabulary (compared scalar for scalar, not up to Unicode
+    /// canonical equivalence), or nil.
+    public func id(forToken token: String) -> Int32? { index[token] }
 
     /// Whether the id is a special (control) token.
     public func isSpecial(_ id: Int32) -> Bool {
@@ -127,7 +123,7 @@ public final class Tokenizer: Sendable {
         var output: [Int32] = []
         output.reserveCapacity(buffer.count / 3 + 4)
         if addSpecialTokens { output.append(contentsOf: definition.prefixIds) }
-        var workspace = EncodeWorkspace(cache: usesWordCache && buffer.count > 256)
+        var workspace = EncodeWorkspace(cacheSlots: usesWordCache ? Self.cacheSlots(forByteCount: buffer.count) : 0)
         for segment in matcher.split(buffer, includeSpecial: parseSpecial) {
             if let token = segment.token {
                 output.append(token)
@@ -147,7 +143,16 @@ public final class Tokenizer: Sendable {
         var merge = MergeWorkspace()
         var cache: WordCache?
 
-        init(cache: Bool) { self.cache = cache ? WordCache() : nil }
+        init(cacheSlots: Int) { cache = cacheSlots > 0 ? WordCache(slotCount: cacheSlots) : nil }
+    }
+
+    /// Word-cache size for an input: about one slot per two bytes, a power of two in 0 (short texts,
+    /// where a cache cannot pay off) or 256...16384.
+    private static func cacheSlots(forByteCount count: Int) -> Int {
+        guard count >= 128 else { return 0 }
+        var slots = 256
+        while slots < 16384, slots * 2 < count { slots <<= 1 }
+        return slots
     }
 
     /// Normalizes, pre-tokenizes and merges one stretch of text that holds no added token.
@@ -256,7 +261,7 @@ public final class Tokenizer: Sendable {
 /// Decodes a stream of ids into text as it arrives, holding back bytes of an incomplete UTF-8 sequence
 /// (a character split across byte-fallback or byte-level tokens) until it completes. The concatenated
 /// output equals `Tokenizer.decode` of all ids, except that `Strip`'s trailing spaces are not removed.
-public struct StreamingDecoder {
+public struct StreamingDecoder: Sendable {
     private let tokenizer: Tokenizer
     private let skipSpecialTokens: Bool
     private var pending: [UInt8] = []
