@@ -1,3 +1,4 @@
+import DiffuFormat
 import DiffuKernels
 import DiffuModels
 import DiffuStorage
@@ -64,10 +65,10 @@ public struct PreparedConversion: Sendable {
 
     /// Configuration and canonical tensor plan.
     public let model: ImportedModel
-    /// Mask token, shift rule, special tokens, sampler defaults.
-    public let diffusion: DiffusionDefaults
+    /// Mask token, shift rule, special tokens, sampler defaults, and the recognised model name.
+    public let diffusion: ResolvedDiffusion
     /// The tokenizer description.
-    public let tokenizer: TokenizerEmbedding
+    public let tokenizer: TokenizerFiles
     /// The tokenizer files.
     public let tokenizerBlobs: [Blob]
     /// Every source file (path relative to the source, the open file), for provenance.
@@ -114,7 +115,7 @@ public enum Converter {
         let model = try HuggingFaceImporter.sanitize(configuration: checkpoint.configuration, tensors: checkpoint.tensors)
 
         let present = checkpoint.tokenizerFiles()
-        let kind: TokenizerEmbedding.Kind
+        let kind: TokenizerFiles.Kind
         if present.contains("tokenizer.json") { kind = .tokenizerJSON }
         else if present.contains("vocab.json") && present.contains("merges.txt") { kind = .vocabularyAndMerges }
         else if present.contains("tokenizer.model") { kind = .sentencePiece }
@@ -139,11 +140,11 @@ public enum Converter {
             files[name] = "tokenizer/" + name
             sources.append((name, file))
         }
-        var diffusion = try DiffusionDefaults.resolve(
+        var diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
             special: model.specialTokens, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
-        diffusion.chatTemplate = chatTemplate
-        return PreparedConversion(model: model, diffusion: diffusion, tokenizer: TokenizerEmbedding(kind: kind, files: files),
+        diffusion.settings.chatTemplate = chatTemplate
+        return PreparedConversion(model: model, diffusion: diffusion, tokenizer: TokenizerFiles(kind: kind, files: files),
                                   tokenizerBlobs: blobs, sourceFiles: sources)
     }
 
@@ -151,13 +152,13 @@ public enum Converter {
         let checkpoint = try GGUFCheckpoint.open(path: path)
         let model = try checkpoint.sanitize()
         let vocabulary = try checkpoint.vocabularyBlob()
-        var diffusion = try DiffusionDefaults.resolve(
+        var diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
             special: model.specialTokens, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
-        diffusion.chatTemplate = checkpoint.gguf["tokenizer.chat_template"]?.stringValue
+        diffusion.settings.chatTemplate = checkpoint.gguf["tokenizer.chat_template"]?.stringValue
         return PreparedConversion(
             model: model, diffusion: diffusion,
-            tokenizer: TokenizerEmbedding(kind: .gguf, files: ["vocab.gguf": "tokenizer/vocab.gguf"]),
+            tokenizer: TokenizerFiles(kind: .gguf, files: ["vocab.gguf": "tokenizer/vocab.gguf"]),
             tokenizerBlobs: [.init(tensorName: "tokenizer/vocab.gguf", bytes: vocabulary)],
             sourceFiles: [(checkpoint.file.name, checkpoint.file)])
     }
@@ -184,23 +185,23 @@ public enum Converter {
 
     /// Checksums every source file, reporting bytes hashed.
     public static func checksum(_ files: [(path: String, file: SourceFile)], digest: (SourceFile, (Int) -> Void) throws -> String,
-                                progress: ((ConversionProgress) -> Void)?) throws -> [SourceFileRecord] {
+                                progress: ((ConversionProgress) -> Void)?) throws -> [Provenance.SourceFile] {
         let total = files.reduce(0) { $0 + $1.file.size }
         var done = 0
-        var records: [SourceFileRecord] = []
+        var records: [Provenance.SourceFile] = []
         for (path, file) in files {
             let hash = try digest(file) { bytes in
                 progress?(ConversionProgress(phase: .hashing, completed: done + bytes, total: total, item: path))
             }
             done += file.size
-            records.append(SourceFileRecord(path: path, size: file.size, sha256: hash))
+            records.append(Provenance.SourceFile(path: path, size: file.size, sha256: hash))
         }
         return records
     }
 
     /// Encodes every tensor of a prepared source into `sink`, then finishes it. On any error the sink is
     /// aborted and the error rethrown.
-    public static func write(_ prepared: PreparedConversion, sources: [SourceFileRecord], into sink: TensorSink,
+    public static func write(_ prepared: PreparedConversion, sources: [Provenance.SourceFile], into sink: TensorSink,
                              options: ConversionOptions, progress: ((ConversionProgress) -> Void)? = nil) throws -> ConversionSummary {
         do {
             var summary = ConversionSummary(tensorCount: 0, payloadBytes: 0, sourceBytes: sources.reduce(0) { $0 + $1.size }, bytesByStorage: [:])
@@ -230,7 +231,8 @@ public enum Converter {
                 summary.payloadBytes += blob.bytes.count
             }
             let metadata = ConversionMetadata(
-                model: prepared.model.configuration, diffusion: prepared.diffusion, tokenizer: prepared.tokenizer,
+                model: prepared.model.configuration, modelName: prepared.diffusion.modelName,
+                diffusion: prepared.diffusion.settings, tokenizer: prepared.tokenizer,
                 sources: sources, converterVersion: version, quantization: options.recipe.summary)
             try sink.finish(metadata: metadata)
             return summary

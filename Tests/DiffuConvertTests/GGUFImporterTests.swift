@@ -46,10 +46,10 @@ import Testing
         #expect(model.attentionBias == config["attention_bias"]?.boolValue)
         // Diffusion facts: an AR GGUF model with --mask-id records the shift rule and its special ids.
         let metadata = try #require(sink.metadata)
-        #expect(metadata.diffusion.maskTokenId == 7)
+        #expect(metadata.diffusion.maskTokenID == 7)
         #expect(metadata.diffusion.shiftLogits)
-        #expect(metadata.diffusion.bosTokenId == 1)
-        #expect(metadata.diffusion.eosTokenId == 2)
+        #expect(metadata.diffusion.bosTokenID == 1)
+        #expect(metadata.diffusion.eosTokenID == 2)
         #expect(metadata.diffusion.chatTemplate == "{{ messages }}")
     }
 

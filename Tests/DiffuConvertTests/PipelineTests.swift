@@ -1,3 +1,5 @@
+import DiffuFormat
+import DiffuModels
 import DiffuStorage
 import Foundation
 import Testing
@@ -68,7 +70,7 @@ final class FailingSink: TensorSink {
         #expect(metadata.sources.map(\.path) == ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
                                                  "model-00002-of-00002.safetensors", "tokenizer.json", "tokenizer_config.json"])
         #expect(metadata.sources.allSatisfy { $0.sha256 == "digest-of-\($0.path)" && $0.size > 0 })
-        #expect(metadata.tokenizer == TokenizerEmbedding(kind: .tokenizerJSON, files: ["tokenizer.json": "tokenizer/tokenizer.json",
+        #expect(metadata.tokenizer == TokenizerFiles(kind: .tokenizerJSON, files: ["tokenizer.json": "tokenizer/tokenizer.json",
                                                                                       "tokenizer_config.json": "tokenizer/tokenizer_config.json"]))
         #expect(sink.tensors["tokenizer/tokenizer_config.json"]?.payload == Array("{\"chat_template\":\"{{ x }}\"}".utf8))
         #expect(metadata.diffusion.chatTemplate == "{{ x }}")
@@ -114,5 +116,93 @@ final class FailingSink: TensorSink {
 extension Fixtures {
     static func bytesAt(_ path: String) throws -> [UInt8] {
         Array(try #require(FileManager.default.contents(atPath: path)))
+    }
+}
+
+/// Forwards to a real `.diffu` writer and fails on the `failAt`-th tensor, like a disk error mid-way.
+final class FailingFileSink: TensorSink {
+    let file: DiffuFileSink
+    let failAt: Int
+    private var adds = 0
+
+    init(destination: String, overwrite: Bool, failAt: Int) throws {
+        file = try DiffuFileSink(destination: destination, overwrite: overwrite, compress: true)
+        self.failAt = failAt
+    }
+
+    func add(name: String, shape: [Int], storage: StorageType, layout: TensorLayout, payload: UnsafeRawBufferPointer) throws {
+        adds += 1
+        if adds == failAt { throw FailingSink.Failure() }
+        try file.add(name: name, shape: shape, storage: storage, layout: layout, payload: payload)
+    }
+
+    func finish(metadata: ConversionMetadata) throws { try file.finish(metadata: metadata) }
+    func abort() { file.abort() }
+}
+
+@Suite struct DiffuFileOutputTests {
+    static func checkpoint() throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory()
+        try SyntheticCheckpoint.llama(shards: 2).write(to: directory)
+        try FileManager.default.createDirectory(atPath: directory.path + "/out", withIntermediateDirectories: false)
+        return directory
+    }
+
+    @Test(arguments: [1, 4, 12])
+    func interruptedConversionLeavesNothing(failAt: Int) throws {
+        let directory = try Self.checkpoint()
+        let destination = directory.path + "/out/model.diffu"
+        #expect(throws: FailingSink.Failure()) {
+            _ = try Converter.convert(source: directory.path, destination: destination,
+                                      options: ConversionOptions(recipe: .q8, maskTokenId: 1), digest: DiffuFileSink.sha256,
+                                      makeSink: { try FailingFileSink(destination: $0, overwrite: $1, failAt: failAt) })
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/out").isEmpty)
+    }
+
+    @Test func interruptedOverwriteKeepsTheOldFile() throws {
+        let directory = try Self.checkpoint()
+        let destination = directory.path + "/out/model.diffu"
+        try directory.write("out/model.diffu", text: "previous")
+        #expect(throws: FailingSink.Failure()) {
+            _ = try Converter.convert(source: directory.path, destination: destination,
+                                      options: ConversionOptions(recipe: .q4, maskTokenId: 1, overwrite: true), digest: DiffuFileSink.sha256,
+                                      makeSink: { try FailingFileSink(destination: $0, overwrite: $1, failAt: 3) })
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/out") == ["model.diffu"])
+        #expect(try String(contentsOfFile: destination, encoding: .utf8) == "previous")
+    }
+
+    @Test func convertedFileReadsBackWithEveryTensorAndTheMetadata() throws {
+        let directory = try Self.checkpoint()
+        let destination = directory.path + "/out/model.diffu"
+        let memory = InMemoryTensorSink()
+        _ = try Converter.convert(source: directory.path, destination: destination, options: ConversionOptions(recipe: .q4m, maskTokenId: 1),
+                                  digest: DiffuFileSink.sha256, makeSink: { _, _ in memory })
+        _ = try Converter.convert(source: directory.path, destination: destination, options: ConversionOptions(recipe: .q4m, maskTokenId: 1),
+                                  digest: DiffuFileSink.sha256,
+                                  makeSink: { try DiffuFileSink(destination: $0, overwrite: $1, compress: true) })
+        let file = try DiffuFile.open(path: destination)
+        #expect(file.verify().isEmpty)
+        #expect(file.tensors.map(\.name) == memory.order)
+        for entry in file.tensors {
+            let stored = try #require(memory.tensors[entry.name])
+            #expect(entry.shape == stored.shape && entry.storage == stored.storage && entry.layout == stored.layout)
+            #expect(try Array(file.payload(of: entry)) == stored.payload, "\(entry.name)")
+        }
+        let metadata = try #require(memory.metadata)
+        #expect(try file.metadata.model.decode(ModelConfiguration.self) == metadata.model)
+        #expect(file.metadata.diffusion == metadata.diffusion)
+        #expect(file.metadata.tokenizer == metadata.tokenizer)
+        #expect(file.metadata.provenance.quantization == metadata.quantization)
+        // Provenance: real SHA-256 of each source file (checked against the format module's one-shot hash).
+        for source in file.metadata.provenance.sources {
+            let (digest, size) = try SHA256.hashFile(atPath: directory.path + "/" + source.path)
+            #expect(source.sha256 == SHA256.hexString(digest) && source.size == size, "\(source.path)")
+        }
+        #expect(throws: ConvertError.outputExists(path: destination)) {
+            _ = try Converter.convert(source: directory.path, destination: destination, options: ConversionOptions(maskTokenId: 1),
+                                      digest: DiffuFileSink.sha256, makeSink: { try DiffuFileSink(destination: $0, overwrite: $1, compress: true) })
+        }
     }
 }
