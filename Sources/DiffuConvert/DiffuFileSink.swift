@@ -47,16 +47,4 @@ public final class DiffuFileSink: TensorSink {
 
     /// Removes the temporary file.
     public func abort() { writer.abort() }
-
-    /// SHA-256 of a whole source file as lower-case hex, reporting bytes hashed.
-    public static func sha256(_ file: SourceFile, progress: (Int) -> Void) throws -> String {
-        var hasher = SHA256()
-        var done = 0
-        try file.forEachChunk { chunk in
-            hasher.update(chunk)
-            done += chunk.count
-            progress(done)
-        }
-        return SHA256.hexString(hasher.finalize())
-    }
 }

@@ -74,14 +74,13 @@ struct ConvertCommand: ParsableCommand {
         do {
             if let dumpDirectory {
                 let prepared = try Converter.prepare(source: source, maskTokenId: maskID)
-                summary = try Converter.write(prepared, sources: [], into: try CanonicalDumpSink(directory: dumpDirectory),
+                summary = try Converter.write(prepared, into: try CanonicalDumpSink(directory: dumpDirectory),
                                               options: options, progress: reporter.update)
             } else {
                 let destination = output!
                 InterruptCleanup.install()
                 summary = try Converter.convert(
                     source: source, destination: destination, options: options,
-                    digest: DiffuFileSink.sha256,
                     makeSink: { destination, overwrite in
                         let sink = try DiffuFileSink(destination: destination, overwrite: overwrite, compress: options.compress)
                         InterruptCleanup.temporaryPath = sink.temporaryPath

@@ -24,7 +24,7 @@ import Testing
 
     static func write(_ prepared: PreparedConversion, _ options: ConversionOptions) throws -> InMemoryTensorSink {
         let sink = InMemoryTensorSink()
-        _ = try Converter.write(prepared, sources: [], into: sink, options: options)
+        _ = try Converter.write(prepared, into: sink, options: options)
         return sink
     }
 

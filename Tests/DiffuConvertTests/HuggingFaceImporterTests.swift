@@ -110,7 +110,7 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         try checkpoint.write(to: directory)
         let prepared = try Converter.prepare(source: directory.path, maskTokenId: maskTokenId)
         let sink = InMemoryTensorSink()
-        _ = try Converter.write(prepared, sources: [], into: sink, options: ConversionOptions(recipe: recipe, threadCount: 2))
+        _ = try Converter.write(prepared, into: sink, options: ConversionOptions(recipe: recipe, threadCount: 2))
         return sink
     }
 
