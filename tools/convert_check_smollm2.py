@@ -115,10 +115,11 @@ def main():
     checks = {"hidden_size": fields["llama.embedding_length"], "num_layers": fields["llama.block_count"],
               "num_heads": n_head, "num_kv_heads": n_head_kv, "intermediate_size": fields["llama.feed_forward_length"],
               "max_positions": fields["llama.context_length"], "rope_theta": fields["llama.rope.freq_base"],
-              "norm_eps": float(np.float32(fields["llama.attention.layer_norm_rms_epsilon"])),
+              "norm_eps": float(fields["llama.attention.layer_norm_rms_epsilon"]),
               "tied_embeddings": "output.weight" not in [t.name for t in reader.tensors], "architecture": "llama"}
     for key, value in checks.items():
-        if model[key] != value:
+        same = np.float32(model[key]) == np.float32(value) if isinstance(value, float) else model[key] == value
+        if not same:
             print(f"CONFIG {key}: diffu {model[key]} vs gguf {value}")
             failures += 1
     print("bit-exact import of every tensor and hyperparameter" if failures == 0 else f"{failures} FAILURES")

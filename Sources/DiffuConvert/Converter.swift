@@ -1,3 +1,4 @@
+import DiffuFormat
 import DiffuKernels
 import DiffuModels
 import DiffuStorage
@@ -34,17 +35,15 @@ public struct ConversionOptions: Sendable {
 public struct ConversionProgress: Sendable {
     /// The conversion's phases.
     public enum Phase: String, Sendable {
-        /// Checksumming the source files (SHA-256 for the provenance record).
-        case hashing
         /// Reading, converting and writing tensors.
         case converting
-        /// Writing metadata and directory, publishing the file.
+        /// Tokenizer blobs, the rest of the checksums, metadata and directory; publishing the file.
         case finishing
     }
 
     /// Current phase.
     public var phase: Phase
-    /// Work done in this phase (bytes hashed, or canonical elements converted).
+    /// Work done in this phase (canonical elements converted).
     public var completed: Int
     /// Total work of this phase.
     public var total: Int
@@ -64,10 +63,10 @@ public struct PreparedConversion: Sendable {
 
     /// Configuration and canonical tensor plan.
     public let model: ImportedModel
-    /// Mask token, shift rule, special tokens, sampler defaults.
-    public let diffusion: DiffusionDefaults
+    /// Mask token, shift rule, special tokens, sampler defaults, and the recognised model name.
+    public let diffusion: ResolvedDiffusion
     /// The tokenizer description.
-    public let tokenizer: TokenizerEmbedding
+    public let tokenizer: TokenizerFiles
     /// The tokenizer files.
     public let tokenizerBlobs: [Blob]
     /// Every source file (path relative to the source, the open file), for provenance.
@@ -114,7 +113,7 @@ public enum Converter {
         let model = try HuggingFaceImporter.sanitize(configuration: checkpoint.configuration, tensors: checkpoint.tensors)
 
         let present = checkpoint.tokenizerFiles()
-        let kind: TokenizerEmbedding.Kind
+        let kind: TokenizerFiles.Kind
         if present.contains("tokenizer.json") { kind = .tokenizerJSON }
         else if present.contains("vocab.json") && present.contains("merges.txt") { kind = .vocabularyAndMerges }
         else if present.contains("tokenizer.model") { kind = .sentencePiece }
@@ -139,11 +138,11 @@ public enum Converter {
             files[name] = "tokenizer/" + name
             sources.append((name, file))
         }
-        var diffusion = try DiffusionDefaults.resolve(
+        var diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
             special: model.specialTokens, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
-        diffusion.chatTemplate = chatTemplate
-        return PreparedConversion(model: model, diffusion: diffusion, tokenizer: TokenizerEmbedding(kind: kind, files: files),
+        diffusion.settings.chatTemplate = chatTemplate
+        return PreparedConversion(model: model, diffusion: diffusion, tokenizer: TokenizerFiles(kind: kind, files: files),
                                   tokenizerBlobs: blobs, sourceFiles: sources)
     }
 
@@ -151,13 +150,13 @@ public enum Converter {
         let checkpoint = try GGUFCheckpoint.open(path: path)
         let model = try checkpoint.sanitize()
         let vocabulary = try checkpoint.vocabularyBlob()
-        var diffusion = try DiffusionDefaults.resolve(
+        var diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
             special: model.specialTokens, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
-        diffusion.chatTemplate = checkpoint.gguf["tokenizer.chat_template"]?.stringValue
+        diffusion.settings.chatTemplate = checkpoint.gguf["tokenizer.chat_template"]?.stringValue
         return PreparedConversion(
             model: model, diffusion: diffusion,
-            tokenizer: TokenizerEmbedding(kind: .gguf, files: ["vocab.gguf": "tokenizer/vocab.gguf"]),
+            tokenizer: TokenizerFiles(kind: .gguf, files: ["vocab.gguf": "tokenizer/vocab.gguf"]),
             tokenizerBlobs: [.init(tensorName: "tokenizer/vocab.gguf", bytes: vocabulary)],
             sourceFiles: [(checkpoint.file.name, checkpoint.file)])
     }
@@ -165,11 +164,10 @@ public enum Converter {
     /// Converts `source` to `destination` through the sink `makeSink` creates.
     ///
     /// Order: refuse an existing destination without `overwrite` (before any work); prepare and validate
-    /// the source; checksum the source files; create the sink; stream every tensor; finish. Any error
-    /// after the sink exists aborts it, so nothing is left at the destination.
+    /// the source; create the sink; stream every tensor (checksumming the source files on the way);
+    /// finish. Any error after the sink exists aborts it, so nothing is left at the destination.
     public static func convert(
         source: String, destination: String, options: ConversionOptions,
-        digest: (SourceFile, (Int) -> Void) throws -> String,
         makeSink: (_ destination: String, _ overwrite: Bool) throws -> TensorSink,
         progress: ((ConversionProgress) -> Void)? = nil
     ) throws -> ConversionSummary {
@@ -177,38 +175,36 @@ public enum Converter {
             throw ConvertError.outputExists(path: destination)
         }
         let prepared = try prepare(source: source, maskTokenId: options.maskTokenId)
-        let records = try checksum(prepared.sourceFiles, digest: digest, progress: progress)
         let sink = try makeSink(destination, options.overwrite)
-        return try write(prepared, sources: records, into: sink, options: options, progress: progress)
+        return try write(prepared, into: sink, options: options, progress: progress)
     }
 
-    /// Checksums every source file, reporting bytes hashed.
-    public static func checksum(_ files: [(path: String, file: SourceFile)], digest: (SourceFile, (Int) -> Void) throws -> String,
-                                progress: ((ConversionProgress) -> Void)?) throws -> [SourceFileRecord] {
-        let total = files.reduce(0) { $0 + $1.file.size }
-        var done = 0
-        var records: [SourceFileRecord] = []
-        for (path, file) in files {
-            let hash = try digest(file) { bytes in
-                progress?(ConversionProgress(phase: .hashing, completed: done + bytes, total: total, item: path))
-            }
-            done += file.size
-            records.append(SourceFileRecord(path: path, size: file.size, sha256: hash))
-        }
-        return records
-    }
-
-    /// Encodes every tensor of a prepared source into `sink`, then finishes it. On any error the sink is
-    /// aborted and the error rethrown.
-    public static func write(_ prepared: PreparedConversion, sources: [SourceFileRecord], into sink: TensorSink,
+    /// Encodes every tensor of a prepared source into `sink`, then finishes it with the metadata
+    /// (provenance included: each source file's size and SHA-256, computed from the same reads). On any
+    /// error the sink is aborted and the error rethrown.
+    ///
+    /// Tensors are processed — and written — in source order (file by file, by offset), so each file is
+    /// read once, front to back.
+    public static func write(_ prepared: PreparedConversion, into sink: TensorSink,
                              options: ConversionOptions, progress: ((ConversionProgress) -> Void)? = nil) throws -> ConversionSummary {
         do {
-            var summary = ConversionSummary(tensorCount: 0, payloadBytes: 0, sourceBytes: sources.reduce(0) { $0 + $1.size }, bytesByStorage: [:])
+            for (_, file) in prepared.sourceFiles { file.digest = StreamingDigest() }
+            defer { for (_, file) in prepared.sourceFiles { file.digest = nil } }
+            let sourceBytes = prepared.sourceFiles.reduce(0) { $0 + $1.file.size }
+            var summary = ConversionSummary(tensorCount: 0, payloadBytes: 0, sourceBytes: sourceBytes, bytesByStorage: [:])
             let totalElements = prepared.model.tensors.reduce(0) { $0 + $1.elementCount }
             var doneElements = 0
             var cache = SourceCache()
-            for tensor in prepared.model.tensors {
+            let fileRank = Dictionary(prepared.sourceFiles.enumerated().map { (ObjectIdentifier($0.element.file), $0.offset) },
+                                      uniquingKeysWith: { first, _ in first })
+            let ordered = prepared.model.tensors.enumerated().sorted { left, right in
+                let a = (fileRank[ObjectIdentifier(left.element.source.file)] ?? Int.max, left.element.source.offset, left.offset)
+                let b = (fileRank[ObjectIdentifier(right.element.source.file)] ?? Int.max, right.element.source.offset, right.offset)
+                return a < b
+            }.map(\.element)
+            for (index, tensor) in ordered.enumerated() {
                 progress?(ConversionProgress(phase: .converting, completed: doneElements, total: totalElements, item: tensor.name))
+                if index + 1 < ordered.count { ordered[index + 1].source.prefetch() }
                 let storage: StorageType = tensor.kind == .matrix ? options.recipe.storage(forMatrix: tensor.name) : .f32
                 let layout: TensorLayout = tensor.kind == .matrix ? .panel16 : .rowMajor
                 let payload = try encode(tensor, storage: storage, cache: &cache, threadCount: options.threadCount,
@@ -229,8 +225,15 @@ public enum Converter {
                 summary.tensorCount += 1
                 summary.payloadBytes += blob.bytes.count
             }
+            var sources: [Provenance.SourceFile] = []
+            for (path, file) in prepared.sourceFiles {
+                progress?(ConversionProgress(phase: .finishing, completed: totalElements, total: totalElements, item: path))
+                let hash = try (file.digest ?? StreamingDigest()).finish(file)
+                sources.append(Provenance.SourceFile(path: path, size: file.size, sha256: hash))
+            }
             let metadata = ConversionMetadata(
-                model: prepared.model.configuration, diffusion: prepared.diffusion, tokenizer: prepared.tokenizer,
+                model: prepared.model.configuration, modelName: prepared.diffusion.modelName,
+                diffusion: prepared.diffusion.settings, tokenizer: prepared.tokenizer,
                 sources: sources, converterVersion: version, quantization: options.recipe.summary)
             try sink.finish(metadata: metadata)
             return summary

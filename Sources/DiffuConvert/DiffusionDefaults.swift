@@ -1,82 +1,5 @@
+import DiffuFormat
 import DiffuModels
-
-/// The default sampler settings recorded in a converted file (what the source model's official code uses).
-public struct SamplerSettings: Codable, Sendable, Equatable {
-    /// Sampler name: `random-keep` (`model.py::generate_samples`, DiffuGPT/DiffuLLaMA quick start) or
-    /// `entropy` (Dream's `diffusion_generate` with `alg="entropy"`).
-    public var algorithm: String
-    /// Diffusion steps T.
-    public var steps: Int
-    /// Softmax temperature.
-    public var temperature: Float
-    /// Nucleus threshold (`nil`: no top-p filter).
-    public var topP: Float?
-    /// Number of generated positions.
-    public var generationLength: Int
-
-    /// Creates sampler defaults.
-    public init(algorithm: String, steps: Int, temperature: Float, topP: Float?, generationLength: Int) {
-        self.algorithm = algorithm
-        self.steps = steps
-        self.temperature = temperature
-        self.topP = topP
-        self.generationLength = generationLength
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case algorithm, steps, temperature
-        case topP = "top_p"
-        case generationLength = "generation_length"
-    }
-}
-
-/// Diffusion facts of a converted model: the mask token, the shift rule, special tokens and sampler defaults.
-public struct DiffusionDefaults: Codable, Sendable, Equatable {
-    /// The model this was recognised as (`DiffuGPT-S`, …), or a description of an unknown one.
-    public var modelName: String
-    /// Token id of MASK.
-    public var maskTokenId: Int
-    /// Whether logits at position i predict token i+1 (true for every AR-adapted model: DiffuGPT,
-    /// DiffuLLaMA, Dream, DiffuCoder, and an AR GGUF model given a `--mask-id`).
-    public var shiftLogits: Bool
-    /// Beginning-of-sequence token.
-    public var bosTokenId: Int?
-    /// End-of-sequence token.
-    public var eosTokenId: Int?
-    /// Padding token.
-    public var padTokenId: Int?
-    /// Separator between source and target in the instruction layout (DiffuLLaMA: 4936).
-    public var sepTokenId: Int?
-    /// Default sampler settings.
-    public var sampler: SamplerSettings
-    /// The source's chat template (Jinja), if it has one.
-    public var chatTemplate: String?
-
-    /// Creates diffusion defaults.
-    public init(modelName: String, maskTokenId: Int, shiftLogits: Bool, bosTokenId: Int?, eosTokenId: Int?,
-                padTokenId: Int?, sepTokenId: Int?, sampler: SamplerSettings) {
-        self.modelName = modelName
-        self.maskTokenId = maskTokenId
-        self.shiftLogits = shiftLogits
-        self.bosTokenId = bosTokenId
-        self.eosTokenId = eosTokenId
-        self.padTokenId = padTokenId
-        self.sepTokenId = sepTokenId
-        self.sampler = sampler
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case modelName = "model_name"
-        case maskTokenId = "mask_token_id"
-        case shiftLogits = "shift_logits"
-        case bosTokenId = "bos_token_id"
-        case eosTokenId = "eos_token_id"
-        case padTokenId = "pad_token_id"
-        case sepTokenId = "sep_token_id"
-        case sampler
-        case chatTemplate = "chat_template"
-    }
-}
 
 /// The diffusion models whose facts the converter knows (from the papers' official code and configs;
 /// see `DIFFUSION.md` §1 and §4).
@@ -103,21 +26,21 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
     /// The official defaults: `model.py::generate_samples` for DiffuGPT/DiffuLLaMA (T = 64, temperature
     /// 0.95 for GPT-2 and 0.9 for LLaMA, top-p 0.9, length 512/1024/2048); Dream's README example
     /// (`diffusion_generate(steps=512, temperature=0.2, top_p=0.95, alg="entropy")`, 512 new tokens).
-    public var sampler: SamplerSettings {
+    public var sampler: SamplerDefaults {
         switch self {
-        case .diffuGPTSmall: SamplerSettings(algorithm: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
-        case .diffuGPTMedium: SamplerSettings(algorithm: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 1024)
-        case .diffuLLaMA: SamplerSettings(algorithm: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 2048)
-        case .dream: SamplerSettings(algorithm: "entropy", steps: 512, temperature: 0.2, topP: 0.95, generationLength: 512)
+        case .diffuGPTSmall: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
+        case .diffuGPTMedium: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 1024)
+        case .diffuLLaMA: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 2048)
+        case .dream: SamplerDefaults(sampler: "entropy", steps: 512, temperature: 0.2, topP: 0.95, generationLength: 512)
         }
     }
 
     /// Defaults for a model the converter does not know (given a `--mask-id`): the random-keep sampler with
     /// the settings of the nearest known family.
-    static func genericSampler(for architecture: Architecture) -> SamplerSettings {
+    static func genericSampler(for architecture: Architecture) -> SamplerDefaults {
         switch architecture {
-        case .gpt2: SamplerSettings(algorithm: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
-        case .llama, .qwen2: SamplerSettings(algorithm: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 1024)
+        case .gpt2: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
+        case .llama, .qwen2: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 1024)
         }
     }
 }
@@ -142,7 +65,13 @@ public struct SpecialTokens: Sendable, Equatable {
     }
 }
 
-extension DiffusionDefaults {
+/// The diffusion facts of a converted model and the name it was recognised as.
+public struct ResolvedDiffusion: Sendable, Equatable {
+    /// The model this was recognised as (`DiffuGPT-S`, …), or a description of an unknown one.
+    public var modelName: String
+    /// Mask token, shift rule, special tokens, sampler defaults (the `.diffu` metadata's `diffusion`).
+    public var settings: DiffusionSettings
+
     /// Resolves the diffusion facts of a model: a known model's values, overridden by `--mask-id`; an
     /// unknown model needs `--mask-id` and gets the shift rule on (every model Diffu converts is an AR
     /// model or adapted from one) and the generic sampler of its family.
@@ -150,37 +79,38 @@ extension DiffusionDefaults {
     /// - Throws: ``ConvertError/maskTokenRequired(model:)`` for an unknown model without a mask id,
     ///   ``ConvertError/tokenOutOfRange(what:id:vocabularySize:)`` for ids outside the vocabulary.
     static func resolve(known: KnownDiffusionModel?, description: String, architecture: Architecture,
-                        special: SpecialTokens, maskOverride: Int?, vocabularySize: Int) throws -> DiffusionDefaults {
-        var result: DiffusionDefaults
+                        special: SpecialTokens, maskOverride: Int?, vocabularySize: Int) throws -> ResolvedDiffusion {
+        var settings: DiffusionSettings
+        let name: String
         if let known {
-            result = DiffusionDefaults(
-                modelName: known.rawValue, maskTokenId: special.mask ?? known.maskTokenId, shiftLogits: true,
-                bosTokenId: special.bos, eosTokenId: special.eos, padTokenId: special.pad, sepTokenId: nil,
-                sampler: known.sampler)
+            name = known.rawValue
+            settings = DiffusionSettings(
+                maskTokenID: special.mask ?? known.maskTokenId, shiftLogits: true, bosTokenID: special.bos,
+                eosTokenID: special.eos, padTokenID: special.pad, samplerDefaults: known.sampler)
             if known == .diffuLLaMA {
                 // DiffuLLaMA's instruction layout (DIFFUSION.md §1, §4D).
-                result.bosTokenId = 1
-                result.eosTokenId = 2
-                result.padTokenId = 30399
-                result.sepTokenId = 4936
+                settings.bosTokenID = 1
+                settings.eosTokenID = 2
+                settings.padTokenID = 30399
+                settings.sepTokenID = 4936
             }
         } else {
             guard let mask = maskOverride ?? special.mask else { throw ConvertError.maskTokenRequired(model: description) }
-            result = DiffusionDefaults(
-                modelName: description, maskTokenId: mask, shiftLogits: true, bosTokenId: special.bos,
-                eosTokenId: special.eos, padTokenId: special.pad, sepTokenId: nil,
-                sampler: KnownDiffusionModel.genericSampler(for: architecture))
+            name = description
+            settings = DiffusionSettings(
+                maskTokenID: mask, shiftLogits: true, bosTokenID: special.bos, eosTokenID: special.eos,
+                padTokenID: special.pad, samplerDefaults: KnownDiffusionModel.genericSampler(for: architecture))
         }
-        if let maskOverride { result.maskTokenId = maskOverride }
+        if let maskOverride { settings.maskTokenID = maskOverride }
         let checks: [(String, Int?)] = [
-            ("mask token", result.maskTokenId), ("bos token", result.bosTokenId), ("eos token", result.eosTokenId),
-            ("pad token", result.padTokenId), ("sep token", result.sepTokenId),
+            ("mask token", settings.maskTokenID), ("bos token", settings.bosTokenID), ("eos token", settings.eosTokenID),
+            ("pad token", settings.padTokenID), ("sep token", settings.sepTokenID),
         ]
         for (what, id) in checks {
             if let id, id < 0 || id >= vocabularySize {
                 throw ConvertError.tokenOutOfRange(what: what, id: id, vocabularySize: vocabularySize)
             }
         }
-        return result
+        return ResolvedDiffusion(modelName: name, settings: settings)
     }
 }

@@ -1,3 +1,4 @@
+import DiffuFormat
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,6 +15,9 @@ public final class SourceFile: @unchecked Sendable {
     /// The file's size in bytes at open time.
     public let size: Int
     private let descriptor: Int32
+    /// When set, every read also feeds this file's SHA-256 (see ``StreamingDigest``). Set before a
+    /// conversion starts reading; reads of one conversion happen on one thread.
+    public var digest: StreamingDigest?
 
     /// Opens `path` for reading.
     /// - Throws: ``ConvertError/unreadableFile(path:reason:)`` when it cannot be opened or is not a regular file.
@@ -42,6 +46,12 @@ public final class SourceFile: @unchecked Sendable {
     ///   (for example a shard cut short after its header was validated), ``ConvertError/unreadableFile(path:reason:)``
     ///   on an I/O error.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        try readRaw(into: buffer, at: offset)
+        if let digest { try digest.observe(UnsafeRawBufferPointer(buffer), at: offset, of: self) }
+    }
+
+    /// `pread` until `buffer` is full.
+    func readRaw(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
         var done = 0
         while done < buffer.count {
             let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
@@ -56,26 +66,18 @@ public final class SourceFile: @unchecked Sendable {
         }
     }
 
+    /// Hints that `[offset, offset + count)` will be read soon (no effect where unsupported).
+    public func adviseWillNeed(offset: Int, count: Int) {
+        #if os(Linux)
+        _ = posix_fadvise(descriptor, off_t(offset), off_t(count), Int32(POSIX_FADV_WILLNEED))
+        #endif
+    }
+
     /// Reads `count` bytes at `offset` into a new array.
     public func read(count: Int, at offset: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         if count > 0 { try bytes.withUnsafeMutableBytes { try read(into: $0, at: offset) } }
         return bytes
-    }
-
-    /// Calls `body` with successive chunks of the whole file, in order (for checksums).
-    public func forEachChunk(size chunkSize: Int = 4 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var buffer = [UInt8](repeating: 0, count: chunkSize)
-        var offset = 0
-        while offset < size {
-            let count = min(chunkSize, size - offset)
-            try buffer.withUnsafeMutableBytes { raw in
-                let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
-                try read(into: slice, at: offset)
-                try body(UnsafeRawBufferPointer(slice))
-            }
-            offset += count
-        }
     }
 
     /// The file's last path component.
@@ -93,4 +95,48 @@ public final class SourceFile: @unchecked Sendable {
     }
 
     static func errorText() -> String { String(cString: strerror(errno)) }
+}
+
+/// SHA-256 of a source file computed from the reads the conversion makes anyway, so that a checkpoint
+/// is read once, not once for the checksum and once for the weights.
+///
+/// Reads arrive at arbitrary offsets. The digest has hashed the prefix `[0, position)`; a read that
+/// starts at `position` extends it, a read that starts later first hashes the gap (read explicitly), and
+/// bytes before `position` were already hashed. ``finish(_:)`` hashes the tail. The result is the
+/// file's SHA-256 whatever the read order; reading tensors in file order makes the gaps small (headers
+/// and skipped tensors).
+public final class StreamingDigest {
+    private var hasher = SHA256()
+    /// Bytes hashed so far (a prefix of the file).
+    public private(set) var position = 0
+
+    /// Creates an empty digest.
+    public init() {}
+
+    func observe(_ bytes: UnsafeRawBufferPointer, at offset: Int, of file: SourceFile) throws {
+        if offset > position { try hashRange(of: file, upTo: offset) }
+        let end = offset + bytes.count
+        guard end > position else { return }
+        hasher.update(UnsafeRawBufferPointer(rebasing: bytes[(position - offset)...]))
+        position = end
+    }
+
+    /// Hashes `[position, end)` by reading it.
+    private func hashRange(of file: SourceFile, upTo end: Int) throws {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
+        defer { chunk.deallocate() }
+        while position < end {
+            let count = min(chunk.count, end - position)
+            let slice = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<count])
+            try file.readRaw(into: slice, at: position)
+            hasher.update(UnsafeRawBufferPointer(slice))
+            position += count
+        }
+    }
+
+    /// Hashes the rest of the file and returns the lower-case hexadecimal SHA-256.
+    public func finish(_ file: SourceFile) throws -> String {
+        try hashRange(of: file, upTo: file.size)
+        return SHA256.hexString(hasher.finalize())
+    }
 }

@@ -89,6 +89,10 @@ public struct SourceTensor: Sendable {
     /// Elements per row (product of the inner dimensions; 1 for rank 1).
     public var rowLength: Int { shape.dropFirst().reduce(1, *) }
 
+    /// Asks the kernel to start reading this tensor's bytes (`posix_fadvise(WILLNEED)`), so that the disk
+    /// works while the previous tensor is being encoded.
+    public func prefetch() { file.adviseWillNeed(offset: offset, count: byteCount) }
+
     /// Reads and decodes the whole tensor to f32, row-major.
     public func readFloats() throws -> [Float] {
         try readFloats(rows: 0..<rowCount)

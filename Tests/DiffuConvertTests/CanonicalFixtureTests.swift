@@ -1,5 +1,6 @@
 import DiffuModels
 import DiffuStorage
+import DiffuFormat
 import Foundation
 import Testing
 @testable import DiffuConvert
@@ -13,17 +14,17 @@ import Testing
         let directory = Fixtures.path("models", layout)
         let checkpoint = try HuggingFaceCheckpoint.open(directory: directory)
         let model = try HuggingFaceImporter.sanitize(configuration: checkpoint.configuration, tensors: checkpoint.tensors)
-        let diffusion = try DiffusionDefaults.resolve(
+        let diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
             special: model.specialTokens, maskOverride: model.configuration.vocabularySize - 1, vocabularySize: model.configuration.vocabularySize)
         // The model fixtures carry no tokenizer; the pipeline is exercised with a stand-in blob.
-        return PreparedConversion(model: model, diffusion: diffusion, tokenizer: TokenizerEmbedding(kind: .tokenizerJSON, files: ["tokenizer.json": "tokenizer/tokenizer.json"]),
+        return PreparedConversion(model: model, diffusion: diffusion, tokenizer: TokenizerFiles(kind: .tokenizerJSON, files: ["tokenizer.json": "tokenizer/tokenizer.json"]),
                                   tokenizerBlobs: [.init(tensorName: "tokenizer/tokenizer.json", bytes: Array("{}".utf8))], sourceFiles: [])
     }
 
     static func write(_ prepared: PreparedConversion, _ options: ConversionOptions) throws -> InMemoryTensorSink {
         let sink = InMemoryTensorSink()
-        _ = try Converter.write(prepared, sources: [], into: sink, options: options)
+        _ = try Converter.write(prepared, into: sink, options: options)
         return sink
     }
 

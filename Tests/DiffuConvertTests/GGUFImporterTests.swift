@@ -11,7 +11,7 @@ import Testing
     static func convert(_ name: String, recipe: QuantizationRecipe = .f32) throws -> (InMemoryTensorSink, PreparedConversion) {
         let prepared = try Converter.prepare(source: Fixtures.path("convert", "\(name).gguf"), maskTokenId: 7)
         let sink = InMemoryTensorSink()
-        _ = try Converter.write(prepared, sources: [], into: sink, options: ConversionOptions(recipe: recipe, threadCount: 2))
+        _ = try Converter.write(prepared, into: sink, options: ConversionOptions(recipe: recipe, threadCount: 2))
         return (sink, prepared)
     }
 
@@ -46,10 +46,10 @@ import Testing
         #expect(model.attentionBias == config["attention_bias"]?.boolValue)
         // Diffusion facts: an AR GGUF model with --mask-id records the shift rule and its special ids.
         let metadata = try #require(sink.metadata)
-        #expect(metadata.diffusion.maskTokenId == 7)
+        #expect(metadata.diffusion.maskTokenID == 7)
         #expect(metadata.diffusion.shiftLogits)
-        #expect(metadata.diffusion.bosTokenId == 1)
-        #expect(metadata.diffusion.eosTokenId == 2)
+        #expect(metadata.diffusion.bosTokenID == 1)
+        #expect(metadata.diffusion.eosTokenID == 2)
         #expect(metadata.diffusion.chatTemplate == "{{ messages }}")
     }
 
@@ -123,7 +123,7 @@ import Testing
         try directory.write("model.gguf", bytes)
         let prepared = try Converter.prepare(source: directory.path + "/model.gguf", maskTokenId: 3)
         #expect(throws: ConvertError.unsupportedGGUFTensorType(tensor: "blk.0.attn_k.weight", type: "Q5_0")) {
-            _ = try Converter.write(prepared, sources: [], into: InMemoryTensorSink(), options: ConversionOptions(recipe: .f32))
+            _ = try Converter.write(prepared, into: InMemoryTensorSink(), options: ConversionOptions(recipe: .f32))
         }
     }
 

@@ -1,5 +1,6 @@
 import DiffuModels
 import DiffuStorage
+import DiffuFormat
 import Foundation
 import Testing
 @testable import DiffuConvert
@@ -109,7 +110,7 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         try checkpoint.write(to: directory)
         let prepared = try Converter.prepare(source: directory.path, maskTokenId: maskTokenId)
         let sink = InMemoryTensorSink()
-        _ = try Converter.write(prepared, sources: [], into: sink, options: ConversionOptions(recipe: recipe, threadCount: 2))
+        _ = try Converter.write(prepared, into: sink, options: ConversionOptions(recipe: recipe, threadCount: 2))
         return sink
     }
 
@@ -139,7 +140,7 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
             architecture: .gpt2, vocabularySize: 40, hiddenSize: 32, layerCount: 2, headCount: 2, keyValueHeadCount: 2,
             headDimension: 16, intermediateSize: 64, maximumPositions: 8, normEpsilon: 1e-5, ropeTheta: 10000,
             tiedEmbeddings: true, attentionBias: true))
-        #expect(metadata.diffusion.bosTokenId == 3 && metadata.diffusion.eosTokenId == 4)
+        #expect(metadata.diffusion.bosTokenID == 3 && metadata.diffusion.eosTokenID == 4)
         #expect(sink.order.count == 2 + 2 * 16 + 2 + 1)  // embeddings, 16 per layer, final norm, tokenizer
     }
 
@@ -165,7 +166,7 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
                 architecture: .llama, vocabularySize: 40, hiddenSize: 32, layerCount: 2, headCount: 4, keyValueHeadCount: 2,
                 headDimension: 8, intermediateSize: 48, maximumPositions: 128, normEpsilon: 1e-6, ropeTheta: 500000,
                 tiedEmbeddings: false, attentionBias: false))
-            #expect(sink.metadata?.diffusion.eosTokenId == 2)
+            #expect(sink.metadata?.diffusion.eosTokenID == 2)
         }
     }
 
@@ -255,19 +256,19 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
     @Test func knownModelsGetTheirDiffusionFacts() throws {
         // DiffuGPT wrapper at DiffuGPT-S's shape is recognised without --mask-id; a plain GPT-2 is not.
         let special = SpecialTokens(bos: 50256, eos: 50256)
-        let small = try DiffusionDefaults.resolve(known: .diffuGPTSmall, description: "", architecture: .gpt2, special: special, maskOverride: nil, vocabularySize: 50257)
-        #expect(small.maskTokenId == 10541 && small.shiftLogits && small.sampler.temperature == 0.95 && small.sampler.generationLength == 512)
-        let medium = try DiffusionDefaults.resolve(known: .diffuGPTMedium, description: "", architecture: .gpt2, special: special, maskOverride: nil, vocabularySize: 50258)
-        #expect(medium.maskTokenId == 50257 && medium.sampler.generationLength == 1024)
-        let llama = try DiffusionDefaults.resolve(known: .diffuLLaMA, description: "", architecture: .llama, special: SpecialTokens(), maskOverride: nil, vocabularySize: 32000)
-        #expect(llama.maskTokenId == 811 && llama.bosTokenId == 1 && llama.eosTokenId == 2 && llama.padTokenId == 30399 && llama.sepTokenId == 4936)
-        #expect(llama.sampler == SamplerSettings(algorithm: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 2048))
-        let dream = try DiffusionDefaults.resolve(known: .dream, description: "", architecture: .qwen2, special: SpecialTokens(eos: 151643, pad: 151643), maskOverride: nil, vocabularySize: 152064)
-        #expect(dream.maskTokenId == 151666 && dream.padTokenId == 151643)
-        let overridden = try DiffusionDefaults.resolve(known: .dream, description: "", architecture: .qwen2, special: SpecialTokens(), maskOverride: 12, vocabularySize: 152064)
-        #expect(overridden.maskTokenId == 12)
+        let small = try ResolvedDiffusion.resolve(known: .diffuGPTSmall, description: "", architecture: .gpt2, special: special, maskOverride: nil, vocabularySize: 50257).settings
+        #expect(small.maskTokenID == 10541 && small.shiftLogits && small.samplerDefaults?.temperature == 0.95 && small.samplerDefaults?.generationLength == 512)
+        let medium = try ResolvedDiffusion.resolve(known: .diffuGPTMedium, description: "", architecture: .gpt2, special: special, maskOverride: nil, vocabularySize: 50258).settings
+        #expect(medium.maskTokenID == 50257 && medium.samplerDefaults?.generationLength == 1024)
+        let llama = try ResolvedDiffusion.resolve(known: .diffuLLaMA, description: "", architecture: .llama, special: SpecialTokens(), maskOverride: nil, vocabularySize: 32000).settings
+        #expect(llama.maskTokenID == 811 && llama.bosTokenID == 1 && llama.eosTokenID == 2 && llama.padTokenID == 30399 && llama.sepTokenID == 4936)
+        #expect(llama.samplerDefaults == SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 2048))
+        let dream = try ResolvedDiffusion.resolve(known: .dream, description: "", architecture: .qwen2, special: SpecialTokens(eos: 151643, pad: 151643), maskOverride: nil, vocabularySize: 152064).settings
+        #expect(dream.maskTokenID == 151666 && dream.padTokenID == 151643)
+        let overridden = try ResolvedDiffusion.resolve(known: .dream, description: "", architecture: .qwen2, special: SpecialTokens(), maskOverride: 12, vocabularySize: 152064).settings
+        #expect(overridden.maskTokenID == 12)
         #expect(throws: ConvertError.maskTokenRequired(model: "x")) {
-            _ = try DiffusionDefaults.resolve(known: nil, description: "x", architecture: .gpt2, special: SpecialTokens(), maskOverride: nil, vocabularySize: 10)
+            _ = try ResolvedDiffusion.resolve(known: nil, description: "x", architecture: .gpt2, special: SpecialTokens(), maskOverride: nil, vocabularySize: 10)
         }
         // The GPT-2 recognizer by checkpoint name.
         var plain = SyntheticCheckpoint.gpt2(wrapper: false)
@@ -277,8 +278,8 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
             _ = try Self.convert(plain, maskTokenId: nil)
         }
         let sink = try Self.convert(plain, maskTokenId: 39)
-        #expect(sink.metadata?.diffusion.maskTokenId == 39)
-        #expect(sink.metadata?.diffusion.modelName == "DiffuGPT-S")
-        #expect(sink.metadata?.diffusion.sampler.generationLength == 512)
+        #expect(sink.metadata?.diffusion.maskTokenID == 39)
+        #expect(sink.metadata?.modelName == "DiffuGPT-S")
+        #expect(sink.metadata?.diffusion.samplerDefaults?.generationLength == 512)
     }
 }
