@@ -115,12 +115,15 @@ public enum MatrixMultiply {
                 .bindMemory(to: Float.self, capacity: decodes ? tileFloats : 16))
         defer { tile.deallocate() }
 
+        // Equal chunks of at most `chunkBlocks` blocks (18 blocks → 6 + 6 + 6, not 8 + 8 + 2).
+        let chunkCountTotal = (blockCount + chunkBlocks - 1) / chunkBlocks
+        let chunkSize = (blockCount + chunkCountTotal - 1) / chunkCountTotal
         var blockStart = panels.lowerBound
         while blockStart < panels.upperBound {
             let blockEnd = min(panels.upperBound, blockStart + panelBlock)
             var chunkStart = 0
             while chunkStart < blockCount {
-                let chunkCount = min(chunkBlocks, blockCount - chunkStart)
+                let chunkCount = min(chunkSize, blockCount - chunkStart)
                 let store: GemmMicroKernel.Store = chunkStart == 0 ? .overwrite : .accumulate
                 for panel in blockStart..<blockEnd {
                     let source = weights.base + geometry.blockOffset(panel: panel, block: chunkStart)
