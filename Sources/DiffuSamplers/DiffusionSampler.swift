@@ -342,7 +342,9 @@ struct SamplerRun {
                 // Dream's timestep fraction 1 − s/t, or the block schedule's count for this step.
                 var transferFraction: Float = 1
                 var scheduledCount = candidates.count
-                if parameters.blockLength == nil {
+                if threshold != nil {
+                    // Threshold decoding ignores the schedule: confidence decides the count.
+                } else if parameters.blockLength == nil {
                     if !isLast {
                         transferFraction = 1 - timesteps[stepInBlock + 1] / timesteps[stepInBlock]
                         scheduledCount = Int(Float(candidates.count) * transferFraction)
