@@ -135,8 +135,12 @@ def random_keep(x, src_mask, steps, temperature, top_p, shift, mask_id, vocab, r
         revealed_per_step.append(np.nonzero(reveal)[0].tolist())
         xt = np.where(reveal, x0, xt)
         maskable = maskable & ~reveal
+        if not maskable.any():
+            # Nothing left to reveal: the official remaining iterations return x0 == xt unchanged.
+            break
         x0 = step(xt, maskable)
-    revealed_per_step.append(np.nonzero(maskable)[0].tolist())
+    if maskable.any():
+        revealed_per_step.append(np.nonzero(maskable)[0].tolist())
     return x0, revealed_per_step
 
 
@@ -186,8 +190,12 @@ def confidence(x, src_mask, steps, temperature, greedy, shift, mask_id, vocab, r
         revealed_per_step.append(np.nonzero(reveal)[0].tolist())
         xt = np.where(reveal, x0, xt)
         maskable = maskable & lowest
+        if not maskable.any():
+            # Nothing left to reveal: the official remaining iterations change nothing.
+            break
         x0, x0_scores = step(xt, maskable)
-    revealed_per_step.append(np.nonzero(maskable)[0].tolist())
+    if maskable.any():
+        revealed_per_step.append(np.nonzero(maskable)[0].tolist())
     return x0, revealed_per_step
 
 

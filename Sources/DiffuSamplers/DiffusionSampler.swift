@@ -12,8 +12,8 @@ public enum SamplerControl: Sendable, Equatable {
 public struct SamplerStep: Sendable, Equatable {
     /// 0-based step index over the whole generation (one forward pass per step).
     public let index: Int
-    /// Steps the schedule plans (an upper bound under the block schedule, whose blocks end early when
-    /// they run out of masks); `nil` under threshold decoding, where confidence decides.
+    /// Steps the schedule plans: an upper bound, since a run (or a block of the block schedule) ends
+    /// as soon as no mask is left; `nil` under threshold decoding, where confidence decides.
     public let plannedSteps: Int?
     /// The canvas after this step: committed tokens, and the mask id where still masked.
     public let tokens: [Int32]
@@ -51,7 +51,9 @@ public struct SamplerResult: Sendable, Equatable {
 ///
 /// ## Reference semantics
 /// Common: fixed positions never change; every generated position starts as the mask token; a
-/// committed token is never re-masked; one step is one forward pass. With ``SamplingParameters/shiftLogits``
+/// committed token is never re-masked (Diffu tracks masked positions by flag, so a proposed token
+/// equal to the mask id is committed like any other, as the DiffuLLaMA samplers do); one step is one
+/// forward pass; a run ends as soon as no mask is left (the reference's remaining steps are no-ops). With ``SamplingParameters/shiftLogits``
 /// the prediction for position j ≥ 1 comes from logits row j−1 (the last row is never needed).
 ///
 /// - **random-keep** (`model.py::generate_samples`): step k = 0…T−1 runs the forward pass, draws one
@@ -245,6 +247,8 @@ struct SamplerRun {
         var rowToken = [Int32](repeating: 0, count: length)
         var rowScore = [Float](repeating: 0, count: length)
         for step in 0..<steps {
+            // Once nothing is masked the reference's remaining steps change nothing: stop.
+            if maskedCount == 0 { break }
             // Positions whose prediction this step needs: the still-masked ones (random-keep), or every
             // generated one, since decoded positions take part in the confidence ranking.
             let needed = isConfidence ? generated : generated.filter { masked[$0] }
