@@ -458,6 +458,8 @@ SPECS = [
                                         "params": {"algorithm": "confidence", "steps": 6, "temperature": 1.0, "greedy": True}}),
     ("confidence greedy temperature 0.98", {"canvas": "prefix", "canvas_args": {"prompt": 6, "middle": 11},
                                             "params": {"algorithm": "confidence", "steps": 5, "temperature": 0.98, "greedy": True}}),
+    ("confidence greedy temperature 0.4", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 16},
+                                           "params": {"algorithm": "confidence", "steps": 8, "temperature": 0.4, "greedy": True}}),
     ("confidence greedy unconditional odd", {"canvas": "unconditional", "canvas_args": {"length": 15},
                                              "params": {"algorithm": "confidence", "steps": 7, "temperature": 1.0, "greedy": True}}),
     ("confidence greedy no-shift infill", {"canvas": "infill", "canvas_args": {"prompt": 3, "middle": 9, "suffix": 4},

@@ -96,11 +96,18 @@ public struct SamplerResult: Sendable, Equatable {
 public struct DiffusionSampler: Sendable {
     /// The validated parameters.
     public let parameters: SamplingParameters
+    /// Threads for the per-row work (temperature, softmax, filters); the draws themselves are
+    /// sequential, so results do not depend on this.
+    public let threads: Int
 
     /// Validates the parameters.
-    public init(parameters: SamplingParameters) throws {
+    /// - Parameters:
+    ///   - parameters: the sampling parameters.
+    ///   - threads: threads for per-row work (default: active processors; values < 1 mean 1).
+    public init(parameters: SamplingParameters, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         try parameters.validate()
         self.parameters = parameters
+        self.threads = max(1, threads)
     }
 
     /// Runs the sampler on `canvas`.
@@ -127,7 +134,8 @@ public struct DiffusionSampler: Sendable {
         for (position, token) in canvas.tokens.enumerated() where token < 0 || Int(token) >= vocabularySize {
             throw SamplerError.tokenOutOfVocabulary(position: position, token: token, vocabularySize: vocabularySize)
         }
-        var run = SamplerRun(parameters: parameters, canvas: canvas, vocabularySize: vocabularySize, observer: observer)
+        var run = SamplerRun(parameters: parameters, canvas: canvas, vocabularySize: vocabularySize, threads: threads,
+                             observer: observer)
         guard !run.generated.isEmpty else { return run.result() }
         switch parameters.algorithm {
         case .randomKeep, .confidence:
@@ -161,18 +169,19 @@ struct SamplerRun {
     let isFixed: [Bool]
     let generated: [Int]
     let vocabularySize: Int
+    let threads: Int
     let observer: ((SamplerStep) throws -> SamplerControl)?
     var current: [Int32]
     var masked: [Bool]
     var maskedCount: Int
-    var workspace: RowWorkspace
     var stepIndex = 0
     var forwardPasses = 0
     var stopped = false
 
-    init(parameters: SamplingParameters, canvas: Canvas, vocabularySize: Int,
+    init(parameters: SamplingParameters, canvas: Canvas, vocabularySize: Int, threads: Int,
          observer: ((SamplerStep) throws -> SamplerControl)?) {
         self.parameters = parameters
+        self.threads = threads
         input = canvas.tokens
         isFixed = canvas.isFixed
         generated = canvas.generatedPositions
@@ -182,7 +191,6 @@ struct SamplerRun {
         masked = canvas.isFixed.map { !$0 }
         maskedCount = generated.count
         for position in generated { current[position] = parameters.maskToken }
-        workspace = RowWorkspace(vocabularySize: vocabularySize)
     }
 
     func result() -> SamplerResult {
@@ -264,15 +272,18 @@ struct SamplerRun {
                 }
                 if rows.last != row { rows.append(row) }
             }
-            let logits = try fetch(provider, rows: rows)
-            try logits.withUnsafeBufferPointer { buffer in
+            var logits = try fetch(provider, rows: rows)
+            let preparer = RowPreparer(temperature: parameters.temperature,
+                                       topP: isConfidence ? nil : parameters.topP, topK: nil)
+            let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
+                                           preparer: preparer)
+            let greedy = parameters.greedy || parameters.temperature == 0
+            logits.withUnsafeBufferPointer { buffer in
                 for (slot, row) in rows.enumerated() {
-                    let rowLogits = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
-                    let (token, logProbability) = try workspace.drawReference(
-                        rowLogits, rowIndex: row, temperature: parameters.temperature, topP: parameters.topP,
-                        greedy: parameters.greedy, random: &random)
-                    rowToken[row] = token
-                    rowScore[row] = Float(logProbability)
+                    let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                    let token = greedy ? prepared[slot].argmax : random.nextCategorical(probabilities: weights)
+                    rowToken[row] = Int32(token)
+                    rowScore[row] = Float(log(Double(weights[token]) / prepared[slot].kept))
                 }
             }
             for position in needed {
@@ -401,16 +412,29 @@ struct SamplerRun {
         }
         // A step that reveals nothing still costs the reference a forward pass; one that samples
         // nothing needs no logits here.
-        let logits = try fetch(provider, rows: rows)
+        var logits = try fetch(provider, rows: rows)
+        let preparer = RowPreparer(temperature: parameters.temperature, topP: parameters.topP, topK: parameters.topK,
+                                   wantsMargin: parameters.algorithm == .topkMargin,
+                                   wantsEntropy: parameters.algorithm == .entropy)
+        let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
+                                       preparer: preparer)
         var output: [(token: Int32, confidence: Float)] = []
         output.reserveCapacity(positions.count)
         var slot = 0
-        try logits.withUnsafeBufferPointer { buffer in
+        logits.withUnsafeBufferPointer { buffer in
             for position in positions {
                 let row = row(for: position)
                 while rows[slot] != row { slot += 1 }
-                let rowLogits = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
-                output.append(try workspace.drawDream(rowLogits, rowIndex: row, parameters: parameters, random: &random))
+                let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                let summary = prepared[slot]
+                let token = parameters.temperature > 0 ? random.nextCategorical(probabilities: weights) : summary.argmax
+                let confidence: Float
+                switch parameters.algorithm {
+                case .topkMargin: confidence = summary.margin
+                case .entropy: confidence = summary.negativeEntropy
+                default: confidence = Float(Double(weights[token]) / summary.kept)
+                }
+                output.append((Int32(token), confidence))
             }
         }
         return output
