@@ -9,6 +9,8 @@ import Foundation
 final class SyntheticLogits: LogitsProvider, @unchecked Sendable {
     let vocabularySize: Int
     let table: [Float]  // 64 distinct rows, reused
+    /// CPU seconds spent inside `logits` (copying rows), to subtract from the sampler's time.
+    var providerSeconds = 0.0
     init(vocabularySize: Int) {
         self.vocabularySize = vocabularySize
         var generator = SeededRandomSource(seed: 1)
@@ -21,6 +23,8 @@ final class SyntheticLogits: LogitsProvider, @unchecked Sendable {
         self.table = table
     }
     func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+        let start = cpuSeconds()
+        defer { providerSeconds += cpuSeconds() - start }
         var output: [Float] = []
         output.reserveCapacity(positions.count * vocabularySize)
         for position in positions {
@@ -29,6 +33,14 @@ final class SyntheticLogits: LogitsProvider, @unchecked Sendable {
         }
         return output
     }
+}
+
+/// Process CPU time (all threads), which stays meaningful on a loaded machine.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
 @main
@@ -43,13 +55,19 @@ struct SamplerBenchmark {
                 ("entropy T=8 top-p 0.95", .dream(maskToken: 0, steps: 8)),
             ]
             for (label, parameters) in configurations {
-                let sampler = try DiffusionSampler(parameters: parameters)
-                var random = SeededRandomSource(seed: 2)
-                let start = Date()
-                let result = try sampler.generate(canvas: canvas, provider: provider, random: &random)
-                let seconds = Date().timeIntervalSince(start)
-                print(String(format: "%@ V=%d L=%d %@: %.3f s/step (%d steps)", name, vocabulary, length, label,
-                             seconds / Double(max(result.steps, 1)), result.steps))
+                for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
+                    let sampler = try DiffusionSampler(parameters: parameters, threads: threads)
+                    var random = SeededRandomSource(seed: 2)
+                    provider.providerSeconds = 0
+                    let start = Date()
+                    let cpuStart = cpuSeconds()
+                    let result = try sampler.generate(canvas: canvas, provider: provider, random: &random)
+                    let wall = Date().timeIntervalSince(start)
+                    let cpu = cpuSeconds() - cpuStart - provider.providerSeconds
+                    let steps = Double(max(result.steps, 1))
+                    print(String(format: "%@ V=%d L=%d %@ threads=%d: sampler %.3f CPU-s/step, %.3f wall-s/step incl. provider (%d steps)",
+                                 name, vocabulary, length, label, threads, cpu / steps, wall / steps, result.steps))
+                }
             }
         }
     }

@@ -85,42 +85,69 @@ struct RowPreparer {
     /// cumulative probability *before* them is ≤ p (the token that crosses p is kept, and the top-1
     /// always is); the others get weight 0. Returns the kept sum.
     ///
-    /// Only tokens above a cutoff (relative to the top weight, which is exp(0) = 1) are sorted; the
-    /// cutoff is lowered until the nucleus closes inside the sorted set, which gives the same result
-    /// as sorting the whole vocabulary.
+    /// Exact without sorting the vocabulary: weights are bucketed by their float exponent (every
+    /// weight in a higher bucket is larger than every weight in a lower one); whole buckets are kept
+    /// while the mass before them stays ≤ p, and only the bucket where the nucleus closes is sorted.
     mutating func applyTopP(_ row: UnsafeMutableBufferPointer<Float>, topP: Float, total: Double) -> Double {
         let limit = Double(topP)
-        var positiveCount = 0
-        for weight in row where weight > 0 { positiveCount += 1 }
-        var cutoff: Float = 0x1.0p-12
-        var keptCount = 0
-        var keptSum = 0.0
-        while true {
-            order.removeAll(keepingCapacity: true)
-            for index in 0..<row.count where row[index] >= cutoff && row[index] > 0 { order.append(Int32(index)) }
-            order.sort { left, right in
-                let a = row[Int(left)], b = row[Int(right)]
-                return a != b ? a > b : left < right
+        var bucketMass = [Double](repeating: 0, count: 256)
+        for weight in row where weight > 0 { bucketMass[Int(weight.bitPattern >> 23)] += Double(weight) }
+        // Find the bucket in which the nucleus closes.
+        var before = 0.0
+        var closing = -1
+        var keptAny = false
+        for bucket in stride(from: 255, through: 0, by: -1) where bucketMass[bucket] > 0 {
+            if keptAny && before / total > limit { break }  // this whole bucket and all below: dropped
+            if (before + bucketMass[bucket]) / total > limit {
+                closing = bucket
+                break
             }
-            var running = 0.0
-            keptCount = 0
-            var closed = false
-            for index in order {
-                if keptCount > 0 && running / total > limit { closed = true; break }
-                running += Double(row[Int(index)])
-                keptCount += 1
+            before += bucketMass[bucket]
+            keptAny = true
+        }
+        guard closing >= 0 else {
+            // The nucleus ends exactly at a bucket boundary (or covers everything): drop lower buckets.
+            let floor = lowestKeptBucket(bucketMass, total: total, limit: limit)
+            var kept = 0.0
+            for index in 0..<row.count {
+                if row[index] > 0 && Int(row[index].bitPattern >> 23) < floor { row[index] = 0 } else { kept += Double(row[index]) }
             }
-            keptSum = running
-            if closed || cutoff == 0 || order.count == positiveCount { break }
-            cutoff = cutoff > 0x1.0p-100 ? cutoff * 0x1.0p-12 : 0
+            return kept
         }
-        if keptCount < positiveCount {
-            saved.removeAll(keepingCapacity: true)
-            for index in order.prefix(keptCount) { saved.append(row[Int(index)]) }
-            for index in 0..<row.count { row[index] = 0 }
-            for (slot, index) in order.prefix(keptCount).enumerated() { row[Int(index)] = saved[slot] }
+        // Sort the closing bucket and walk it with the mass of the higher buckets already counted.
+        order.removeAll(keepingCapacity: true)
+        for index in 0..<row.count where row[index] > 0 && Int(row[index].bitPattern >> 23) == closing {
+            order.append(Int32(index))
         }
-        return keptSum
+        order.sort { left, right in
+            let a = row[Int(left)], b = row[Int(right)]
+            return a != b ? a > b : left < right
+        }
+        var running = before
+        var keptInBucket = 0
+        for index in order {
+            if (keptAny || keptInBucket > 0) && running / total > limit { break }
+            running += Double(row[Int(index)])
+            keptInBucket += 1
+        }
+        // Zero the lower buckets and the dropped tail of the closing bucket.
+        for index in 0..<row.count where row[index] > 0 && Int(row[index].bitPattern >> 23) < closing { row[index] = 0 }
+        for index in order.dropFirst(keptInBucket) { row[Int(index)] = 0 }
+        return running
+    }
+
+    /// The lowest bucket still kept when the nucleus closes on a bucket boundary.
+    private func lowestKeptBucket(_ bucketMass: [Double], total: Double, limit: Double) -> Int {
+        var before = 0.0
+        var lowest = 255
+        var keptAny = false
+        for bucket in stride(from: 255, through: 0, by: -1) where bucketMass[bucket] > 0 {
+            if keptAny && before / total > limit { break }
+            before += bucketMass[bucket]
+            lowest = bucket
+            keptAny = true
+        }
+        return lowest
     }
 
     /// Dream's top-k on the tokens still kept: drops every kept token whose weight is below the k-th
