@@ -1,6 +1,6 @@
 """Independent numpy reference of the diffusion samplers; writes Tests/Fixtures/samplers/cases.json.
 
-Environment: numpy only (tools/setup_python.sh, or `python3 -m venv v && v/bin/pip install numpy`).
+Environment: numpy, plus torch (CPU) and transformers for the tiny-GPT-2 cases (tools/setup_python.sh).
 Run from the repository root:  python3 tools/reference_samplers.py
 
 Written from the official code's semantics (HKUNLP/DiffuLLaMA `model.py::generate_samples` = random-keep,
@@ -8,7 +8,9 @@ Written from the official code's semantics (HKUNLP/DiffuLLaMA `model.py::generat
 and `sample_tokens`; LLaDA `generate` + `get_num_transfer_tokens` for the block schedule; Fast-dLLM
 `get_transfer_index` for threshold decoding), in the official style: every forward computes all L rows,
 draws happen for all rows, masks are whole-sequence boolean arrays. Logits come from the fake function
-in tools/sampler_fake_logits.py.
+in tools/sampler_fake_logits.py, and, for cases_tiny_gpt2.json, from a tiny random GPT-2 run by
+transformers with the causal mask removed (its logits are recorded per input sequence so the Swift test
+serves exactly those).
 
 Randomness: numpy's Generator. A draw whose outcome the official code discards (rows of positions
 that are not maskable, the last row under the shift) is made but not recorded, since it cannot change
@@ -31,6 +33,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sampler_fake_logits import fake_logits  # noqa: E402
 
 FINFO_MIN = np.finfo(np.float32).min
+
+# The logits function the samplers call: the fake function, or a recording tiny transformers model.
+LOGITS = fake_logits
+
+
+class TinyGPT2Table:
+    """Logits of a tiny randomly initialised GPT-2 (transformers) with the causal mask removed, as
+    DiffuGPT runs it (a 4-D all-zero additive attention mask), recorded per input sequence so the Swift
+    test can serve exactly these logits."""
+
+    def __init__(self, vocab):
+        import torch
+        from transformers import GPT2Config, GPT2LMHeadModel
+        torch.manual_seed(0)
+        config = GPT2Config(vocab_size=vocab, n_positions=32, n_embd=32, n_layer=2, n_head=2,
+                            initializer_range=0.6, bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+        self.torch = torch
+        self.model = GPT2LMHeadModel(config).eval()
+        self.table = {}
+
+    def __call__(self, tokens, vocab, causal=False, mask_token=None):
+        torch = self.torch
+        ids = torch.tensor([[int(t) for t in tokens]])
+        mask = None if causal else torch.zeros(1, 1, len(tokens), len(tokens))
+        with torch.no_grad():
+            logits = self.model(ids, attention_mask=mask).logits[0].float().numpy().astype(np.float32)
+        self.table[(tuple(int(t) for t in tokens), causal)] = logits
+        return logits
 
 
 class Fragile(Exception):
@@ -116,7 +146,7 @@ def random_keep(x, src_mask, steps, temperature, top_p, shift, mask_id, vocab, r
     revealed_per_step = []
 
     def step(xt, maskable):
-        logits = fake_logits(xt, vocab, causal, mask_id)
+        logits = LOGITS(xt, vocab, causal, mask_id)
         z = logits / np.float32(temperature)
         needed = shifted_rows(np.nonzero(maskable)[0], shift, length)
         rec.rows.append(needed)
@@ -156,7 +186,7 @@ def confidence(x, src_mask, steps, temperature, greedy, shift, mask_id, vocab, r
     revealed_per_step = []
 
     def step(xt, maskable):
-        logits = fake_logits(xt, vocab, causal, mask_id)
+        logits = LOGITS(xt, vocab, causal, mask_id)
         z = logits / np.float32(temperature) if temperature > 0 else logits
         needed = set(shifted_rows(np.nonzero(init_maskable)[0], shift, length))
         if shift and init_maskable[0]:
@@ -288,7 +318,7 @@ def dream(x, src_mask, steps, eps, alg, alg_temp, temperature, top_p, top_k, shi
             # The official loop still runs its forward pass here, but with nothing masked the step
             # draws nothing and changes nothing; Diffu ends the run instead. Not recorded as a step.
             continue
-        logits = dream_shift(fake_logits(x, vocab, causal, mask_id), shift)
+        logits = dream_shift(LOGITS(x, vocab, causal, mask_id), shift)
         t, s = timesteps[i], timesteps[i + 1]
         before = x.copy()
         if alg == "origin":
@@ -349,7 +379,7 @@ def dream_blocks(x, src_mask, steps, block_length, alg, alg_temp, temperature, t
             if not mask_index.any() or (threshold is None and j >= block_steps):
                 break
             positions = np.nonzero(mask_index)[0]
-            logits = dream_shift(fake_logits(x, vocab, causal, mask_id), shift)
+            logits = dream_shift(LOGITS(x, vocab, causal, mask_id), shift)
             last = threshold is None and j == block_steps - 1
             before = x.copy()
             if alg == "origin":
@@ -551,6 +581,46 @@ def timestep_table():
     return table
 
 
+MODEL_VOCAB = 64
+MODEL_MASK = 63
+MODEL_SPECS = [
+    ("gpt2 confidence greedy prefix", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 8},
+                                       "params": {"algorithm": "confidence", "steps": 4, "temperature": 1.0, "greedy": True}}),
+    ("gpt2 random-keep prefix", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 7},
+                                 "params": {"algorithm": "random-keep", "steps": 4, "temperature": 0.95, "topP": 0.9}}),
+    ("gpt2 entropy greedy infill", {"canvas": "infill", "canvas_args": {"prompt": 2, "middle": 6, "suffix": 2},
+                                    "params": {"algorithm": "entropy", "steps": 4, "temperature": 0.0}}),
+]
+
+
+def build_model_cases():
+    """The same samplers over a tiny transformers GPT-2 (needs torch + transformers)."""
+    global LOGITS, VOCAB, MASK
+    saved = (LOGITS, VOCAB, MASK)
+    cases = []
+    try:
+        VOCAB, MASK = MODEL_VOCAB, MODEL_MASK
+        for number, (name, spec) in enumerate(MODEL_SPECS):
+            for attempt in range(50):
+                LOGITS = TinyGPT2Table(MODEL_VOCAB)
+                try:
+                    case = build_case(name, spec, 5000 + 100 * number + attempt)
+                except Fragile as reason:
+                    print(f"{name}: attempt {attempt} fragile ({reason}), retrying", file=sys.stderr)
+                    continue
+                case["logitsTable"] = [
+                    {"tokens": list(tokens), "causal": causal, "logits": [float(v) for v in logits.reshape(-1)]}
+                    for (tokens, causal), logits in LOGITS.table.items()
+                ]
+                cases.append(case)
+                break
+            else:
+                raise SystemExit(f"{name}: no robust seed")
+    finally:
+        LOGITS, VOCAB, MASK = saved
+    return cases
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cases = []
@@ -573,6 +643,12 @@ def main():
                    "timesteps": timestep_table()}, handle, separators=(",", ":"))
         handle.write("\n")
     print(f"wrote {len(cases)} cases to {path} ({os.path.getsize(path)} bytes)")
+    model_cases = build_model_cases()
+    model_path = os.path.join(out_dir, "cases_tiny_gpt2.json")
+    with open(model_path, "w") as handle:
+        json.dump({"generator": "tools/reference_samplers.py", "cases": model_cases}, handle, separators=(",", ":"))
+        handle.write("\n")
+    print(f"wrote {len(model_cases)} cases to {model_path} ({os.path.getsize(model_path)} bytes)")
 
 
 if __name__ == "__main__":

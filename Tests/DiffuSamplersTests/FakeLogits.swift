@@ -67,7 +67,13 @@ struct SamplerFixtures: Decodable {
         var shiftLogits: Bool?
         var causal: Bool?
     }
+    struct LogitsEntry: Decodable {
+        var tokens: [Int32]
+        var causal: Bool
+        var logits: [Float]
+    }
     struct Case: Decodable {
+        var logitsTable: [LogitsEntry]?
         var name: String
         var vocabularySize: Int
         var parameters: Parameters
@@ -90,14 +96,41 @@ struct SamplerFixtures: Decodable {
         var values: [Float]
     }
     var cases: [Case]
-    var xoshiro: Xoshiro
-    var timesteps: [Timesteps]
+    var xoshiro: Xoshiro?
+    var timesteps: [Timesteps]?
 
-    static func load() throws -> SamplerFixtures {
+    static func load(_ name: String = "cases.json") throws -> SamplerFixtures {
         let url = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/samplers/cases.json")
+            .appendingPathComponent("Fixtures/samplers/\(name)")
         return try JSONDecoder().decode(SamplerFixtures.self, from: Data(contentsOf: url))
+    }
+}
+
+/// Serves recorded model logits: the rows of the exact sequence the reference saw; an unknown
+/// sequence (the sampler diverged) is an error.
+final class TableLogitsProvider: LogitsProvider, @unchecked Sendable {
+    struct UnknownSequence: Error { var tokens: [Int32] }
+    let vocabularySize: Int
+    let table: [SequenceKey: [Float]]
+    private(set) var requests: [(positions: [Int], causal: Bool)] = []
+
+    struct SequenceKey: Hashable {
+        var tokens: [Int32]
+        var causal: Bool
+    }
+
+    init(vocabularySize: Int, entries: [SamplerFixtures.LogitsEntry]) {
+        self.vocabularySize = vocabularySize
+        var table: [SequenceKey: [Float]] = [:]
+        for entry in entries { table[SequenceKey(tokens: entry.tokens, causal: entry.causal)] = entry.logits }
+        self.table = table
+    }
+
+    func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+        requests.append((positions, causal))
+        guard let all = table[SequenceKey(tokens: tokens, causal: causal)] else { throw UnknownSequence(tokens: tokens) }
+        return positions.flatMap { all[($0 * vocabularySize)..<(($0 + 1) * vocabularySize)] }
     }
 }
 

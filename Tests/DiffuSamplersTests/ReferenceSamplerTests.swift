@@ -6,6 +6,7 @@ import DiffuSamplers
 /// directly, sampled runs with the reference's recorded draws injected.
 @Suite struct ReferenceSamplerTests {
     static let fixtures: SamplerFixtures? = try? SamplerFixtures.load()
+    static let modelFixtures: SamplerFixtures? = try? SamplerFixtures.load("cases_tiny_gpt2.json")
 
     @Test func fixturesLoad() throws {
         let fixtures = try SamplerFixtures.load()
@@ -43,17 +44,41 @@ import DiffuSamplers
         #expect(!result.generatedTokens.contains(parameters.maskToken))
     }
 
+    /// The same samplers over a tiny transformers GPT-2 with the causal mask removed (recorded logits).
+    @Test(arguments: (try? SamplerFixtures.load("cases_tiny_gpt2.json").cases.map(\.name)) ?? ["<fixtures missing>"])
+    func matchesReferenceOnModelLogits(caseName: String) throws {
+        let fixtures = try #require(Self.modelFixtures, "Tests/Fixtures/samplers/cases_tiny_gpt2.json is missing or unreadable")
+        let fixture = try #require(fixtures.cases.first { $0.name == caseName })
+        let parameters = try fixture.parameters.samplingParameters()
+        let sampler = try DiffusionSampler(parameters: parameters)
+        let canvas = try Canvas(tokens: fixture.tokens, isFixed: fixture.fixed)
+        let provider = TableLogitsProvider(vocabularySize: fixture.vocabularySize, entries: try #require(fixture.logitsTable))
+        let checks = fixture.checks.map { RecordedRandomSource.CategoricalCheck(probability: $0[0], supportSize: Int($0[1])) }
+        var random = RecordedRandomSource(uniforms: fixture.uniforms, categoricals: fixture.categoricals, checks: checks)
+        var revealed: [[Int]] = []
+        let result = try sampler.generate(canvas: canvas, provider: provider, random: &random) { step in
+            revealed.append(step.revealed)
+            return .proceed
+        }
+        #expect(result.tokens == fixture.expected)
+        #expect(revealed == fixture.revealed)
+        #expect(random.consumedExactly)
+        #expect(random.mismatches.isEmpty, "\(random.mismatches.prefix(5))")
+        #expect(provider.requests.map(\.positions) == fixture.rows.filter { !$0.isEmpty })
+    }
+
     @Test func dreamTimestepsMatchTorchLinspace() throws {
         let fixtures = try SamplerFixtures.load()
-        for table in fixtures.timesteps {
+        for table in try #require(fixtures.timesteps) {
             #expect(dreamTimesteps(steps: table.steps, epsilon: table.epsilon) == table.values, "T=\(table.steps)")
         }
     }
 
     @Test func seededSourceMatchesReferenceXoshiro() throws {
         let fixtures = try SamplerFixtures.load()
-        var source = SeededRandomSource(seed: fixtures.xoshiro.seed)
-        let values = (0..<fixtures.xoshiro.values.count).map { _ in String(source.next()) }
-        #expect(values == fixtures.xoshiro.values)
+        let xoshiro = try #require(fixtures.xoshiro)
+        var source = SeededRandomSource(seed: xoshiro.seed)
+        let values = (0..<xoshiro.values.count).map { _ in String(source.next()) }
+        #expect(values == xoshiro.values)
     }
 }
