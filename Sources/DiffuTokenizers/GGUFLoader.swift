@@ -87,8 +87,11 @@ enum GGUFTokenizerLoader {
                 definition.preTokenizer.splitters = [.pattern(.qwen2)]
             case "llama3", "llama-v3", "llama-bpe":
                 definition.preTokenizer.splitters = [.pattern(.llama3)]
+            case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva":
+                // llama.cpp: numbers split one scalar each (`\p{N}`), then the GPT-2 pattern.
+                definition.preTokenizer.splitters = [.isolatedNumbers, .pattern(.gpt2)]
             default:
-                throw .gguf(reason: "unsupported tokenizer.ggml.pre '\(pre)' (supported: gpt-2, qwen2, llama-bpe)")
+                throw .gguf(reason: "unsupported tokenizer.ggml.pre '\(pre)' (supported: gpt-2, qwen2, llama-bpe, smollm, starcoder)")
             }
             VocabularyBuilder.applyBosEos(&definition, addBos: addBos ?? false, addEos: addEos ?? false)
         default:

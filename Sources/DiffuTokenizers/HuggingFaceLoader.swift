@@ -228,6 +228,11 @@ enum HuggingFaceLoader {
             default: throw .invalidValue(file: file, key: "pre_tokenizer.prepend_scheme", reason: scheme)
             }
             if value["split"]?.boolValue ?? true { plan.splitters.append(.beforeEach(replacement)) }
+        case "Digits":
+            guard value["individual_digits"]?.boolValue ?? false else {
+                throw .unsupported(file: file, feature: "Digits pre-tokenizer without individual_digits")
+            }
+            plan.splitters.append(.isolatedNumbers)
         case "Split":
             guard let regex = value["pattern"]?["Regex"]?.stringValue else {
                 throw .unsupported(file: file, feature: "Split pre-tokenizer with a string pattern")

@@ -208,6 +208,17 @@ public final class Tokenizer: Sendable {
                         index += 1
                     }
                     refined.append(end)
+                case .isolatedNumbers:
+                    var index = 0
+                    while index < word.count {
+                        let (value, length) = UTF8Decoding.scalar(in: word, at: index)
+                        if let scalar = Unicode.Scalar(value), Self.isNumeric(scalar) {
+                            if index > 0 { refined.append(start + index) }
+                            if index + length < word.count { refined.append(start + index + length) }
+                        }
+                        index += length
+                    }
+                    refined.append(end)
                 }
             }
             boundaries = refined
@@ -224,6 +235,14 @@ public final class Tokenizer: Sendable {
             } else {
                 definition.model.encodeWord(word, workspace: &workspace.merge, output: &output)
             }
+        }
+    }
+
+    /// `\p{N}`: decimal digits, letter numbers and other numbers.
+    static func isNumeric(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .decimalNumber, .letterNumber, .otherNumber: true
+        default: false
         }
     }
 
