@@ -169,7 +169,7 @@ enum HuggingFaceLoader {
         try parsePostProcessor(json["post_processor"], tokenIds: tokenIds, into: &definition, file: file)
         if let unknown = model["unk_token"]?.stringValue { definition.specialTokens.unk = tokenIds[unknown] }
         // Added tokens from tokenizer_config.json that tokenizer.json lacks.
-        for token in configuration.addedTokens where !addedIds.contains(token.id) && Int(token.id) < tokens.count {
+        for token in configuration.addedTokens where !addedIds.contains(token.id) && token.id >= 0 && Int(token.id) < tokens.count {
             definition.addedTokens.append(token)
         }
         configuration.apply(to: &definition)
@@ -304,7 +304,7 @@ enum HuggingFaceLoader {
             definition.preTokenizer.splitters = [.pattern(.gpt2)]
             if configuration.addPrefixSpace == true { definition.preTokenizer.prefix = .space }
         }
-        definition.addedTokens = configuration.addedTokens.filter { Int($0.id) < tokens.count }
+        definition.addedTokens = configuration.addedTokens.filter { $0.id >= 0 && Int($0.id) < tokens.count }
         configuration.apply(to: &definition)
         VocabularyBuilder.applyBosEos(&definition, addBos: configuration.addBosToken ?? false, addEos: configuration.addEosToken ?? false)
         return definition
