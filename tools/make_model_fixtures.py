@@ -230,10 +230,9 @@ def relative_change(reference, other):
     return float(np.max(np.abs(reference - other)) / np.max(np.abs(reference)))
 
 
-def check_mistake(label, reference, mistaken, report, minimum_margin=10.0):
+def check_mistake(label, reference, mistaken, minimum_margin=10.0):
     change = relative_change(reference, mistaken)
     margin = change / TOLERANCE
-    report.append((label, change, margin))
     print(f"    mistake {label:<44} max|Δ|/max|logit| = {change:.3e}  ({margin:8.1f} × tolerance)")
     assert margin > minimum_margin, f"mistake '{label}' is not detectable at the test tolerance"
 
@@ -248,7 +247,7 @@ def rope_interleave_permutation(weight, heads, head_dim):
 # ---------------------------------------------------------------------------------------------------------
 # Random weights with spreads large enough that mistakes show
 
-def randomize(model, generator, embedding_std, matrix_std):
+def randomize(model, generator, embedding_std, matrix_std, query_key_gain, mlp_gain):
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "norm" in name or ".ln_" in name or name.startswith("transformer.ln_f") or "layernorm" in name:
@@ -264,9 +263,9 @@ def randomize(model, generator, embedding_std, matrix_std):
                 fan_in = parameter.shape[0] if isinstance(parameter, torch.nn.Parameter) and ".c_" in name \
                     else parameter.shape[-1]
                 # MLP input projections get a wider spread so the activation's exact shape matters.
-                std = matrix_std * (1.5 if ("c_fc" in name or "gate_proj" in name or "up_proj" in name) else 1.0)
+                std = matrix_std * (mlp_gain if ("c_fc" in name or "gate_proj" in name or "up_proj" in name) else 1.0)
                 if "c_attn" in name or "q_proj" in name or "k_proj" in name:
-                    std *= 3.0  # sharp attention: small input changes move the scores
+                    std *= query_key_gain  # sharp attention: small input changes move the scores
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * std / np.sqrt(fan_in))
 
 
@@ -329,16 +328,21 @@ def check_bidirectional(model, sequences, logits_bidirectional, logits_causal):
     assert np.array_equal(causal_first, causal_first_changed), "causal position 0 must not see the last token"
     print(f"    bidirectional: position 0 moves by {moved:.3e} (relative) when the last token changes")
     assert moved / TOLERANCE > 10
-    check_mistake("causal instead of bidirectional", logits_bidirectional, logits_causal, [])
+    check_mistake("causal instead of bidirectional", logits_bidirectional, logits_causal)
 
 
 def storage_references(model, canonical, load_canonical, sequences):
     references = {}
+    exact = forward(model, sequences, False).astype(np.float64)
     for storage, codec in CODECS.items():
         quantized = {name: (codec(value) if is_matrix(name) else value) for name, value in canonical.items()}
         clone = copy.deepcopy(model)
         load_canonical(clone, quantized)
         references[storage] = forward(clone, sequences, causal=False)
+        change = relative_change(exact, references[storage])
+        rows = references[storage].astype(np.float64)
+        cosine = np.min(np.sum(rows * exact, axis=1) / (np.linalg.norm(rows, axis=1) * np.linalg.norm(exact, axis=1)))
+        print(f"    {storage:>4} weights: max|Δ|/max|logit| = {change:.3e}, minimum row cosine = {cosine:.5f}")
     return references
 
 
@@ -367,7 +371,8 @@ def build_gpt2(name, seed, vocab, hidden, heads, inner, layout, dtype, with_lm_h
                         attn_pdrop=0.0, tie_word_embeddings=True, bos_token_id=0, eos_token_id=0)
     config._attn_implementation = "eager"
     model = GPT2LMHeadModel(config).eval()
-    randomize(model, generator, embedding_std=0.03, matrix_std=1.3)
+    # GPT-2: sharp attention and wide MLP inputs so that even tanh-vs-erf GELU shows (see check below).
+    randomize(model, generator, embedding_std=0.03, matrix_std=1.3, query_key_gain=3.0, mlp_gain=1.5)
     model.tie_weights()
     if dtype == torch.float16:
         # The checkpoint stores f16; the reference computes in f32 from the f16 values (as DiffuGPT does).
@@ -404,21 +409,21 @@ def build_gpt2(name, seed, vocab, hidden, heads, inner, layout, dtype, with_lm_h
         block.mlp.act = torch.nn.GELU(approximate="none")
     # tanh and erf GELU differ by at most 4.7e-4 (at |x| = 2.7), so this margin stays small (≈ 2-3×);
     # the GELU kernel test pins the formula to 1e-6 on its own.
-    check_mistake("erf GELU instead of tanh GELU", bidirectional, forward(mistaken, sequences, False), [],
+    check_mistake("erf GELU instead of tanh GELU", bidirectional, forward(mistaken, sequences, False),
                   minimum_margin=1.5)
     mistaken = copy.deepcopy(model)
     for module in mistaken.modules():
         if isinstance(module, torch.nn.LayerNorm):
             module.eps = 1e-6
-    check_mistake("LayerNorm epsilon 1e-6 instead of 1e-5", bidirectional, forward(mistaken, sequences, False), [])
+    check_mistake("LayerNorm epsilon 1e-6 instead of 1e-5", bidirectional, forward(mistaken, sequences, False))
     mistaken = copy.deepcopy(model)
     for block in mistaken.transformer.h:
         block.attn.scaling = hidden ** -0.5
-    check_mistake("attention scale 1/sqrt(hidden)", bidirectional, forward(mistaken, sequences, False), [])
+    check_mistake("attention scale 1/sqrt(hidden)", bidirectional, forward(mistaken, sequences, False))
     mistaken = copy.deepcopy(model)
     for block in mistaken.transformer.h:
         block.attn.scaling = 1.0
-    check_mistake("no attention scale", bidirectional, forward(mistaken, sequences, False), [])
+    check_mistake("no attention scale", bidirectional, forward(mistaken, sequences, False))
 
     canonical = gpt2_canonical(model)
     references = storage_references(model, canonical, gpt2_load_canonical, sequences)
@@ -452,7 +457,9 @@ def build_rope_model(name, seed, architecture, config, dtype, shard_size):
     model_class = LlamaForCausalLM if architecture == "llama" else Qwen2ForCausalLM
     config._attn_implementation = "eager"
     model = model_class(config).eval()
-    randomize(model, generator, embedding_std=0.03, matrix_std=1.3)
+    # Milder spread: every RoPE-model mistake is still far past the tolerance, and q8 keeps row cosine
+    # ≥ 0.999 (the sharp GPT-2 fixtures amplify quantization noise too much for that criterion).
+    randomize(model, generator, embedding_std=0.03, matrix_std=1.0, query_key_gain=1.0, mlp_gain=1.0)
     model.tie_weights()
     directory = fresh_directory(name)
     model.to(dtype).save_pretrained(directory, safe_serialization=True, max_shard_size=shard_size)
@@ -470,7 +477,7 @@ def build_rope_model(name, seed, architecture, config, dtype, shard_size):
         if hasattr(module, "variance_epsilon"):
             module.variance_epsilon = wrong_eps
     check_mistake(f"RMSNorm epsilon {wrong_eps:g} instead of {eps:g}", bidirectional,
-                  forward(mistaken, sequences, False), [])
+                  forward(mistaken, sequences, False))
 
     mistaken = copy.deepcopy(model)
     with torch.no_grad():
@@ -481,7 +488,7 @@ def build_rope_model(name, seed, architecture, config, dtype, shard_size):
             if attention.q_proj.bias is not None:
                 attention.q_proj.bias.copy_(rope_interleave_permutation(attention.q_proj.bias[:, None], heads, head_dim)[:, 0])
                 attention.k_proj.bias.copy_(rope_interleave_permutation(attention.k_proj.bias[:, None], kv_heads, head_dim)[:, 0])
-    check_mistake("interleaved-pair RoPE instead of half-split", bidirectional, forward(mistaken, sequences, False), [])
+    check_mistake("interleaved-pair RoPE instead of half-split", bidirectional, forward(mistaken, sequences, False))
 
     theta = rope_theta_of(config)
     wrong_theta = 10000.0 if theta != 10000.0 else 500000.0
@@ -489,14 +496,14 @@ def build_rope_model(name, seed, architecture, config, dtype, shard_size):
     wrong_config.rope_parameters = dict(config.rope_parameters, rope_theta=wrong_theta)
     mistaken = model_class(wrong_config).eval()
     mistaken.load_state_dict(model.state_dict())
-    check_mistake(f"RoPE theta {wrong_theta:g} instead of {theta:g}", bidirectional, forward(mistaken, sequences, False), [])
+    check_mistake(f"RoPE theta {wrong_theta:g} instead of {theta:g}", bidirectional, forward(mistaken, sequences, False))
 
     mistaken = copy.deepcopy(model)
     for layer in mistaken.model.layers:
         layer.self_attn.scaling = (config.hidden_size // heads) ** -0.5 if head_dim != config.hidden_size // heads \
             else (2 * head_dim) ** -0.5
     check_mistake("attention scale from hidden/heads, not head_dim", bidirectional,
-                  forward(mistaken, sequences, False), [])
+                  forward(mistaken, sequences, False))
 
     if kv_heads != heads:
         original = qwen2_module.repeat_kv
@@ -508,7 +515,7 @@ def build_rope_model(name, seed, architecture, config, dtype, shard_size):
             mistaken_logits = forward(model, sequences, False)
         finally:
             qwen2_module.repeat_kv = original
-        check_mistake("GQA mapping h % kv_heads instead of h / group", bidirectional, mistaken_logits, [])
+        check_mistake("GQA mapping h % kv_heads instead of h / group", bidirectional, mistaken_logits)
 
     if architecture == "qwen2":
         mistaken = copy.deepcopy(model)
@@ -516,7 +523,7 @@ def build_rope_model(name, seed, architecture, config, dtype, shard_size):
             for layer in mistaken.model.layers:
                 layer.self_attn.q_proj.bias.zero_()
                 layer.self_attn.k_proj.bias.zero_()
-        check_mistake("q/k biases ignored", bidirectional, forward(mistaken, sequences, False), [])
+        check_mistake("q/k biases ignored", bidirectional, forward(mistaken, sequences, False))
 
     canonical = llama_canonical(model)
     references = storage_references(model, canonical, llama_load_canonical, sequences)

@@ -1,10 +1,51 @@
 import DiffuStorage
 
+// MARK: - Blocked GEMM `y[L × N] = x[L × K] · Wᵀ (+ bias)`
+//
+// Layouts expected:
+// - `x`: f32, row-major `[L × K]` (row = one token position), read in place: the micro-kernel broadcasts
+//   from 6 row pointers (6 sequential streams), so no packing copy is made (packing cost 14 % of the
+//   time at N = 192 when it was tried).
+// - `W`: `panel16` (normative definition: `DiffuStorage/PanelGeometry.swift`): 16-output panels, each cut
+//   into 32-input blocks stored input-major (`k * 16 + c`); q8/q4 blocks start with 16 f16 scales.
+//   Read straight from the (memory-mapped) payload, never repacked.
+// - `y`: f32, row-major `[L × N]`; `bias`: N f32 values.
+//
+// Blocking scheme (per worker; sizes for a 32 KiB L1d and a 1 MiB L2 per core):
+// 1. Outputs are processed in blocks of `panelBlock` panels (256 outputs): the `y` block of those outputs
+//    stays in L2 while it is accumulated over the input chunks.
+// 2. Inputs are processed in chunks of `chunkBlocks` blocks (256 inputs): one panel's chunk decodes to a
+//    16 KiB f32 tile (L1-resident; `f32` weights are used in place), reused by every 6-row group of the
+//    worker's rows; the activation rows × chunk (≤ 1 KiB per row) stay in L2 across the panel block.
+// 3. Micro-kernel (`GemmMicroKernel`): 6 rows × 16 outputs held in 12 ymm accumulators over the chunk;
+//    the first chunk stores (+ bias), later chunks add to `y`. The last chunk stops at K exactly (weights
+//    are zero-padded to 32, activations are not), and the last group has 1...6 rows (one specialization
+//    per row count), so there is no padding anywhere.
+//
+// Few rows (1...4, `GemmSmallRows`): one panel at a time, `rows × 16` sums held across all of K, each
+// block decoded into a 2 KiB tile right before use (memory-bound, GEMV-like); panels split across threads.
+//
+// Threads (one fork-join per call through `Parallel.forEach`): with at least 4 row groups per thread the
+// rows are split (each worker walks all panels: no shared scratch, no barrier, disjoint rows of `y`;
+// weight decoding is repeated per worker, a few percent at these row counts); otherwise panels are split.
+//
+// Integer route (q8/q4 as int8 × int8 → int32 with `vpmaddwd`): measured and rejected. Swift emits
+// `vpmaddwd` for an isolated `even·even + odd·odd` expression, but inside an accumulating micro-kernel
+// LLVM re-associates the adds and shares the sign-extensions, producing `vpmulld` + shuffles instead:
+// 9 GMAC/s against 27–53 GMAC/s for the f32 FMA micro-kernel in the same lab run (2026-11-27).
+
 /// `y = x · Wᵀ (+ bias)` for f32 activations and panel-layout weights of any storage type.
 ///
 /// Layouts: `x` is row-major `[rowCount × K]`, `y` row-major `[rowCount × N]` (`K` = `weights.columns`,
-/// `N` = `weights.rows`), `bias` has `N` values. Work is split across panels of 16 outputs.
+/// `N` = `weights.rows`), `bias` has `N` values. See the comment at the top of this file for the blocking.
 public enum MatrixMultiply {
+    /// Inputs per chunk, in 32-input blocks (a decoded chunk is `chunkBlocks × 2 KiB`).
+    static let chunkBlocks = 8
+    /// Panels per output block.
+    static let panelBlock = 16
+    /// Row groups per worker below which work is split over panels instead of rows.
+    static let minimumGroupsPerWorker = 4
+
     /// Computes `y[l, n] = Σ_k x[l, k] · W[n, k] + bias[n]` for `l < rowCount`, `n < N`.
     ///
     /// - Parameters:
@@ -22,51 +63,100 @@ public enum MatrixMultiply {
         into y: UnsafeMutablePointer<Float>,
         threads: Int
     ) {
-        let geometry = weights.geometry
-        let panels = geometry.panelCount
-        let workers = max(1, min(threads, panels))
-        // Static split into `workers` contiguous panel ranges: one fork-join per call.
-        Parallel.forEach(workers) { worker in
-            let start = panels * worker / workers, end = panels * (worker + 1) / workers
-            multiplyPanels(start..<end, x, rowCount, weights, bias, y)
+        guard rowCount > 0 else { return }
+        let panels = weights.geometry.panelCount
+        let groups = (rowCount + GemmMicroKernel.groupRows - 1) / GemmMicroKernel.groupRows
+        let requested = max(1, threads)
+        if rowCount <= GemmSmallRows.maximumRows {
+            let workers = min(requested, panels)
+            Parallel.forEach(workers) { worker in
+                let start = panels * worker / workers, end = panels * (worker + 1) / workers
+                GemmSmallRows.multiply(x, rows: rowCount, panels: start..<end, weights, bias, y)
+            }
+        } else if requested > 1, groups >= minimumGroupsPerWorker * requested {
+            // Split rows: contiguous runs of whole groups.
+            Parallel.forEach(requested) { worker in
+                let groupStart = groups * worker / requested, groupEnd = groups * (worker + 1) / requested
+                let rowStart = groupStart * GemmMicroKernel.groupRows
+                let rowEnd = min(rowCount, groupEnd * GemmMicroKernel.groupRows)
+                multiplyBlock(x, rows: rowStart..<rowEnd, panels: 0..<panels, weights, bias, y)
+            }
+        } else {
+            let workers = min(requested, panels)
+            Parallel.forEach(workers) { worker in
+                let start = panels * worker / workers, end = panels * (worker + 1) / workers
+                multiplyBlock(x, rows: 0..<rowCount, panels: start..<end, weights, bias, y)
+            }
         }
     }
 
-    /// Straightforward path: decode each 32×16 block into an f32 tile, then accumulate every row of `x`.
-    private static func multiplyPanels(
-        _ panels: Range<Int>,
+    /// One worker's share: rows `rows` of `y` for the outputs of panels `panels`.
+    private static func multiplyBlock(
         _ x: UnsafePointer<Float>,
-        _ rowCount: Int,
+        rows: Range<Int>,
+        panels: Range<Int>,
         _ weights: WeightMatrix,
         _ bias: UnsafePointer<Float>?,
         _ y: UnsafeMutablePointer<Float>
     ) {
+        if rows.isEmpty || panels.isEmpty { return }
         let geometry = weights.geometry
         let width = PanelGeometry.panelWidth, length = PanelGeometry.blockLength
-        let columns = geometry.columns, rows = geometry.rows
-        let tile = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: length)
-        let accumulators = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: rowCount)
-        defer { tile.deallocate(); accumulators.deallocate() }
-        for panel in panels {
-            accumulators.initialize(repeating: SIMD16<Float>(repeating: 0), count: rowCount)
-            for block in 0..<geometry.blockCount {
-                TileDecoder.decode(weights, panel: panel, block: block, into: tile)
-                let kStart = block * length
-                let kCount = min(length, columns - kStart)
-                for l in 0..<rowCount {
-                    let xRow = x + l * columns + kStart
-                    var sum = accumulators[l]
-                    for k in 0..<kCount { sum.addProduct(SIMD16<Float>(repeating: xRow[k]), tile[k]) }
-                    accumulators[l] = sum
+        let groupRows = GemmMicroKernel.groupRows
+        let outputs = geometry.rows
+        let blockCount = geometry.blockCount
+        let groups = (rows.count + groupRows - 1) / groupRows
+        let columns = geometry.columns
+
+        let decodes = weights.storage != .f32
+        let tileFloats = chunkBlocks * GemmTileDecoder.floatsPerBlock
+        let tile = UnsafeMutablePointer<Float>(
+            UnsafeMutableRawPointer.allocate(byteCount: decodes ? tileFloats * 4 : 64, alignment: 64)
+                .bindMemory(to: Float.self, capacity: decodes ? tileFloats : 16))
+        defer { tile.deallocate() }
+
+        // Equal chunks of at most `chunkBlocks` blocks (18 blocks → 6 + 6 + 6, not 8 + 8 + 2).
+        let chunkCountTotal = (blockCount + chunkBlocks - 1) / chunkBlocks
+        let chunkSize = (blockCount + chunkCountTotal - 1) / chunkCountTotal
+        var blockStart = panels.lowerBound
+        while blockStart < panels.upperBound {
+            let blockEnd = min(panels.upperBound, blockStart + panelBlock)
+            var chunkStart = 0
+            while chunkStart < blockCount {
+                let chunkCount = min(chunkSize, blockCount - chunkStart)
+                let store: GemmMicroKernel.Store = chunkStart == 0 ? .overwrite : .accumulate
+                for panel in blockStart..<blockEnd {
+                    let source = weights.base + geometry.blockOffset(panel: panel, block: chunkStart)
+                    let weightTile: UnsafeRawPointer
+                    if decodes {
+                        GemmTileDecoder.decode(weights.storage, source: source, blockCount: chunkCount, into: tile)
+                        weightTile = UnsafeRawPointer(tile)
+                    } else {
+                        weightTile = source
+                    }
+                    let outputStart = panel * width
+                    let lanes = min(width, outputs - outputStart)
+                    let panelBias = bias.map { $0 + outputStart }
+                    let kStart = chunkStart * length
+                    let depth = min(chunkCount * length, columns - kStart)
+                    for group in 0..<groups {
+                        let rowStart = group * groupRows
+                        GemmMicroKernel.run(
+                            rows: min(groupRows, rows.count - rowStart),
+                            x: x + (rows.lowerBound + rowStart) * columns + kStart,
+                            xStride: columns,
+                            tile: weightTile,
+                            depth: depth,
+                            output: y + (rows.lowerBound + rowStart) * outputs + outputStart,
+                            outputStride: outputs,
+                            lanes: lanes,
+                            store: store,
+                            bias: panelBias)
+                    }
                 }
+                chunkStart += chunkCount
             }
-            let rowBase = panel * width
-            let lanes = min(width, rows - rowBase)
-            for l in 0..<rowCount {
-                let out = y + l * rows + rowBase
-                let sum = accumulators[l]
-                for c in 0..<lanes { out[c] = sum[c] + (bias?[rowBase + c] ?? 0) }
-            }
+            blockStart = blockEnd
         }
     }
 }
@@ -78,52 +168,8 @@ public enum TileDecoder {
     @inline(__always)
     public static func decode(_ weights: WeightMatrix, panel: Int, block: Int, into tile: UnsafeMutablePointer<SIMD16<Float>>) {
         let base = weights.base + weights.geometry.blockOffset(panel: panel, block: block)
-        let length = PanelGeometry.blockLength
-        switch weights.storage {
-        case .f32:
-            for k in 0..<length { tile[k] = base.loadUnaligned(fromByteOffset: 64 * k, as: SIMD16<Float>.self) }
-        case .f16:
-            for k in 0..<length {
-                let halves = base.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
-                var value = SIMD16<Float>()
-                for c in 0..<16 { value[c] = Float(Float16(bitPattern: halves[c])) }
-                tile[k] = value
-            }
-        case .bf16:
-            for k in 0..<length {
-                let halves = base.loadUnaligned(fromByteOffset: 32 * k, as: SIMD16<UInt16>.self)
-                var value = SIMD16<Float>()
-                for c in 0..<16 { value[c] = Float(bitPattern: UInt32(halves[c]) << 16) }
-                tile[k] = value
-            }
-        case .q8:
-            let scales = decodeScales(base)
-            for k in 0..<length {
-                var value = SIMD16<Float>()
-                for c in 0..<16 { value[c] = Float(base.load(fromByteOffset: 32 + 16 * k + c, as: Int8.self)) }
-                tile[k] = value * scales
-            }
-        case .q4:
-            let scales = decodeScales(base)
-            for j in 0..<(length / 2) {
-                var low = SIMD16<Float>(), high = SIMD16<Float>()
-                for c in 0..<16 {
-                    let byte = base.load(fromByteOffset: 32 + 16 * j + c, as: UInt8.self)
-                    low[c] = Float(Int(byte & 0x0F) - 8)
-                    high[c] = Float(Int(byte >> 4) - 8)
-                }
-                tile[j] = low * scales
-                tile[j + 16] = high * scales
-            }
-        case .bytes:
-            preconditionFailure("bytes tensors are not matrices")
+        tile.withMemoryRebound(to: Float.self, capacity: GemmTileDecoder.floatsPerBlock) { floats in
+            GemmTileDecoder.decode(weights.storage, source: base, blockCount: 1, into: floats)
         }
-    }
-
-    @inline(__always)
-    private static func decodeScales(_ base: UnsafeRawPointer) -> SIMD16<Float> {
-        var scales = SIMD16<Float>()
-        for c in 0..<16 { scales[c] = Float(Float16(bitPattern: base.loadUnaligned(fromByteOffset: 2 * c, as: UInt16.self))) }
-        return scales
     }
 }

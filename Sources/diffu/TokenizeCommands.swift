@@ -1,16 +1,18 @@
 import ArgumentParser
+import DiffuFormat
 import DiffuTokenizers
 import Foundation
 
 /// Loads the tokenizer a command names: a Hugging Face folder (tokenizer.json, tokenizer.model or
-/// vocab.json + merges.txt, with their configs), one of those files (its folder is used), or a `.gguf`
-/// file. The single place where commands turn a path into a tokenizer.
+/// vocab.json + merges.txt, with their configs), one of those files (its folder is used), a `.gguf`
+/// file, or a `.diffu` model file (its embedded tokenizer). The single place where commands turn a path into a tokenizer.
 func loadTokenizerForCommand(path: String) throws -> Tokenizer {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
         throw ValidationError("no such file or folder: \(path)")
     }
     if isDirectory.boolValue { return try Tokenizer.load(directory: path) }
+    if path.lowercased().hasSuffix(".diffu") { return try Tokenizer.load(files: DiffuFile.open(path: path).tokenizerFiles()) }
     if path.lowercased().hasSuffix(".gguf") { return try Tokenizer.load(ggufPath: path) }
     let name = (path as NSString).lastPathComponent
     if Tokenizer.recognizedFileNames.contains(name) {
@@ -31,7 +33,7 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Print the token ids of a text.")
 
-    @Argument(help: "Tokenizer folder, tokenizer file or .gguf file.")
+    @Argument(help: "Tokenizer folder, tokenizer file, .gguf or .diffu file.")
     var path: String
 
     @Argument(help: "The text to encode.")
@@ -63,7 +65,7 @@ struct DetokenizeCommand: ParsableCommand {
         commandName: "detokenize",
         abstract: "Print the text of token ids.")
 
-    @Argument(help: "Tokenizer folder, tokenizer file or .gguf file.")
+    @Argument(help: "Tokenizer folder, tokenizer file, .gguf or .diffu file.")
     var path: String
 
     @Option(name: .long, help: "Comma-separated token ids.")
@@ -94,7 +96,7 @@ struct TokenizerBenchCommand: ParsableCommand {
         commandName: "tokenizer-bench",
         abstract: "Measure encode throughput (MB/s) on a text file.")
 
-    @Argument(help: "Tokenizer folder, tokenizer file or .gguf file.")
+    @Argument(help: "Tokenizer folder, tokenizer file, .gguf or .diffu file.")
     var path: String
 
     @Option(name: .long, help: "UTF-8 text file to encode.")

@@ -2,19 +2,43 @@ import Testing
 import DiffuKernels
 import DiffuStorage
 
+/// One GEMM problem: `rowCount` activation rows, `rows` outputs N, `columns` inputs K.
+struct GemmShape: Sendable, CustomStringConvertible {
+    let rowCount: Int
+    let rows: Int
+    let columns: Int
+    let withBias: Bool
+
+    var description: String { "L\(rowCount) N\(rows) K\(columns)\(withBias ? " bias" : "")" }
+
+    /// Shapes covering every edge of the blocking: one row, row tails of the 6-row groups, N not a multiple
+    /// of 16 (partial last panel), K not a multiple of 32 (padded last block), more than one 256-input
+    /// chunk, more than one 256-output panel block, and enough rows to split rows across 2 and 3 threads.
+    static let all: [GemmShape] = [
+        GemmShape(rowCount: 1, rows: 17, columns: 33, withBias: true),
+        GemmShape(rowCount: 3, rows: 41, columns: 100, withBias: true),
+        GemmShape(rowCount: 17, rows: 300, columns: 70, withBias: false),
+        GemmShape(rowCount: 100, rows: 40, columns: 300, withBias: true),
+        GemmShape(rowCount: 30, rows: 16, columns: 32, withBias: false),
+    ]
+}
+
 @Suite struct MatrixMultiplyTests {
-    /// The kernel must equal a float64 product of the activations with the *decoded* weights,
-    /// for every storage type, odd shapes and 1 or 2 threads.
-    @Test(arguments: [StorageType.f32, .f16, .bf16, .q8, .q4], [1, 2])
-    func matchesDecodedReference(storage: StorageType, threads: Int) throws {
-        let rowCount = 5, rows = 41, columns = 100
-        var state: UInt64 = 7
+    /// The kernel must equal a float64 product of the activations with the *decoded* weights
+    /// (`WeightPacking.decodeRow`, the scalar reference decoder), for every storage type, odd shapes and
+    /// 1, 2 or 3 threads; it must write exactly the `L × N` outputs and nothing past them, and read no
+    /// activation past `L × K`.
+    @Test(arguments: [StorageType.f32, .f16, .bf16, .q8, .q4], GemmShape.all)
+    func matchesDecodedReference(storage: StorageType, shape: GemmShape) throws {
+        let rowCount = shape.rowCount, rows = shape.rows, columns = shape.columns
+        var state: UInt64 = 7 &+ UInt64(rows * 131 + columns)
         func random() -> Float {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
         }
         let w = (0..<(rows * columns)).map { _ in random() }
-        let x = (0..<(rowCount * columns)).map { _ in random() }
+        // NaN guard after the activations: reading past the last row would turn outputs into NaN.
+        let x = (0..<(rowCount * columns)).map { _ in random() } + [Float](repeating: .nan, count: 64)
         let bias = (0..<rows).map { _ in random() }
         let geometry = try #require(PanelGeometry(rows: rows, columns: columns, storage: storage))
         let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: geometry.byteCount, alignment: 64)
@@ -27,20 +51,68 @@ import DiffuStorage
                 WeightPacking.decodeRow(UnsafeRawBufferPointer(payload), row: n, geometry: geometry, into: slice)
             }
         }
-        let matrix = WeightMatrix(geometry: geometry, base: UnsafeRawPointer(payload.baseAddress!))
-        var y = [Float](repeating: .nan, count: rowCount * rows)
-        x.withUnsafeBufferPointer { xp in
-            bias.withUnsafeBufferPointer { bp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    MatrixMultiply.multiply(xp.baseAddress!, rowCount: rowCount, weights: matrix, bias: bp.baseAddress!, into: yp.baseAddress!, threads: threads)
-                }
-            }
-        }
+        var expected = [Double](repeating: 0, count: rowCount * rows)
+        var magnitude = [Double](repeating: 0, count: rowCount * rows)
         for l in 0..<rowCount {
             for n in 0..<rows {
-                var expected = Double(bias[n])
-                for k in 0..<columns { expected += Double(x[l * columns + k]) * Double(decoded[n * columns + k]) }
-                #expect(abs(Double(y[l * rows + n]) - expected) <= 1e-4 * max(1, abs(expected)), "l \(l) n \(n)")
+                var sum = shape.withBias ? Double(bias[n]) : 0, size = abs(sum)
+                for k in 0..<columns {
+                    let term = Double(x[l * columns + k]) * Double(decoded[n * columns + k])
+                    sum += term
+                    size += abs(term)
+                }
+                expected[l * rows + n] = sum
+                magnitude[l * rows + n] = size
+            }
+        }
+        let matrix = WeightMatrix(geometry: geometry, base: UnsafeRawPointer(payload.baseAddress!))
+        let guardCount = 37
+        for threads in [1, 2, 3] {
+            var y = [Float](repeating: .nan, count: rowCount * rows + guardCount)
+            x.withUnsafeBufferPointer { xp in
+                bias.withUnsafeBufferPointer { bp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        MatrixMultiply.multiply(
+                            xp.baseAddress!, rowCount: rowCount, weights: matrix,
+                            bias: shape.withBias ? bp.baseAddress! : nil, into: yp.baseAddress!, threads: threads)
+                    }
+                }
+            }
+            var failures = 0
+            for index in 0..<(rowCount * rows) where failures < 5 {
+                // f32 accumulation: error ≤ K·ε·Σ|terms| in the worst case; far below that in practice.
+                let tolerance = 1e-6 + 4e-6 * magnitude[index]
+                if !(abs(Double(y[index]) - expected[index]) <= tolerance) {
+                    failures += 1
+                    Issue.record("threads \(threads) l \(index / rows) n \(index % rows): \(y[index]) vs \(expected[index])")
+                }
+            }
+            #expect(y[(rowCount * rows)...].allSatisfy { $0.isNaN }, "threads \(threads): wrote past y")
+        }
+    }
+
+    /// `TileDecoder` (one block to 32 × 16 f32, input-major) must agree with the reference row decoder.
+    @Test(arguments: [StorageType.f32, .f16, .bf16, .q8, .q4])
+    func tileDecoderMatchesReference(storage: StorageType) throws {
+        let rows = 20, columns = 40
+        let w = (0..<(rows * columns)).map { Float(($0 * 37) % 101 - 50) / 17 }
+        let geometry = try #require(PanelGeometry(rows: rows, columns: columns, storage: storage))
+        let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: geometry.byteCount, alignment: 64)
+        defer { payload.deallocate() }
+        try w.withUnsafeBufferPointer { try WeightPacking.pack($0, geometry: geometry, into: payload) }
+        let matrix = WeightMatrix(geometry: geometry, base: UnsafeRawPointer(payload.baseAddress!))
+        var row = [Float](repeating: 0, count: columns)
+        let tile = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: 32)
+        defer { tile.deallocate() }
+        for n in 0..<rows {
+            row.withUnsafeMutableBufferPointer {
+                WeightPacking.decodeRow(UnsafeRawBufferPointer(payload), row: n, geometry: geometry, into: $0)
+            }
+            for block in 0..<geometry.blockCount {
+                TileDecoder.decode(matrix, panel: n / 16, block: block, into: tile)
+                for k in 0..<32 where block * 32 + k < columns {
+                    #expect(tile[k][n % 16] == row[block * 32 + k], "n \(n) k \(block * 32 + k)")
+                }
             }
         }
     }

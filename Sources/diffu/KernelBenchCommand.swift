@@ -1,0 +1,113 @@
+import ArgumentParser
+import CDiffuSystem
+import DiffuKernels
+import DiffuStorage
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `diffu bench-gemm`: times `MatrixMultiply.multiply` on random weights of one storage type.
+///
+/// Prints the median of `--repeat` timed runs (after one warm-up run) and the GFLOP/s it implies
+/// (`2·L·K·N` floating-point operations per product), and the median process CPU time per run: on a
+/// shared machine, CPU time is not inflated by waiting for a core, so `cpu(1 thread) / (cpu(N) / N)`
+/// estimates the N-thread speedup the kernel would get on idle cores (load imbalance excluded).
+struct BenchGemmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-gemm",
+        abstract: "Time the matrix-multiply kernel: y[rows × n] = x[rows × k] · Wᵀ."
+    )
+
+    @Option(help: "Activation rows L (token positions).")
+    var rows: Int = 256
+    @Option(help: "Inputs K (weight columns).")
+    var k: Int = 576
+    @Option(help: "Outputs N (weight rows).")
+    var n: Int = 1536
+    @Option(help: "Weight storage: f32, f16, bf16, q8 or q4.")
+    var storage: String = "q8"
+    @Option(help: "Worker threads.")
+    var threads: Int = 1
+    @Option(name: .customLong("repeat"), help: "Timed runs (the median is reported).")
+    var repetitions: Int = 9
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard rows > 0, k > 0, n > 0 else { throw ValidationError("--rows, --k and --n must be positive") }
+        guard threads > 0, repetitions > 0 else { throw ValidationError("--threads and --repeat must be positive") }
+        guard let type = StorageType(name: storage), type != .bytes else {
+            throw ValidationError("unknown --storage '\(storage)' (f32, f16, bf16, q8, q4)")
+        }
+        guard PanelGeometry(rows: n, columns: k, storage: type) != nil else {
+            throw ValidationError("the matrix \(n) × \(k) is too large")
+        }
+        let (activations, overflow1) = rows.multipliedReportingOverflow(by: max(k, n))
+        guard !overflow1, activations <= 1 << 31 else { throw ValidationError("--rows × max(k, n) is too large") }
+    }
+
+    func run() throws {
+        #if DIFFU_AVX2
+        guard diffu_cpu_supports_avx2_fma() == 1 else {
+            throw ValidationError("this build uses AVX2/FMA/F16C, which this CPU lacks; rebuild with DIFFU_PORTABLE=1")
+        }
+        #endif
+        let type = StorageType(name: storage)!
+        let geometry = PanelGeometry(rows: n, columns: k, storage: type)!
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func random() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+        }
+        let weightValues = (0..<(n * k)).map { _ in random() * 0.05 }
+        let x = (0..<(rows * k)).map { _ in random() }
+        let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: geometry.byteCount, alignment: 64)
+        defer { payload.deallocate() }
+        try weightValues.withUnsafeBufferPointer { try WeightPacking.pack($0, geometry: geometry, into: payload) }
+        let matrix = WeightMatrix(geometry: geometry, base: UnsafeRawPointer(payload.baseAddress!))
+        var y = [Float](repeating: 0, count: rows * n)
+        var seconds: [Double] = [], cpuSeconds: [Double] = []
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                for iteration in 0...repetitions {
+                    let cpuStart = Self.processCPUSeconds()
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    MatrixMultiply.multiply(xp.baseAddress!, rowCount: rows, weights: matrix, into: yp.baseAddress!, threads: threads)
+                    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    let cpu = Self.processCPUSeconds() - cpuStart
+                    if iteration > 0 { seconds.append(elapsed); cpuSeconds.append(cpu) }
+                }
+            }
+        }
+        seconds.sort()
+        cpuSeconds.sort()
+        let median = seconds[seconds.count / 2]
+        let medianCPU = cpuSeconds[cpuSeconds.count / 2]
+        let flops = 2.0 * Double(rows) * Double(k) * Double(n)
+        let gflops = flops / median / 1e9
+        if json {
+            let fields = [
+                "\"rows\": \(rows)", "\"k\": \(k)", "\"n\": \(n)", "\"storage\": \"\(type.name)\"",
+                "\"threads\": \(threads)", "\"repeat\": \(repetitions)",
+                "\"median_seconds\": \(median)", "\"min_seconds\": \(seconds[0])", "\"gflops\": \(gflops)",
+                "\"median_cpu_seconds\": \(medianCPU)",
+            ]
+            print("{" + fields.joined(separator: ", ") + "}")
+        } else {
+            let milliseconds = (median * 1e3 * 1000).rounded() / 1000
+            let rate = (gflops * 10).rounded() / 10
+            let cpuMilliseconds = (medianCPU * 1e3 * 1000).rounded() / 1000
+            print("bench-gemm rows \(rows) k \(k) n \(n) \(type.name) threads \(threads): median \(milliseconds) ms, \(rate) GFLOP/s, CPU \(cpuMilliseconds) ms")
+        }
+    }
+
+    /// CPU time consumed so far by all threads of this process, in seconds.
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
