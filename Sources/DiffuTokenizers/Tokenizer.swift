@@ -38,6 +38,8 @@ struct TokenizerDefinition: Sendable {
     var suffixIds: [Int32] = []
     var specialTokens = SpecialTokenIds()
     var chatTemplate: String? = nil
+    /// Spelling → id for `tokenStrings`, when the loader already built it (else built by `Tokenizer`).
+    var tokenIndex: TokenIndex? = nil
     /// Where the definition came from, for diagnostics ("tokenizer.json", "vocab.gguf", ...).
     var source: String
 }
@@ -67,7 +69,7 @@ public final class Tokenizer: Sendable {
     init(definition: TokenizerDefinition) {
         self.definition = definition
         matcher = AddedTokenMatcher(tokens: definition.addedTokens)
-        index = TokenIndex(definition.tokenStrings)
+        index = definition.tokenIndex ?? TokenIndex(definition.tokenStrings)
         var special = [Bool](repeating: false, count: definition.tokenStrings.count)
         for token in definition.addedTokens where token.special && Int(token.id) < special.count { special[Int(token.id)] = true }
         isSpecialId = special
