@@ -197,7 +197,7 @@ import Testing
             try load([("tokenizer.ggml.model", .string("llama")), ("tokenizer.ggml.tokens", tokens),
                       ("tokenizer.ggml.token_type", .array(elementType: .int32, values: [.signed(1, .int32)]))])
         }
-        #expect(throws: TokenizerError.gguf(reason: "unsupported tokenizer.ggml.pre 'default' (supported: gpt-2, qwen2, llama-bpe)")) {
+        #expect(throws: TokenizerError.gguf(reason: "unsupported tokenizer.ggml.pre 'default' (supported: gpt-2, qwen2, llama-bpe, smollm, starcoder)")) {
             try load([("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.tokens", tokens),
                       ("tokenizer.ggml.merges", .array(elementType: .string, values: [.string("a b")]))])
         }
