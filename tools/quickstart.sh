@@ -25,6 +25,6 @@ echo
 echo "== AR mode (SmolLM2 is an autoregressive model): causal attention, one token per step"
 "$diffu" chat "$cache/smollm2-q8.diffu" --autoregressive --length 48 <<< "What is the capital of France?"
 echo
-echo "== Diffusion mode: bidirectional attention, 32 masks revealed over 16 steps (confidence sampler, greedy)"
+echo "== Diffusion mode: bidirectional attention, 32 masks revealed over 16 steps in blocks of 8 (entropy sampler, greedy)"
 "$diffu" generate "$cache/smollm2-q8.diffu" --prompt "The capital of France is" --length 32 --steps 16 \
-    --sampler confidence --temperature 0 --block-length 8
+    --sampler entropy --temperature 0 --block-length 8
