@@ -20,7 +20,7 @@ fi
 swift build -c release --package-path "$root" --product diffu
 diffu="$root/.build/release/diffu"
 [ -f "$cache/smollm2-q8.diffu" ] || "$diffu" convert "$cache/SmolLM2-135M-Instruct.Q4_1.gguf" -o "$cache/smollm2-q8.diffu" --quant q8 --mask-id 4
-"$diffu" inspect "$cache/smollm2-q8.diffu" | head -12
+"$diffu" inspect "$cache/smollm2-q8.diffu" | sed -n 1,11p
 echo
 echo "== AR mode (SmolLM2 is an autoregressive model): causal attention, one token per step"
 "$diffu" chat "$cache/smollm2-q8.diffu" --autoregressive --length 48 <<< "What is the capital of France?"
