@@ -27,9 +27,10 @@ import DiffuStorage
 // Few rows (1...4, `GemmSmallRows`): one panel at a time, `rows × 16` sums held across all of K, each
 // block decoded into a 2 KiB tile right before use (memory-bound, GEMV-like); panels split across threads.
 //
-// Threads (one fork-join per call through `Parallel.forEach`): with at least 4 row groups per thread the
-// rows are split (each worker walks all panels: no shared scratch, no barrier, disjoint rows of `y`;
-// weight decoding is repeated per worker, a few percent at these row counts); otherwise panels are split.
+// Threads (one fork-join per call through `Parallel.forEach`, no barrier, no shared scratch): with at
+// least 8 panels per thread the panels are split (each weight is decoded once in all; every worker reads
+// all activation rows); with fewer panels but at least 4 row groups per thread the rows are split (each
+// worker decodes every weight: 6 % of the time for q8 at N = 576 in a profile); otherwise panels are split.
 //
 // Integer route (q8/q4 as int8 × int8 → int32 with `vpmaddwd`): measured and rejected. Swift emits
 // `vpmaddwd` for an isolated `even·even + odd·odd` expression, but inside an accumulating micro-kernel
@@ -45,7 +46,9 @@ public enum MatrixMultiply {
     static let chunkBlocks = 8
     /// Panels per output block.
     static let panelBlock = 16
-    /// Row groups per worker below which work is split over panels instead of rows.
+    /// Panels per worker from which work is split over panels (each weight decoded once in all).
+    static let minimumPanelsPerWorker = 8
+    /// Row groups per worker from which work is split over rows when there are too few panels.
     static let minimumGroupsPerWorker = 4
 
     /// Computes `y[l, n] = Σ_k x[l, k] · W[n, k] + bias[n]` for `l < rowCount`, `n < N`.
@@ -75,7 +78,8 @@ public enum MatrixMultiply {
                 let start = panels * worker / workers, end = panels * (worker + 1) / workers
                 GemmSmallRows.multiply(x, rows: rowCount, panels: start..<end, weights, bias, y)
             }
-        } else if requested > 1, groups >= minimumGroupsPerWorker * requested {
+        } else if requested > 1, panels < minimumPanelsPerWorker * requested,
+                  groups >= minimumGroupsPerWorker * requested {
             // Split rows: contiguous runs of whole groups.
             Parallel.forEach(requested) { worker in
                 let groupStart = groups * worker / requested, groupEnd = groups * (worker + 1) / requested
