@@ -71,8 +71,8 @@ let package = Package(
                 "Diffu", "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
                 "DiffuSamplers", "DiffuConvert", "DiffuGGUF", "CDiffuSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: fastSettings
+            ]
+            // No AVX2 flags here: the CLI checks the CPU at start-up before calling any kernel.
         ),
         .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage"]),
         .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage"]),

@@ -1,5 +1,7 @@
 import ArgumentParser
+import CDiffuSystem
 import Diffu
+import Foundation
 
 /// The `diffu` command: convert, inspect, verify, run and benchmark diffusion language models.
 @main
@@ -7,6 +9,21 @@ struct DiffuCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffu",
         abstract: "A pure-Swift CPU runtime for diffusion language models.",
-        subcommands: [BenchGemmCommand.self]
+        subcommands: [
+            ConvertCommand.self, GenerateCommand.self, InfillCommand.self, ChatCommand.self,
+            ConvertCommand.self, InspectCommand.self, VerifyCommand.self,
+            LogitsCommand.self, BenchCommand.self, BenchGemmCommand.self,
+            TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self,
+        ]
     )
+
+    /// Refuses to start an AVX2 build on a CPU without AVX2/FMA/F16C (the check itself is compiled for
+    /// the baseline ISA), then runs the command.
+    static func main() async {
+        if CPUSupport.builtForAVX2 && diffu_cpu_supports_avx2_fma() == 0 {
+            FileHandle.standardError.write(Data("error: \(DiffuError.unsupportedCPU)\n".utf8))
+            Foundation.exit(1)
+        }
+        await main(nil)
+    }
 }

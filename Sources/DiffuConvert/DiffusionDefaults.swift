@@ -1,0 +1,116 @@
+import DiffuFormat
+import DiffuModels
+
+/// The diffusion models whose facts the converter knows (from the papers' official code and configs;
+/// see `DIFFUSION.md` §1 and §4).
+public enum KnownDiffusionModel: String, Sendable, CaseIterable {
+    /// DiffuGPT-S (GPT-2 124M, vocab 50257): mask 10541 (an existing token), length 512.
+    case diffuGPTSmall = "DiffuGPT-S"
+    /// DiffuGPT-M (GPT-2 medium, vocab 50258): mask 50257 (the added token), length 1024.
+    case diffuGPTMedium = "DiffuGPT-M"
+    /// DiffuLLaMA (LLaMA-2 7B): mask 811, bos 1, eos 2, pad 30399, sep 4936, length 2048.
+    case diffuLLaMA = "DiffuLLaMA"
+    /// Dream-v0-7B and DiffuCoder (Qwen2.5 shape): mask 151666, eos = pad 151643.
+    case dream = "Dream"
+
+    /// The mask token id.
+    public var maskTokenId: Int {
+        switch self {
+        case .diffuGPTSmall: 10541
+        case .diffuGPTMedium: 50257
+        case .diffuLLaMA: 811
+        case .dream: 151666
+        }
+    }
+
+    /// The official defaults: `model.py::generate_samples` for DiffuGPT/DiffuLLaMA (T = 64, temperature
+    /// 0.95 for GPT-2 and 0.9 for LLaMA, top-p 0.9, length 512/1024/2048); Dream's README example
+    /// (`diffusion_generate(steps=512, temperature=0.2, top_p=0.95, alg="entropy")`, 512 new tokens).
+    public var sampler: SamplerDefaults {
+        switch self {
+        case .diffuGPTSmall: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
+        case .diffuGPTMedium: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 1024)
+        case .diffuLLaMA: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 2048)
+        case .dream: SamplerDefaults(sampler: "entropy", steps: 512, temperature: 0.2, topP: 0.95, generationLength: 512)
+        }
+    }
+
+    /// Defaults for a model the converter does not know (given a `--mask-id`): the random-keep sampler with
+    /// the settings of the nearest known family.
+    static func genericSampler(for architecture: Architecture) -> SamplerDefaults {
+        switch architecture {
+        case .gpt2: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
+        case .llama, .qwen2: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 1024)
+        }
+    }
+}
+
+/// Special token ids read from the source (config.json or GGUF metadata).
+public struct SpecialTokens: Sendable, Equatable {
+    /// Beginning of sequence.
+    public var bos: Int?
+    /// End of sequence.
+    public var eos: Int?
+    /// Padding.
+    public var pad: Int?
+    /// Mask, when the source declares one (Dream's `mask_token_id`).
+    public var mask: Int?
+
+    /// Creates a set of special ids.
+    public init(bos: Int? = nil, eos: Int? = nil, pad: Int? = nil, mask: Int? = nil) {
+        self.bos = bos
+        self.eos = eos
+        self.pad = pad
+        self.mask = mask
+    }
+}
+
+/// The diffusion facts of a converted model and the name it was recognised as.
+public struct ResolvedDiffusion: Sendable, Equatable {
+    /// The model this was recognised as (`DiffuGPT-S`, …), or a description of an unknown one.
+    public var modelName: String
+    /// Mask token, shift rule, special tokens, sampler defaults (the `.diffu` metadata's `diffusion`).
+    public var settings: DiffusionSettings
+
+    /// Resolves the diffusion facts of a model: a known model's values, overridden by `--mask-id`; an
+    /// unknown model needs `--mask-id` and gets the shift rule on (every model Diffu converts is an AR
+    /// model or adapted from one) and the generic sampler of its family.
+    ///
+    /// - Throws: ``ConvertError/maskTokenRequired(model:)`` for an unknown model without a mask id,
+    ///   ``ConvertError/tokenOutOfRange(what:id:vocabularySize:)`` for ids outside the vocabulary.
+    static func resolve(known: KnownDiffusionModel?, description: String, architecture: Architecture,
+                        special: SpecialTokens, maskOverride: Int?, vocabularySize: Int) throws -> ResolvedDiffusion {
+        var settings: DiffusionSettings
+        let name: String
+        if let known {
+            name = known.rawValue
+            settings = DiffusionSettings(
+                maskTokenID: special.mask ?? known.maskTokenId, shiftLogits: true, bosTokenID: special.bos,
+                eosTokenID: special.eos, padTokenID: special.pad, samplerDefaults: known.sampler)
+            if known == .diffuLLaMA {
+                // DiffuLLaMA's instruction layout (DIFFUSION.md §1, §4D).
+                settings.bosTokenID = 1
+                settings.eosTokenID = 2
+                settings.padTokenID = 30399
+                settings.sepTokenID = 4936
+            }
+        } else {
+            guard let mask = maskOverride ?? special.mask else { throw ConvertError.maskTokenRequired(model: description) }
+            name = description
+            settings = DiffusionSettings(
+                maskTokenID: mask, shiftLogits: true, bosTokenID: special.bos, eosTokenID: special.eos,
+                padTokenID: special.pad, samplerDefaults: KnownDiffusionModel.genericSampler(for: architecture))
+        }
+        if let maskOverride { settings.maskTokenID = maskOverride }
+        let checks: [(String, Int?)] = [
+            ("mask token", settings.maskTokenID), ("bos token", settings.bosTokenID), ("eos token", settings.eosTokenID),
+            ("pad token", settings.padTokenID), ("sep token", settings.sepTokenID),
+        ]
+        for (what, id) in checks {
+            if let id, id < 0 || id >= vocabularySize {
+                throw ConvertError.tokenOutOfRange(what: what, id: id, vocabularySize: vocabularySize)
+            }
+        }
+        return ResolvedDiffusion(modelName: name, settings: settings)
+    }
+}

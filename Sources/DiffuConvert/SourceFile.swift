@@ -1,0 +1,142 @@
+import DiffuFormat
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only file opened for positioned reads (`pread`), so that a tensor's bytes can be fetched
+/// without reading or mapping anything else of a multi-gigabyte checkpoint.
+public final class SourceFile: @unchecked Sendable {
+    // @unchecked: the descriptor is immutable after init and `pread` is thread-safe.
+
+    /// The path the file was opened from.
+    public let path: String
+    /// The file's size in bytes at open time.
+    public let size: Int
+    private let descriptor: Int32
+    /// When set, every read also feeds this file's SHA-256 (see ``StreamingDigest``). Set before a
+    /// conversion starts reading; reads of one conversion happen on one thread.
+    public var digest: StreamingDigest?
+
+    /// Opens `path` for reading.
+    /// - Throws: ``ConvertError/unreadableFile(path:reason:)`` when it cannot be opened or is not a regular file.
+    public init(path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ConvertError.unreadableFile(path: path, reason: Self.errorText()) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            let reason = Self.errorText()
+            close(descriptor)
+            throw ConvertError.unreadableFile(path: path, reason: reason)
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw ConvertError.unreadableFile(path: path, reason: "not a regular file")
+        }
+        self.path = path
+        self.size = Int(status.st_size)
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    /// Reads exactly `buffer.count` bytes starting at `offset`.
+    /// - Throws: ``ConvertError/truncatedFile(path:expectedBytes:actualBytes:)`` when the file is shorter
+    ///   (for example a shard cut short after its header was validated), ``ConvertError/unreadableFile(path:reason:)``
+    ///   on an I/O error.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        try readRaw(into: buffer, at: offset)
+        if let digest { try digest.observe(UnsafeRawBufferPointer(buffer), at: offset, of: self) }
+    }
+
+    /// `pread` until `buffer` is full.
+    func readRaw(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        var done = 0
+        while done < buffer.count {
+            let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ConvertError.unreadableFile(path: path, reason: Self.errorText())
+            }
+            if count == 0 {
+                throw ConvertError.truncatedFile(path: path, expectedBytes: offset + buffer.count, actualBytes: offset + done)
+            }
+            done += count
+        }
+    }
+
+    /// Hints that `[offset, offset + count)` will be read soon (no effect where unsupported).
+    public func adviseWillNeed(offset: Int, count: Int) {
+        #if os(Linux)
+        _ = posix_fadvise(descriptor, off_t(offset), off_t(count), Int32(POSIX_FADV_WILLNEED))
+        #endif
+    }
+
+    /// Reads `count` bytes at `offset` into a new array.
+    public func read(count: Int, at offset: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        if count > 0 { try bytes.withUnsafeMutableBytes { try read(into: $0, at: offset) } }
+        return bytes
+    }
+
+    /// The file's last path component.
+    public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
+
+    /// Maps the whole file read-only for the duration of `body` (used to parse GGUF headers, which the
+    /// parser reads from memory; only the pages it touches are read).
+    public func withMappedBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        guard size > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
+            throw ConvertError.unreadableFile(path: path, reason: Self.errorText())
+        }
+        defer { munmap(mapping, size) }
+        return try body(UnsafeRawBufferPointer(start: mapping, count: size))
+    }
+
+    static func errorText() -> String { String(cString: strerror(errno)) }
+}
+
+/// SHA-256 of a source file computed from the reads the conversion makes anyway, so that a checkpoint
+/// is read once, not once for the checksum and once for the weights.
+///
+/// Reads arrive at arbitrary offsets. The digest has hashed the prefix `[0, position)`; a read that
+/// starts at `position` extends it, a read that starts later first hashes the gap (read explicitly), and
+/// bytes before `position` were already hashed. ``finish(_:)`` hashes the tail. The result is the
+/// file's SHA-256 whatever the read order; reading tensors in file order makes the gaps small (headers
+/// and skipped tensors).
+public final class StreamingDigest {
+    private var hasher = SHA256()
+    /// Bytes hashed so far (a prefix of the file).
+    public private(set) var position = 0
+
+    /// Creates an empty digest.
+    public init() {}
+
+    func observe(_ bytes: UnsafeRawBufferPointer, at offset: Int, of file: SourceFile) throws {
+        if offset > position { try hashRange(of: file, upTo: offset) }
+        let end = offset + bytes.count
+        guard end > position else { return }
+        hasher.update(UnsafeRawBufferPointer(rebasing: bytes[(position - offset)...]))
+        position = end
+    }
+
+    /// Hashes `[position, end)` by reading it.
+    private func hashRange(of file: SourceFile, upTo end: Int) throws {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
+        defer { chunk.deallocate() }
+        while position < end {
+            let count = min(chunk.count, end - position)
+            let slice = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<count])
+            try file.readRaw(into: slice, at: position)
+            hasher.update(UnsafeRawBufferPointer(slice))
+            position += count
+        }
+    }
+
+    /// Hashes the rest of the file and returns the lower-case hexadecimal SHA-256.
+    public func finish(_ file: SourceFile) throws -> String {
+        try hashRange(of: file, upTo: file.size)
+        return SHA256.hexString(hasher.finalize())
+    }
+}

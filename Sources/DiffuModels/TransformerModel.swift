@@ -1,0 +1,267 @@
+import DiffuKernels
+import DiffuStorage
+import Foundation
+
+/// A decoder-only transformer (GPT-2, LLaMA or Qwen2) over a ``ModelWeights`` provider.
+///
+/// The model is immutable after `init` and can serve concurrent forward passes; each concurrent pass
+/// needs its own ``ForwardWorkspace`` (or passes `nil` to get a temporary one). Attention is
+/// bidirectional unless `causal` is requested, position ids are `0..<L`, and logits are computed only
+/// for the requested positions (no shift is applied: row `i` is the model's output at position `i`).
+public final class TransformerModel: Sendable {
+    /// The hyperparameters the model was built with.
+    public let configuration: ModelConfiguration
+    /// Keeps the weights' memory alive for the resolved views in `parameters`.
+    private let weights: any ModelWeights
+    private let parameters: ModelParameters
+    private let traits: ArchitectureTraits
+    /// RoPE cos/sin for the first positions (RoPE models only); longer inputs extend it per workspace.
+    private let rotaryTable: RotaryTable?
+    /// `1/√head_dim` rounded to f32, as transformers multiplies the scores.
+    private let attentionScale: Float
+
+    /// Positions precomputed at load time for RoPE models.
+    static let precomputedRotaryPositions = 4096
+    /// Hard limit on the sequence length of RoPE models (keeps buffer sizes far from overflow).
+    public static let maximumSequenceLength = 1 << 20
+
+    /// Validates the configuration and resolves every tensor the architecture needs, checking shapes.
+    ///
+    /// - Throws: ``ModelError/invalidConfiguration(_:)``, ``ModelError/missingTensor(_:)``,
+    ///   ``ModelError/tensorShape(name:expected:actual:)``, ``ModelError/unexpectedTensor(_:)``,
+    ///   ``ModelError/tensorUnavailable(name:reason:)``.
+    public init(configuration: ModelConfiguration, weights: any ModelWeights) throws {
+        let loader = WeightLoader(weights: weights)
+        switch configuration.architecture {
+        case .gpt2:
+            try GPT2Architecture.validate(configuration)
+            parameters = try GPT2Architecture.load(configuration, loader)
+            traits = GPT2Architecture.traits
+        case .llama:
+            try LlamaArchitecture.validate(configuration)
+            parameters = try LlamaArchitecture.load(configuration, loader)
+            traits = LlamaArchitecture.traits
+        case .qwen2:
+            try Qwen2Architecture.validate(configuration)
+            parameters = try Qwen2Architecture.load(configuration, loader)
+            traits = Qwen2Architecture.traits
+        }
+        self.configuration = configuration
+        self.weights = weights
+        if traits.positions == .rotary {
+            rotaryTable = RotaryTable(
+                headDimension: configuration.headDimension, base: configuration.ropeTheta,
+                positionCount: min(configuration.maximumPositions, Self.precomputedRotaryPositions))
+        } else {
+            rotaryTable = nil
+        }
+        attentionScale = Float(1 / Double(configuration.headDimension).squareRoot())
+    }
+
+    /// Runs the model and returns logits for the requested positions.
+    ///
+    /// - Parameters:
+    ///   - tokens: token ids, each in `0..<vocabularySize`; position ids are `0..<tokens.count`.
+    ///   - outputPositions: positions whose logits are wanted (any order, repeats allowed); `nil` = all.
+    ///     The LM head runs only for these rows.
+    ///   - causal: `false` (default) for bidirectional attention (diffusion models), `true` for the
+    ///     autoregressive mask.
+    ///   - threads: worker threads for the kernels (≥ 1).
+    ///   - workspace: scratch memory to reuse across calls; `nil` allocates a temporary one.
+    /// - Returns: row-major `[outputPositions.count × vocabularySize]` f32 logits.
+    public func forward(
+        tokens: [Int32], outputPositions: [Int]? = nil, causal: Bool = false, threads: Int = 1,
+        workspace: ForwardWorkspace? = nil
+    ) throws -> [Float] {
+        try run(tokens: tokens, outputPositions: outputPositions, causal: causal, threads: threads, workspace: workspace, logits: true)
+    }
+
+    /// Runs the model and returns the final hidden states (after the output norm, before the LM head)
+    /// for the requested positions: row-major `[outputPositions.count × hiddenSize]`.
+    public func hiddenStates(
+        tokens: [Int32], outputPositions: [Int]? = nil, causal: Bool = false, threads: Int = 1,
+        workspace: ForwardWorkspace? = nil
+    ) throws -> [Float] {
+        try run(tokens: tokens, outputPositions: outputPositions, causal: causal, threads: threads, workspace: workspace, logits: false)
+    }
+
+    /// Checks the inputs of a forward pass without running it.
+    public func validate(tokens: [Int32], outputPositions: [Int]?, threads: Int) throws {
+        let c = configuration
+        guard threads >= 1 else { throw ModelError.invalidThreadCount(threads) }
+        guard !tokens.isEmpty else { throw ModelError.emptyInput }
+        let maximum = traits.positions == .learned ? c.maximumPositions : Self.maximumSequenceLength
+        guard tokens.count <= maximum else { throw ModelError.sequenceTooLong(length: tokens.count, maximum: maximum) }
+        for (index, token) in tokens.enumerated() where token < 0 || Int(token) >= c.vocabularySize {
+            throw ModelError.tokenOutOfRange(index: index, token: token, vocabularySize: c.vocabularySize)
+        }
+        for position in outputPositions ?? [] where position < 0 || position >= tokens.count {
+            throw ModelError.outputPositionOutOfRange(position: position, length: tokens.count)
+        }
+    }
+
+    private func run(
+        tokens: [Int32], outputPositions: [Int]?, causal: Bool, threads: Int, workspace: ForwardWorkspace?, logits: Bool
+    ) throws -> [Float] {
+        try validate(tokens: tokens, outputPositions: outputPositions, threads: threads)
+        let workspace = workspace ?? ForwardWorkspace()
+        guard workspace.lock.try() else { throw ModelError.workspaceInUse }
+        defer { workspace.lock.unlock() }
+        let positions = outputPositions ?? Array(0..<tokens.count)
+        workspace.reserve(tokenCount: tokens.count, outputCount: positions.count, configuration: configuration)
+        let table = rotaryTable(positionCount: tokens.count, workspace: workspace)
+        tokens.withUnsafeBufferPointer { tokenBuffer in
+            encode(tokenBuffer, causal: causal, threads: threads, workspace: workspace, table: table)
+        }
+        // Final norm only for the requested rows.
+        let c = configuration, hidden = c.hiddenSize
+        for (row, position) in positions.enumerated() {
+            (workspace.selected + row * hidden).update(from: workspace.hidden + position * hidden, count: hidden)
+        }
+        normalize(workspace.selected, rowCount: positions.count, parameters.outputNorm, into: workspace.selectedNormed, threads: threads)
+        if !logits {
+            return Array(UnsafeBufferPointer(start: workspace.selectedNormed, count: positions.count * hidden))
+        }
+        let vocabulary = c.vocabularySize
+        if positions.isEmpty { return [] }
+        return [Float](unsafeUninitializedCapacity: positions.count * vocabulary) { buffer, initialized in
+            MatrixMultiply.multiply(workspace.selectedNormed, rowCount: positions.count, weights: parameters.head,
+                                    into: buffer.baseAddress!, threads: threads)
+            initialized = positions.count * vocabulary
+        }
+    }
+
+    private func rotaryTable(positionCount: Int, workspace: ForwardWorkspace) -> RotaryTable? {
+        guard let rotaryTable else { return nil }
+        if positionCount <= rotaryTable.positionCount { return rotaryTable }
+        if let extended = workspace.extendedRotaryTable, extended.positionCount >= positionCount,
+           extended.headDimension == configuration.headDimension {
+            return extended
+        }
+        let extended = RotaryTable(headDimension: configuration.headDimension, base: configuration.ropeTheta, positionCount: positionCount)
+        workspace.extendedRotaryTable = extended
+        return extended
+    }
+
+    /// Embeddings and every transformer block; leaves the last residual stream in `workspace.hidden`.
+    private func encode(
+        _ tokens: UnsafeBufferPointer<Int32>, causal: Bool, threads: Int, workspace w: ForwardWorkspace, table: RotaryTable?
+    ) {
+        let c = configuration
+        let length = tokens.count, hidden = c.hiddenSize
+        let queryWidth = c.headCount * c.headDimension, keyValueWidth = c.keyValueHeadCount * c.headDimension
+        Embedding.gather(parameters.tokenEmbedding, rows: tokens.baseAddress!, rowCount: length, into: w.hidden, threads: threads)
+        if let positions = parameters.positionEmbedding {
+            Activations.add(positions, into: w.hidden, count: length * hidden, threads: threads)
+        }
+        let geometry = AttentionGeometry(
+            queryCount: length, keyCount: length, headCount: c.headCount, keyValueHeadCount: c.keyValueHeadCount,
+            headDimension: c.headDimension, causal: causal)
+        for layer in parameters.layers {
+            // Attention sublayer: hidden += o(attention(rope(q(norm(hidden))), rope(k(…)), v(…))).
+            normalize(w.hidden, rowCount: length, layer.attentionNorm, into: w.normed, threads: threads)
+            project(w.normed, length, layer.query, into: w.query, threads)
+            project(w.normed, length, layer.key, into: w.key, threads)
+            project(w.normed, length, layer.value, into: w.value, threads)
+            if let table {
+                RotaryEmbedding.apply(w.query, rowCount: length, rowStride: queryWidth, headCount: c.headCount,
+                                      firstPosition: 0, table: table, threads: threads)
+                RotaryEmbedding.apply(w.key, rowCount: length, rowStride: keyValueWidth, headCount: c.keyValueHeadCount,
+                                      firstPosition: 0, table: table, threads: threads)
+            }
+            Attention.compute(query: w.query, key: w.key, value: w.value, output: w.attention, geometry: geometry,
+                              scale: attentionScale, threads: threads)
+            project(w.attention, length, layer.output, into: w.projected, threads)
+            Activations.add(w.projected, into: w.hidden, count: length * hidden, threads: threads)
+
+            // Feed-forward sublayer.
+            normalize(w.hidden, rowCount: length, layer.feedForwardNorm, into: w.normed, threads: threads)
+            let ffnCount = length * c.intermediateSize
+            switch traits.feedForward {
+            case .geluTanh:
+                project(w.normed, length, layer.up, into: w.feedForwardA, threads)
+                Activations.geluTanh(w.feedForwardA, count: ffnCount, into: w.feedForwardA, threads: threads)
+            case .swiGLU:
+                project(w.normed, length, layer.gate!, into: w.feedForwardA, threads)
+                project(w.normed, length, layer.up, into: w.feedForwardB, threads)
+                Activations.swiGLU(gate: w.feedForwardA, up: w.feedForwardB, count: ffnCount, into: w.feedForwardA, threads: threads)
+            }
+            project(w.feedForwardA, length, layer.down, into: w.projected, threads)
+            Activations.add(w.projected, into: w.hidden, count: length * hidden, threads: threads)
+        }
+    }
+
+    private func project(_ input: UnsafeMutablePointer<Float>, _ rowCount: Int, _ projection: Projection, into output: UnsafeMutablePointer<Float>, _ threads: Int) {
+        MatrixMultiply.multiply(UnsafePointer(input), rowCount: rowCount, weights: projection.matrix, bias: projection.bias,
+                                into: output, threads: threads)
+    }
+
+    private func normalize(_ input: UnsafeMutablePointer<Float>, rowCount: Int, _ norm: NormParameters, into output: UnsafeMutablePointer<Float>, threads: Int) {
+        switch traits.norm {
+        case .layerNorm:
+            Normalization.layerNorm(input, rowCount: rowCount, width: configuration.hiddenSize, weight: norm.weight, bias: norm.bias,
+                                    epsilon: configuration.normEpsilon, into: output, threads: threads)
+        case .rmsNorm:
+            Normalization.rmsNorm(input, rowCount: rowCount, width: configuration.hiddenSize, weight: norm.weight,
+                                  epsilon: configuration.normEpsilon, into: output, threads: threads)
+        }
+    }
+}
+
+/// Scratch memory of one forward pass: activations for `L` tokens, grown on demand and reused.
+///
+/// A workspace may be reused by any number of sequential forward passes (of any model); a second pass
+/// that tries to use it while one is running gets ``ModelError/workspaceInUse`` instead of a data race.
+public final class ForwardWorkspace: @unchecked Sendable {
+    let lock = NSLock()
+    private var storage: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+    var extendedRotaryTable: RotaryTable?
+
+    // Views into `storage` (valid after `reserve`).
+    private(set) var hidden = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var normed = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var query = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var key = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var value = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var attention = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var projected = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var feedForwardA = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var feedForwardB = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var selected = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    private(set) var selectedNormed = UnsafeMutablePointer<Float>(bitPattern: 64)!
+
+    /// Creates an empty workspace; memory is allocated by the first forward pass.
+    public init() {}
+
+    deinit { storage?.deallocate() }
+
+    /// Floats currently allocated.
+    public var allocatedFloatCount: Int { capacity }
+
+    /// Makes room for `tokenCount` tokens and `outputCount` output rows (sizes were validated by the model).
+    func reserve(tokenCount: Int, outputCount: Int, configuration c: ModelConfiguration) {
+        // Each region is rounded up to 16 floats (64 bytes) so every buffer starts 64-byte aligned.
+        func rounded(_ count: Int) -> Int { (count + 15) & ~15 }
+        let hiddenCount = rounded(tokenCount * c.hiddenSize)
+        let queryCount = rounded(tokenCount * c.headCount * c.headDimension)
+        let keyValueCount = rounded(tokenCount * c.keyValueHeadCount * c.headDimension)
+        let feedForwardCount = rounded(tokenCount * c.intermediateSize)
+        let selectedCount = rounded(outputCount * c.hiddenSize)
+        let sizes = [hiddenCount, hiddenCount, queryCount, keyValueCount, keyValueCount, queryCount, hiddenCount,
+                     feedForwardCount, feedForwardCount, selectedCount, selectedCount]
+        let total = sizes.reduce(0, +)
+        if total > capacity {
+            storage?.deallocate()
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: total * MemoryLayout<Float>.stride, alignment: 64)
+            storage = raw.bindMemory(to: Float.self, capacity: total)
+            capacity = total
+        }
+        var cursor = storage!
+        var views: [UnsafeMutablePointer<Float>] = []
+        for size in sizes { views.append(cursor); cursor += size }
+        hidden = views[0]; normed = views[1]; query = views[2]; key = views[3]; value = views[4]
+        attention = views[5]; projected = views[6]; feedForwardA = views[7]; feedForwardB = views[8]
+        selected = views[9]; selectedNormed = views[10]
+    }
+}

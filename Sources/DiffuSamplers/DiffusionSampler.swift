@@ -1,0 +1,466 @@
+import Foundation
+
+/// What the observer tells the sampler after a step.
+public enum SamplerControl: Sendable, Equatable {
+    /// Run the next step.
+    case proceed
+    /// Stop now; the result keeps the mask id at unrevealed positions.
+    case stop
+}
+
+/// One denoising step, reported to the observer after its forward pass and its reveals.
+public struct SamplerStep: Sendable, Equatable {
+    /// 0-based step index over the whole generation (one forward pass per step).
+    public let index: Int
+    /// Steps the schedule plans: an upper bound, since a run (or a block of the block schedule) ends
+    /// as soon as no mask is left; `nil` under threshold decoding, where confidence decides.
+    public let plannedSteps: Int?
+    /// The canvas after this step: committed tokens, and the mask id where still masked.
+    public let tokens: [Int32]
+    /// Positions revealed (committed) at this step, ascending.
+    public let revealed: [Int]
+    /// The positions whose masks were candidates at this step (the active block, or the whole
+    /// generated span without blocks).
+    public let activeBlock: Range<Int>
+    /// How many generated positions are still masked after this step.
+    public let remainingMasks: Int
+}
+
+/// The outcome of a generation.
+public struct SamplerResult: Sendable, Equatable {
+    /// The final canvas (length L). Fixed positions are unchanged; when the observer stopped the run,
+    /// unrevealed positions hold the mask id.
+    public let tokens: [Int32]
+    /// The generated (initially masked) positions, ascending.
+    public let generatedPositions: [Int]
+    /// Steps run.
+    public let steps: Int
+    /// Forward passes requested from the provider (a step whose logits no position needs skips it).
+    public let forwardPasses: Int
+    /// Whether the observer stopped the run early.
+    public let stopped: Bool
+
+    /// The tokens at the generated positions, in order.
+    public var generatedTokens: [Int32] { generatedPositions.map { tokens[$0] } }
+}
+
+/// The diffusion samplers of DiffuGPT/DiffuLLaMA and Dream over a ``LogitsProvider``.
+///
+/// The core is synchronous: ``generate(canvas:provider:random:observer:)`` runs the whole schedule,
+/// reporting each step to the observer, which can stop it between steps.
+///
+/// ## Reference semantics
+/// Common: fixed positions never change; every generated position starts as the mask token; a
+/// committed token is never re-masked (Diffu tracks masked positions by flag, so a proposed token
+/// equal to the mask id is committed like any other, as the DiffuLLaMA samplers do); one step is one
+/// forward pass; a run ends as soon as no mask is left (the reference's remaining steps are no-ops). With ``SamplingParameters/shiftLogits``
+/// the prediction for position j ≥ 1 comes from logits row j−1 (the last row is never needed).
+///
+/// - **random-keep** (`model.py::generate_samples`): step k = 0…T−1 runs the forward pass, draws one
+///   token per still-masked position (logits/temperature → top-p → categorical), then reveals each
+///   still-masked position with probability 1/(T−k) (= 1/(t+1) with t = T−1−k); the last step
+///   reveals all, i.e. unrevealed positions take the last prediction. Under the shift rule a
+///   generated position 0 keeps its input token (`x0 = [x[0], drawn[0…L−2]]`).
+/// - **confidence** (`trainer.py::generate_samples`): every step draws (or, greedy, takes the argmax
+///   of) every generated position's row — already-decoded positions included — with score = the
+///   log-probability of the token; then with t = T−1−k and k' = ⌊N·t/T⌋ (computed in float32 as the
+///   reference's tensor arithmetic does) the positions whose score is strictly below the k'-th
+///   smallest (0-based) of all L scores (fixed positions scored 1000) stay masked, every other
+///   still-masked position is revealed. Position 0 under the shift rule keeps its input token and
+///   row 0's score.
+/// - **origin / maskgit-plus / topk-margin / entropy** (Dream `_sample`): timesteps
+///   `linspace(1, eps, T+1)` in float32 (torch's two-sided fused formula); at step i with t, s the
+///   i-th and (i+1)-th timesteps: origin reveals each masked position when a uniform (as float32) is
+///   below 1 − s/t and draws its token; the others draw every masked position, score it, and reveal
+///   the `Int(M·(1 − s/t))` most confident (M = masked count) or draw that many positions without
+///   replacement from softmax(confidence/alg_temp); the last step reveals all. Under the shift rule
+///   position 0 uses its own row (Dream's `cat([logits[:, :1], logits[:, :-1]])`).
+/// - **Block schedule** (Dream family, ``SamplingParameters/blockLength``): the generated span is cut
+///   into consecutive blocks from its first position; the T steps are split over blocks as evenly as
+///   possible (earlier blocks get the remainder, at least 1 each — LLaDA's `steps // num_blocks` when
+///   it divides); in a block with M masks and S steps, step j reveals `M/S + (j < M % S ? 1 : 0)`
+///   positions (LLaDA's `get_num_transfer_tokens`); origin reveals each block mask with probability
+///   count/M (llama.cpp), all of them at the block's last step. A block ends as soon as it has no mask.
+/// - **Threshold decoding** (``SamplingParameters/confidenceThreshold``): each step reveals every
+///   candidate whose confidence exceeds τ, or the most confident one when none does; steps continue
+///   until the block (or canvas) has no mask.
+///
+/// ## Order of random draws
+/// random-keep: per step, one categorical per needed row in ascending row order, then one uniform per
+/// still-masked position in ascending order (none at the last step). confidence (not greedy): one
+/// categorical per needed row, ascending. Dream origin: one uniform per candidate, ascending, then one
+/// categorical per revealed candidate, ascending (temperature > 0). Other Dream algorithms: one
+/// categorical per candidate, ascending (temperature > 0), then with alg_temp > 0 one categorical per
+/// revealed slot over the candidates' weights (index into the ascending candidate list, chosen ones
+/// zeroed). Categorical weights are passed over the whole vocabulary (zero where filtered).
+public struct DiffusionSampler: Sendable {
+    /// The validated parameters.
+    public let parameters: SamplingParameters
+    /// Threads for the per-row work (temperature, softmax, filters); the draws themselves are
+    /// sequential, so results do not depend on this.
+    public let threads: Int
+
+    /// Validates the parameters.
+    /// - Parameters:
+    ///   - parameters: the sampling parameters.
+    ///   - threads: threads for per-row work (default: active processors; values < 1 mean 1).
+    public init(parameters: SamplingParameters, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+        try parameters.validate()
+        self.parameters = parameters
+        self.threads = max(1, threads)
+    }
+
+    /// Runs the sampler on `canvas`.
+    ///
+    /// - Parameters:
+    ///   - canvas: the input tokens and the fixed positions.
+    ///   - provider: the logits source; asked only for the rows each step needs.
+    ///   - random: every random draw comes from here (see the draw order above).
+    ///   - observer: called after every step, in order; return ``SamplerControl/stop`` to end the run.
+    /// - Throws: ``SamplerError`` for tokens outside the vocabulary or bad logits; rethrows provider
+    ///   and observer errors.
+    public func generate<Provider: LogitsProvider, Random: RandomSource>(
+        canvas: Canvas, provider: Provider, random: inout Random,
+        observer: ((SamplerStep) throws -> SamplerControl)? = nil
+    ) throws -> SamplerResult {
+        let vocabularySize = provider.vocabularySize
+        guard vocabularySize >= 1 else { throw SamplerError.invalidVocabularySize(vocabularySize) }
+        guard parameters.maskToken >= 0, Int(parameters.maskToken) < vocabularySize else {
+            throw SamplerError.maskTokenOutOfVocabulary(token: parameters.maskToken, vocabularySize: vocabularySize)
+        }
+        guard canvas.tokens.count == canvas.isFixed.count, !canvas.tokens.isEmpty else {
+            throw SamplerError.canvasLengthMismatch(tokens: canvas.tokens.count, flags: canvas.isFixed.count)
+        }
+        for (position, token) in canvas.tokens.enumerated() where token < 0 || Int(token) >= vocabularySize {
+            throw SamplerError.tokenOutOfVocabulary(position: position, token: token, vocabularySize: vocabularySize)
+        }
+        var run = SamplerRun(parameters: parameters, canvas: canvas, vocabularySize: vocabularySize, threads: threads,
+                             observer: observer)
+        guard !run.generated.isEmpty else { return run.result() }
+        switch parameters.algorithm {
+        case .randomKeep, .confidence:
+            try run.runReference(provider: provider, random: &random)
+        case .origin, .maskgitPlus, .topkMargin, .entropy:
+            try run.runDream(provider: provider, random: &random)
+        }
+        return run.result()
+    }
+}
+
+/// Dream's timesteps: `torch.linspace(1, eps, steps + 1)` in float32, reproduced bit for bit
+/// (torch computes `start + step·i` for the first half and `end − step·(n−1−i)` for the second, each
+/// with one fused multiply-add).
+public func dreamTimesteps(steps: Int, epsilon: Double) -> [Float] {
+    let count = steps + 1
+    let start: Float = 1
+    let end = Float(epsilon)
+    guard count > 1 else { return [start] }
+    let step = (end - start) / Float(count - 1)
+    let halfway = count / 2
+    return (0..<count).map { index in
+        index < halfway ? start.addingProduct(step, Float(index)) : end.addingProduct(-step, Float(count - 1 - index))
+    }
+}
+
+/// The mutable state of one generation.
+struct SamplerRun {
+    let parameters: SamplingParameters
+    let input: [Int32]
+    let isFixed: [Bool]
+    let generated: [Int]
+    let vocabularySize: Int
+    let threads: Int
+    let observer: ((SamplerStep) throws -> SamplerControl)?
+    var current: [Int32]
+    var masked: [Bool]
+    var maskedCount: Int
+    var stepIndex = 0
+    var forwardPasses = 0
+    var stopped = false
+
+    init(parameters: SamplingParameters, canvas: Canvas, vocabularySize: Int, threads: Int,
+         observer: ((SamplerStep) throws -> SamplerControl)?) {
+        self.parameters = parameters
+        self.threads = threads
+        input = canvas.tokens
+        isFixed = canvas.isFixed
+        generated = canvas.generatedPositions
+        self.vocabularySize = vocabularySize
+        self.observer = observer
+        current = canvas.tokens
+        masked = canvas.isFixed.map { !$0 }
+        maskedCount = generated.count
+        for position in generated { current[position] = parameters.maskToken }
+    }
+
+    func result() -> SamplerResult {
+        SamplerResult(tokens: current, generatedPositions: generated, steps: stepIndex,
+                      forwardPasses: forwardPasses, stopped: stopped)
+    }
+
+    /// The logits row that predicts `position` (Dream's rule for position 0 under the shift).
+    func row(for position: Int) -> Int {
+        parameters.shiftLogits ? max(position - 1, 0) : position
+    }
+
+    /// Asks the provider for `rows` (ascending, unique) and checks the size.
+    mutating func fetch<Provider: LogitsProvider>(_ provider: Provider, rows: [Int]) throws -> [Float] {
+        guard !rows.isEmpty else { return [] }
+        let (expected, overflow) = rows.count.multipliedReportingOverflow(by: vocabularySize)
+        guard !overflow else { throw SamplerError.invalidLength(rows.count) }
+        let logits = try provider.logits(tokens: current, positions: rows, causal: parameters.causal)
+        guard logits.count == expected else {
+            throw SamplerError.logitsCountMismatch(expected: expected, actual: logits.count)
+        }
+        forwardPasses += 1
+        return logits
+    }
+
+    /// Commits tokens, reports the step, and returns whether to continue.
+    mutating func finishStep(revealed: [(position: Int, token: Int32)], plannedSteps: Int?, block: Range<Int>) throws -> Bool {
+        for (position, token) in revealed where masked[position] {
+            current[position] = token
+            masked[position] = false
+            maskedCount -= 1
+        }
+        stepIndex += 1
+        guard let observer else { return true }
+        let event = SamplerStep(index: stepIndex - 1, plannedSteps: plannedSteps, tokens: current,
+                                revealed: revealed.map(\.position).sorted(), activeBlock: block,
+                                remainingMasks: maskedCount)
+        if try observer(event) == .stop {
+            stopped = true
+            return false
+        }
+        return true
+    }
+
+    static func announce<Provider: LogitsProvider>(_ provider: Provider, block: Range<Int>, tokens: [Int32]) throws {
+        if let caching = provider as? any BlockCachingLogitsProvider {
+            try caching.beginBlock(block, tokens: tokens)
+        }
+    }
+
+    // MARK: DiffuLLaMA samplers
+
+    mutating func runReference<Provider: LogitsProvider, Random: RandomSource>(provider: Provider, random: inout Random) throws {
+        let steps = parameters.steps
+        let shift = parameters.shiftLogits
+        let isConfidence = parameters.algorithm == .confidence
+        let length = input.count
+        let span = generated[0]..<(generated[generated.count - 1] + 1)
+        try Self.announce(provider, block: span, tokens: current)
+        var prediction = [Int32](repeating: 0, count: length)
+        var score = [Float](repeating: 0, count: length)
+        var rowToken = [Int32](repeating: 0, count: length)
+        var rowScore = [Float](repeating: 0, count: length)
+        for step in 0..<steps {
+            // Once nothing is masked the reference's remaining steps change nothing: stop.
+            if maskedCount == 0 { break }
+            // Positions whose prediction this step needs: the still-masked ones (random-keep), or every
+            // generated one, since decoded positions take part in the confidence ranking.
+            let needed = isConfidence ? generated : generated.filter { masked[$0] }
+            var rows: [Int] = []
+            rows.reserveCapacity(needed.count)
+            for position in needed {
+                let row: Int
+                if shift {
+                    if position == 0 && !isConfidence { continue }  // keeps its input token, score unused
+                    row = max(position - 1, 0)
+                } else {
+                    row = position
+                }
+                if rows.last != row { rows.append(row) }
+            }
+            var logits = try fetch(provider, rows: rows)
+            let preparer = RowPreparer(temperature: parameters.temperature,
+                                       topP: isConfidence ? nil : parameters.topP, topK: nil)
+            let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
+                                           preparer: preparer)
+            let greedy = parameters.greedy || parameters.temperature == 0
+            logits.withUnsafeBufferPointer { buffer in
+                for (slot, row) in rows.enumerated() {
+                    let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                    let token = greedy ? prepared[slot].argmax : random.nextCategorical(probabilities: weights)
+                    rowToken[row] = Int32(token)
+                    rowScore[row] = Float(log(Double(weights[token]) / prepared[slot].kept))
+                }
+            }
+            for position in needed {
+                let row = shift ? max(position - 1, 0) : position
+                prediction[position] = shift && position == 0 ? input[0] : rowToken[row]
+                score[position] = rowScore[row]
+            }
+            var reveal: [Int] = []
+            if step == steps - 1 {
+                reveal = generated.filter { masked[$0] }
+            } else if isConfidence {
+                let remainingRatio = Float(Double(steps - 1 - step) / Double(steps))
+                let keepMasked = Int(Float(generated.count) * remainingRatio)
+                var ranking = [Float](repeating: 1000, count: length)
+                for position in generated { ranking[position] = score[position] }
+                ranking.sort()
+                let cutoff = ranking[min(keepMasked, length - 1)]
+                reveal = generated.filter { masked[$0] && !(score[$0] < cutoff) }
+            } else {
+                let probability = Float(1.0 / Double(steps - step))
+                for position in generated where masked[position] {
+                    if Float(random.nextUniform()) < probability { reveal.append(position) }
+                }
+            }
+            let proceed = try finishStep(revealed: reveal.map { ($0, prediction[$0]) }, plannedSteps: steps, block: span)
+            if !proceed { return }
+        }
+    }
+
+    // MARK: Dream family
+
+    mutating func runDream<Provider: LogitsProvider, Random: RandomSource>(provider: Provider, random: inout Random) throws {
+        let first = generated[0]
+        let end = generated[generated.count - 1] + 1
+        var blocks: [Range<Int>] = []
+        var stepsPerBlock: [Int] = []
+        if let blockLength = parameters.blockLength {
+            var start = first
+            while start < end {
+                let (next, overflow) = start.addingReportingOverflow(blockLength)
+                let stop = overflow ? end : min(next, end)
+                blocks.append(start..<stop)
+                start = stop
+            }
+            let base = parameters.steps / blocks.count
+            let remainder = parameters.steps % blocks.count
+            stepsPerBlock = blocks.indices.map { max(1, base + ($0 < remainder ? 1 : 0)) }
+        } else {
+            blocks = [first..<end]
+            stepsPerBlock = [parameters.steps]
+        }
+        let threshold = parameters.confidenceThreshold
+        let planned: Int? = threshold == nil
+            ? zip(blocks, stepsPerBlock).reduce(0) { total, pair in
+                pair.0.contains(where: { masked[$0] }) ? total + pair.1 : total
+            }
+            : nil
+        let timesteps = parameters.blockLength == nil ? dreamTimesteps(steps: parameters.steps, epsilon: parameters.epsilon) : []
+
+        for (blockIndex, block) in blocks.enumerated() {
+            let blockMasks = block.filter { masked[$0] }.count
+            guard blockMasks > 0 else { continue }
+            try Self.announce(provider, block: block, tokens: current)
+            let blockSteps = stepsPerBlock[blockIndex]
+            var stepInBlock = 0
+            while true {
+                let candidates = block.filter { masked[$0] }
+                if candidates.isEmpty { break }
+                if threshold == nil && stepInBlock >= blockSteps { break }
+                let isLast = threshold == nil && stepInBlock == blockSteps - 1
+                // Dream's timestep fraction 1 − s/t, or the block schedule's count for this step.
+                var transferFraction: Float = 1
+                var scheduledCount = candidates.count
+                if threshold != nil {
+                    // Threshold decoding ignores the schedule: confidence decides the count.
+                } else if parameters.blockLength == nil {
+                    if !isLast {
+                        transferFraction = 1 - timesteps[stepInBlock + 1] / timesteps[stepInBlock]
+                        scheduledCount = Int(Float(candidates.count) * transferFraction)
+                    }
+                } else if !isLast {
+                    scheduledCount = blockMasks / blockSteps + (stepInBlock < blockMasks % blockSteps ? 1 : 0)
+                    transferFraction = Float(scheduledCount) / Float(candidates.count)
+                }
+                var reveal: [(position: Int, token: Int32)] = []
+                if parameters.algorithm == .origin {
+                    var chosen: [Int] = []
+                    for position in candidates where Float(random.nextUniform()) < transferFraction {
+                        chosen.append(position)
+                    }
+                    let tokens = try sampleDream(provider: provider, positions: chosen, random: &random)
+                    reveal = zip(chosen, tokens.map(\.token)).map { ($0, $1) }
+                } else {
+                    let sampled = try sampleDream(provider: provider, positions: candidates, random: &random)
+                    let chosenSlots: [Int]
+                    if let threshold {
+                        let above = sampled.indices.filter { sampled[$0].confidence > threshold }
+                        if above.isEmpty {
+                            var best = 0
+                            for slot in sampled.indices where sampled[slot].confidence > sampled[best].confidence { best = slot }
+                            chosenSlots = [best]
+                        } else {
+                            chosenSlots = above
+                        }
+                    } else {
+                        chosenSlots = chooseSlots(confidences: sampled.map(\.confidence),
+                                                  count: min(scheduledCount, candidates.count), random: &random)
+                    }
+                    reveal = chosenSlots.map { (candidates[$0], sampled[$0].token) }
+                }
+                stepInBlock += 1
+                let proceed = try finishStep(revealed: reveal, plannedSteps: planned, block: block)
+                if !proceed { return }
+            }
+        }
+    }
+
+    /// Draws a token (and its confidence) for each position, ascending, from its (shifted) row.
+    mutating func sampleDream<Provider: LogitsProvider, Random: RandomSource>(
+        provider: Provider, positions: [Int], random: inout Random
+    ) throws -> [(token: Int32, confidence: Float)] {
+        var rows: [Int] = []
+        for position in positions {
+            let row = row(for: position)
+            if rows.last != row { rows.append(row) }
+        }
+        // A step that reveals nothing still costs the reference a forward pass; one that samples
+        // nothing needs no logits here.
+        var logits = try fetch(provider, rows: rows)
+        let preparer = RowPreparer(temperature: parameters.temperature, topP: parameters.topP, topK: parameters.topK,
+                                   wantsMargin: parameters.algorithm == .topkMargin,
+                                   wantsEntropy: parameters.algorithm == .entropy)
+        let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
+                                       preparer: preparer)
+        var output: [(token: Int32, confidence: Float)] = []
+        output.reserveCapacity(positions.count)
+        var slot = 0
+        logits.withUnsafeBufferPointer { buffer in
+            for position in positions {
+                let row = row(for: position)
+                while rows[slot] != row { slot += 1 }
+                let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                let summary = prepared[slot]
+                let token = parameters.temperature > 0 ? random.nextCategorical(probabilities: weights) : summary.argmax
+                let confidence: Float
+                switch parameters.algorithm {
+                case .topkMargin: confidence = summary.margin
+                case .entropy: confidence = summary.negativeEntropy
+                default: confidence = Float(Double(weights[token]) / summary.kept)
+                }
+                output.append((Int32(token), confidence))
+            }
+        }
+        return output
+    }
+
+    /// Picks `count` slots: the highest confidences (ties: lower position first), or with
+    /// alg_temp > 0 draws without replacement from softmax(confidence / alg_temp).
+    func chooseSlots<Random: RandomSource>(confidences: [Float], count: Int, random: inout Random) -> [Int] {
+        guard count > 0 else { return [] }
+        let temperature = parameters.algorithmTemperature
+        if temperature == 0 {
+            let order = confidences.indices.sorted { left, right in
+                confidences[left] != confidences[right] ? confidences[left] > confidences[right] : left < right
+            }
+            return Array(order.prefix(count))
+        }
+        let scaled = confidences.map { $0 / temperature }
+        let maximum = scaled.max() ?? 0
+        var weights = scaled.map { expf($0 - maximum) }
+        var chosen: [Int] = []
+        for _ in 0..<count {
+            guard weights.contains(where: { $0 > 0 }) else { break }
+            let slot = weights.withUnsafeBufferPointer { random.nextCategorical(probabilities: $0) }
+            chosen.append(slot)
+            weights[slot] = 0
+        }
+        return chosen
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-import DiffuConvert
-
-@Test func DiffuConvertModuleLinks() {
-    #expect(DiffuConvertModule.name == "DiffuConvert")
-}

@@ -1,6 +1,0 @@
-import Testing
-import DiffuFormat
-
-@Test func DiffuFormatModuleLinks() {
-    #expect(DiffuFormatModule.name == "DiffuFormat")
-}

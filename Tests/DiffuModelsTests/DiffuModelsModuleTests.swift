@@ -1,6 +1,0 @@
-import Testing
-import DiffuModels
-
-@Test func DiffuModelsModuleLinks() {
-    #expect(DiffuModelsModule.name == "DiffuModels")
-}

@@ -1,6 +1,0 @@
-import Testing
-import DiffuSamplers
-
-@Test func DiffuSamplersModuleLinks() {
-    #expect(DiffuSamplersModule.name == "DiffuSamplers")
-}

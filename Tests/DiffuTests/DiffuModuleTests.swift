@@ -1,6 +1,0 @@
-import Testing
-import Diffu
-
-@Test func DiffuModuleLinks() {
-    #expect(DiffuModule.name == "Diffu")
-}

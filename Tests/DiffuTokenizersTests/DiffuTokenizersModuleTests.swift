@@ -1,6 +1,0 @@
-import Testing
-import DiffuTokenizers
-
-@Test func DiffuTokenizersModuleLinks() {
-    #expect(DiffuTokenizersModule.name == "DiffuTokenizers")
-}
