@@ -16,8 +16,12 @@ For 1 and 2 threads it measures, alternating peer and Diffu shape by shape:
 - numpy float32 `A @ B` at 2048³ (the machine's sgemm peak for this run) and at each model shape
   (x[L × K] @ W[N × K]ᵀ, the same product Diffu computes);
 - `diffu bench-gemm --json` for each storage type at each shape.
-It prints GFLOP/s medians and bests (the best run is the least disturbed one on a shared machine),
-Diffu / peak ratios, Diffu / same-shape sgemm ratios and the 2-thread speedup.
+It prints, per product, three rates: the median and the best wall-clock GFLOP/s, and GFLOP per second of
+process CPU time ("cpu"). On a shared, loaded machine the wall-clock numbers mostly measure the other
+tenants; CPU time is not inflated by waiting for a core, so at 1 thread the cpu rates compare the kernels
+fairly. At 2 threads only Diffu's cpu rate is meaningful (OpenBLAS and ggml worker threads spin while they
+wait, which counts as CPU time), giving Diffu's "CPU-time speedup" = cpu-time(1 thread) / (cpu-time(2) / 2):
+the speedup on two idle cores, load imbalance excluded.
 """
 import argparse
 import json
@@ -56,36 +60,65 @@ LLAMA7B = [
 ]
 
 
-def numpy_gflops(rows, k, n, threads, repeat):
-    """(median, best) GFLOP/s of float32 x[rows × k] @ w[n × k]ᵀ with `threads` OpenBLAS threads."""
+class Rate:
+    """GFLOP/s of one product: median and best wall clock, and per second of process CPU time (median)."""
+
+    def __init__(self, flops, wall_seconds, cpu_seconds):
+        wall_seconds, cpu_seconds = sorted(wall_seconds), sorted(cpu_seconds)
+        self.median = flops / wall_seconds[len(wall_seconds) // 2] / 1e9
+        self.best = flops / wall_seconds[0] / 1e9
+        self.cpu = flops / max(1e-9, cpu_seconds[len(cpu_seconds) // 2]) / 1e9
+
+    def better(self, other):
+        """The element-wise better of two measurements of the same thing."""
+        merged = Rate(1, [1], [1])
+        merged.median, merged.best = max(self.median, other.median), max(self.best, other.best)
+        merged.cpu = max(self.cpu, other.cpu)
+        return merged
+
+    def text(self):
+        return f"{self.median:.1f} ({self.best:.1f}) [{self.cpu:.1f}]"
+
+
+def numpy_rate(rows, k, n, threads, repeat):
+    """float32 x[rows × k] @ w[n × k]ᵀ with `threads` OpenBLAS threads."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, k), dtype=np.float32)
     w = rng.standard_normal((n, k), dtype=np.float32)
     out = np.empty((rows, n), dtype=np.float32)
-    times = []
+    wall, cpu = [], []
     with threadpool_limits(limits=threads, user_api="blas"):
         np.matmul(x, w.T, out=out)
         for _ in range(repeat):
-            start = time.perf_counter()
+            cpu_start, start = time.process_time(), time.perf_counter()
             np.matmul(x, w.T, out=out)
-            times.append(time.perf_counter() - start)
-    times.sort()
-    flops = 2.0 * rows * k * n
-    return flops / times[len(times) // 2] / 1e9, flops / times[0] / 1e9
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - cpu_start)
+    return Rate(2.0 * rows * k * n, wall, cpu)
 
 
-def diffu_gflops(binary, rows, k, n, storage, threads, repeat):
-    """(median, best) GFLOP/s reported by `diffu bench-gemm --json` over `repeat` runs."""
+def diffu_rate(binary, rows, k, n, storage, threads, repeat):
+    """`diffu bench-gemm --json` over `repeat` runs."""
     command = [binary, "bench-gemm", "--rows", str(rows), "--k", str(k), "--n", str(n),
                "--storage", storage, "--threads", str(threads), "--repeat", str(repeat), "--json"]
     result = subprocess.run(command, check=True, capture_output=True, text=True)
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    return report["gflops"], 2.0 * rows * k * n / report["min_seconds"] / 1e9
+    flops = 2.0 * rows * k * n
+    return Rate(flops, [report["median_seconds"], report["min_seconds"], report["median_seconds"]],
+                [report["median_cpu_seconds"]])
 
 
-def better(first, second):
-    """Element-wise maximum of two (median, best) pairs."""
-    return max(first[0], second[0]), max(first[1], second[1])
+def print_table(header, rows_out, markdown):
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for row in rows_out:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(header[i]), *(len(r[i]) for r in rows_out)) for i in range(len(header))]
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for row in rows_out:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
 
 
 def main():
@@ -95,7 +128,7 @@ def main():
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--large", action="store_true", help="also the LLaMA-7B shapes (slow)")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--llamacpp", action="store_true", help="also time llama.cpp's ggml mul_mat")
     parser.add_argument("--keep-openblas-env", action="store_true", help="do not unset OPENBLAS_* variables")
     arguments = parser.parse_args()
@@ -108,7 +141,8 @@ def main():
         f"{b.get('internal_api')} {b.get('version')} kernel {b.get('architecture')}" for b in blas))
     print(f"# OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
-    print(f"# date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}")
+    print(f"# start {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}")
+    print("# rates: GFLOP/s median (best) [per CPU-second]")
 
     ggml = None
     if arguments.llamacpp:
@@ -116,72 +150,70 @@ def main():
         from ggml_matmul import GgmlMatmul
         ggml = GgmlMatmul()
     ggml_type = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8": "Q8_0", "q4": "Q4_0"}
-    llama = {}    # (label, storage, threads) -> (median, best) for llama.cpp's matching type
-    peak = {}
-    results = {}  # (label, storage, threads) -> gflops
-    sgemm = {}    # (label, threads) -> gflops
+    peak, sgemm, results, llama = {}, {}, {}, {}
+    peak_repeat = max(3, arguments.repeat // 2)
     for threads in thread_counts:
-        peak[threads] = numpy_gflops(2048, 2048, 2048, threads, max(3, arguments.repeat // 2))
+        peak[threads] = numpy_rate(2048, 2048, 2048, threads, peak_repeat)
         for label, rows, k, n in shapes:
             repeat = arguments.repeat if rows * k * n < 2e9 else max(3, arguments.repeat // 3)
-            sgemm[(label, threads)] = numpy_gflops(rows, k, n, threads, repeat)
+            sgemm[(label, threads)] = numpy_rate(rows, k, n, threads, repeat)
             for storage in storages:
-                results[(label, storage, threads)] = diffu_gflops(arguments.diffu, rows, k, n, storage, threads, repeat)
+                results[(label, storage, threads)] = diffu_rate(arguments.diffu, rows, k, n, storage, threads, repeat)
                 if ggml is not None:
-                    llama[(label, storage, threads)] = ggml.gflops(ggml_type[storage], rows, k, n, threads, repeat)
-        # The peak once more after the Diffu runs: report the better of the two (noise on a shared box).
-        peak[threads] = better(peak[threads], numpy_gflops(2048, 2048, 2048, threads, max(3, arguments.repeat // 2)))
+                    median, best, cpu = ggml.gflops(ggml_type[storage], rows, k, n, threads, repeat)
+                    rate = Rate(1, [1], [1])
+                    rate.median, rate.best, rate.cpu = median, best, cpu
+                    llama[(label, storage, threads)] = rate
+        # The peak once more after the Diffu runs: keep the better of the two (noise on a shared box).
+        peak[threads] = peak[threads].better(numpy_rate(2048, 2048, 2048, threads, peak_repeat))
 
-    header = ["shape", "storage", "threads", "Diffu median (best)", "sgemm same shape median (best)",
-              "Diffu/peak median", "Diffu/peak best", "Diffu/same-shape best", "2-thread speedup best"]
-    if ggml is not None:
-        header += ["llama.cpp type", "llama.cpp median (best)", "Diffu/llama.cpp median"]
-    rows_out = []
-    for label, rows, k, n in shapes:
-        for storage in storages:
-            for threads in thread_counts:
-                median, best = results[(label, storage, threads)]
-                same_median, same_best = sgemm[(label, threads)]
-                speedup = ""
-                if threads != 1 and 1 in thread_counts:
-                    speedup = f"{best / results[(label, storage, 1)][1]:.2f}×"
-                rows_out.append([f"{label} (L={rows})", storage, str(threads), f"{median:.1f} ({best:.1f})",
-                                 f"{same_median:.1f} ({same_best:.1f})", f"{median / peak[threads][0]:.2f}",
-                                 f"{best / peak[threads][1]:.2f}", f"{best / same_best:.2f}", speedup])
+    for threads in thread_counts:
+        header = ["shape", "storage", f"Diffu {threads}T", "sgemm same shape", "Diffu/sgemm cpu",
+                  "Diffu/peak cpu", "Diffu/peak median"]
+        if threads != 1 and 1 in thread_counts:
+            header = header[:5] + ["Diffu/peak best", "CPU-time speedup", "wall speedup best"]
+        if ggml is not None:
+            header += ["llama.cpp", "llama.cpp rate", "Diffu/llama.cpp " + ("cpu" if threads == 1 else "best")]
+        rows_out = []
+        for label, rows, k, n in shapes:
+            for storage in storages:
+                rate, same = results[(label, storage, threads)], sgemm[(label, threads)]
+                row = [f"{label} (L={rows})", storage, rate.text(), same.text(), f"{rate.cpu / same.cpu:.2f}"]
+                if threads == 1 or 1 not in thread_counts:
+                    row += [f"{rate.cpu / peak[threads].cpu:.2f}", f"{rate.median / peak[threads].median:.2f}"]
+                else:
+                    single = results[(label, storage, 1)]
+                    row += [f"{rate.best / peak[threads].best:.2f}",
+                            f"{single.cpu and threads * rate.cpu / single.cpu:.2f}×",
+                            f"{rate.best / single.best:.2f}×"]
                 if ggml is not None:
-                    llama_median, llama_best = llama[(label, storage, threads)]
-                    rows_out[-1] += [ggml_type[storage], f"{llama_median:.1f} ({llama_best:.1f})",
-                                     f"{median / llama_median:.2f}"]
-    if arguments.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows_out:
-            print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(header[i]), *(len(r[i]) for r in rows_out)) for i in range(len(header))]
-        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-        for row in rows_out:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+                    peer = llama[(label, storage, threads)]
+                    ratio = rate.cpu / peer.cpu if threads == 1 else rate.best / peer.best
+                    row += [ggml_type[storage], peer.text(), f"{ratio:.2f}"]
+                rows_out.append(row)
+        print(f"\n# {threads} thread(s); numpy sgemm 2048³ peak {peak[threads].text()}")
+        print_table(header, rows_out, arguments.markdown)
+
     shape_by_label = {label: (rows, k, n) for label, rows, k, n in shapes}
     if all(label in shape_by_label for label in SMOLLM2_COUNTS):
-        print("# SmolLM2-135M, 256 tokens: projection + lm-head GEMM time of one forward from the medians above")
+        print("\n# SmolLM2-135M, 256 tokens: projection + lm-head GEMM seconds of one forward, from the rates above")
         for storage in storages:
             for threads in thread_counts:
-                seconds = sum(count * 2.0 * rows * k * n / (results[(label, storage, threads)][0] * 1e9)
-                              for label, count in SMOLLM2_COUNTS.items()
-                              for rows, k, n in [shape_by_label[label]])
-                line = f"#   {storage} {threads} thread(s): Diffu {seconds:.3f} s (from medians)"
+                def seconds(table, pick):
+                    return sum(count * 2.0 * rows * k * n / (pick(table[(label, storage, threads)]) * 1e9)
+                               for label, count in SMOLLM2_COUNTS.items() for rows, k, n in [shape_by_label[label]])
+                line = (f"#   {storage} {threads}T: Diffu median {seconds(results, lambda r: r.median):.3f} s, "
+                        f"best {seconds(results, lambda r: r.best):.3f} s")
+                if threads == 1:
+                    line += f", per CPU {seconds(results, lambda r: r.cpu):.3f} s"
                 if ggml is not None:
-                    llama_seconds = sum(count * 2.0 * rows * k * n / (llama[(label, storage, threads)][0] * 1e9)
-                                        for label, count in SMOLLM2_COUNTS.items()
-                                        for rows, k, n in [shape_by_label[label]])
-                    line += f", llama.cpp {ggml_type[storage]} mul_mat {llama_seconds:.3f} s"
+                    line += (f"; llama.cpp {ggml_type[storage]} median {seconds(llama, lambda r: r.median):.3f} s, "
+                             f"best {seconds(llama, lambda r: r.best):.3f} s")
+                    if threads == 1:
+                        line += f", per CPU {seconds(llama, lambda r: r.cpu):.3f} s"
                 print(line)
         print("#   llama.cpp whole forward, 2 threads (issue 6, another run): " +
               ", ".join(f"{name} {value} s" for name, value in LLAMA_CPP_FORWARD_2T.items()))
-    for threads in thread_counts:
-        print(f"# numpy sgemm 2048³ peak, {threads} thread(s): median {peak[threads][0]:.1f}, "
-              f"best {peak[threads][1]:.1f} GFLOP/s")
     print(f"# end {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()}")
 
 

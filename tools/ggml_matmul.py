@@ -62,7 +62,7 @@ class GgmlMatmul:
         c.ggml_graph_compute_with_ctx.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
 
     def gflops(self, type_name, rows, k, n, threads, repeat):
-        """(median, best) GFLOP/s of y[rows × n] = x[rows × k] · W[n × k]ᵀ with W stored as `type_name`."""
+        """(median, best, per-CPU-second) GFLOP/s of y[rows × n] = x[rows × k] · W[n × k]ᵀ with W stored as `type_name`."""
         b = self.base
         ggml_type = GGML_TYPES[type_name]
         weight_bytes = b.ggml_row_size(ggml_type, k) * n
@@ -102,13 +102,16 @@ class GgmlMatmul:
             error = np.max(np.abs(result[:2] - reference)) / max(1e-6, np.max(np.abs(reference)))
             if error > 0.1:
                 raise RuntimeError(f"ggml {type_name} result differs from numpy (relative error {error:.3f})")
-            times = []
+            times, cpu_times = [], []
             for _ in range(repeat):
-                start = time.perf_counter()
+                cpu_start, start = time.process_time(), time.perf_counter()
                 compute(context, graph, threads)
                 times.append(time.perf_counter() - start)
+                cpu_times.append(time.process_time() - cpu_start)
             times.sort()
+            cpu_times.sort()
             flops = 2.0 * rows * k * n
-            return flops / times[len(times) // 2] / 1e9, flops / times[0] / 1e9
+            return (flops / times[len(times) // 2] / 1e9, flops / times[0] / 1e9,
+                    flops / max(1e-9, cpu_times[len(cpu_times) // 2]) / 1e9)
         finally:
             b.ggml_free(context)

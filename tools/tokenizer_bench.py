@@ -47,6 +47,8 @@ def english_text(size):
         if sum(len(p) for p in parts) > size * 2:
             break
     text = "\n\n".join(parts)
+    while len(text) < size:  # repeat the corpus when the docstrings run out
+        text = text + "\n\n" + text
     return text.encode("utf-8")[:size].decode("utf-8", errors="ignore")
 
 

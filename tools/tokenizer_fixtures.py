@@ -76,6 +76,33 @@ TEXTS = [
     "JSON: {\"ids\": [1, 2, 3], \"ok\": true, \"name\": \"tokenizer\"}",
 ]
 
+
+def random_texts(count, seed=20261127):
+    """Seeded random strings from pools that stress the split patterns and NFC."""
+    import random
+    rng = random.Random(seed)
+    pools = [
+        [chr(c) for c in range(0x20, 0x7F)],
+        [" ", " ", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\xa0", "\x85", "\u2003", "\u3000", "\u2028"],
+        ["'", "'", "s", "t", "l", "r", "e", "S", "L", "ſ", "K"],
+        [chr(c) for c in range(0x300, 0x370)],
+        [chr(c) for c in range(0xC0, 0x180)],
+        [chr(c) for c in list(range(0x391, 0x3CA)) + list(range(0x410, 0x450))],
+        [chr(c) for c in list(range(0x4E00, 0x4E80)) + list(range(0x3041, 0x3097)) + list(range(0xAC00, 0xAC40))],
+        [chr(c) for c in list(range(0x1F600, 0x1F650)) + [0x200D, 0xFE0F, 0x1F3FD, 0x1F1EB, 0x1F1F7]],
+        [chr(c) for c in list(range(0x660, 0x66A)) + list(range(0x966, 0x970)) + [0xBD, 0xB2, 0x2167, 0x2126, 0x212B]],
+        [chr(c) for c in list(range(0x5D0, 0x5EB)) + list(range(0x627, 0x64B)) + list(range(0x915, 0x93A)) + list(range(0x1780, 0x17B4))],
+        ["0", "1", "2", "3", "42", "999", ".", ",", "-", "_", "(", ")", "{", "}", "<", ">", "/", "\\", "\"", "#"],
+    ]
+    texts = []
+    for _ in range(count):
+        length = rng.randrange(0, 60)
+        texts.append("".join(rng.choice(rng.choice(pools)) for _ in range(length)))
+    return texts
+
+
+TEXTS += random_texts(200)
+
 # Texts that spell special tokens: HF `tokenizers` matches them always, so the Swift side compares them
 # with parseSpecial = true.
 SPECIAL_TEXTS = {
@@ -101,7 +128,65 @@ def main():
     with open(os.path.join(OUT, "qwen2", "tokenizer.skeleton.json"), "w", encoding="utf-8") as f:
         json.dump(qwen, f, ensure_ascii=False, indent=1)
 
+    # Variants of GPT-2's tokenizer.json that exercise other pre-tokenizer options, also stored as
+    # skeletons (the tests splice gpt2/vocab.json and gpt2/merges.txt in).
+    gpt2 = json.load(open(os.path.join(args.shared, "tokenizers", "gpt2", "tokenizer.json"), encoding="utf-8"))
+    llama3_regex = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+                    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+    variants = {
+        "gpt2-prefix-space": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "gpt2-llama3-split": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": llama3_regex}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+    }
+    variant_files = {}
+    for name, pre in variants.items():
+        variant = json.loads(json.dumps(gpt2))
+        variant["pre_tokenizer"] = pre
+        variant_files[name] = json.loads(json.dumps(variant))
+        variant["model"]["vocab"] = {}
+        variant["model"]["merges"] = []
+        with open(os.path.join(OUT, "variants", name + ".skeleton.json"), "w", encoding="utf-8") as f:
+            json.dump(variant, f, ensure_ascii=False, indent=1)
+
+    # A small hand-made tokenizer: Metaspace (prepend_scheme first), added tokens with lstrip, rstrip and
+    # single_word, special and not, unknown-token fusing, merges as pairs.
+    synthetic = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [
+            {"id": 20, "content": "<mask>", "single_word": False, "lstrip": True, "rstrip": False, "normalized": False, "special": True},
+            {"id": 21, "content": "cat", "single_word": True, "lstrip": False, "rstrip": False, "normalized": False, "special": False},
+            {"id": 22, "content": "[SEP]", "single_word": False, "lstrip": False, "rstrip": True, "normalized": False, "special": True},
+        ],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
+        "post_processor": None,
+        "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": {"<unk>": 0, "\u2581": 1, "a": 2, "b": 3, "c": 4, "t": 5, "\u2581a": 6, "\u2581ab": 7, "ab": 8,
+                            "\u2581c": 9, "at": 10, "\u2581cat": 11, "<mask>": 20, "cat": 21, "[SEP]": 22},
+                  "merges": [["\u2581", "a"], ["a", "b"], ["\u2581a", "b"], ["\u2581", "c"], ["a", "t"], ["\u2581c", "at"]]},
+    }
+    os.makedirs(os.path.join(OUT, "synthetic"), exist_ok=True)
+    with open(os.path.join(OUT, "synthetic", "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(synthetic, f, ensure_ascii=False, indent=1)
+    synthetic_texts = ["ab ab", "ab <mask>", "ab   <mask> ab", "cat", "bcat", "a cat", "cats", "cat!", "ab zz ab", "zzz",
+                       "ab [SEP]   ab", "[SEP]ab", "<mask>cat", " ab", "  ab", "", "tab cab", "<mask>", "x<mask>y[SEP] z"]
+
     expected = {}
+    for name, text_list in (("synthetic", synthetic_texts),):
+        tk = Tokenizer.from_str(json.dumps(synthetic))
+        expected[name] = [{"text": t, "ids": tk.encode(t, add_special_tokens=False).ids, "parse_special": True,
+                           "ids_with_special": tk.encode(t, add_special_tokens=True).ids,
+                           "decoded": tk.decode(tk.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)}
+                          for t in text_list]
+    for name, variant in variant_files.items():
+        tk = Tokenizer.from_str(json.dumps(variant))
+        expected[name] = [{"text": t, "ids": tk.encode(t, add_special_tokens=False).ids, "parse_special": False,
+                           "ids_with_special": tk.encode(t, add_special_tokens=True).ids,
+                           "decoded": tk.decode(tk.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)}
+                          for t in TEXTS]
     for name in ("gpt2", "llama2", "qwen2"):
         tk = Tokenizer.from_file(os.path.join(args.shared, "tokenizers", name, "tokenizer.json"))
         cases = []

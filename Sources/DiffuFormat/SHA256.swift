@@ -136,46 +136,44 @@ public struct SHA256: Sendable {
 
     @inline(__always)
     private static func rotateRight(_ value: UInt32, _ count: UInt32) -> UInt32 {
-        (value >> count) | (value << (32 - count))
+        (value &>> count) | (value &<< (32 &- count))
     }
 
     /// Runs the compression function over `count` consecutive 64-byte blocks.
+    ///
+    /// Layout: each block is 16 big-endian 32-bit words; the 64-word message schedule lives in one
+    /// scratch buffer allocated per call.
     private mutating func compress(blocks: UnsafeRawPointer, count: Int) {
-        var schedule = (
-            UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
-            UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0)
-        )
+        var (h0, h1, h2, h3, h4, h5, h6, h7) = state
         Self.roundConstants.withUnsafeBufferPointer { constants in
-            withUnsafeMutableBytes(of: &schedule) { scheduleBytes in
-                let w = scheduleBytes.baseAddress!.assumingMemoryBound(to: UInt32.self)
-                var (h0, h1, h2, h3, h4, h5, h6, h7) = state
+            let k = constants.baseAddress!
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
+                let w = schedule.baseAddress!
                 for blockIndex in 0..<count {
-                    let block = blocks + blockIndex * 64
+                    let block = blocks + blockIndex &* 64
+                    for t in 0..<16 {
+                        w[t] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: t &* 4, as: UInt32.self))
+                    }
+                    for t in 16..<64 {
+                        let w15 = w[t &- 15], w2 = w[t &- 2]
+                        let s0 = Self.rotateRight(w15, 7) ^ Self.rotateRight(w15, 18) ^ (w15 &>> 3)
+                        let s1 = Self.rotateRight(w2, 17) ^ Self.rotateRight(w2, 19) ^ (w2 &>> 10)
+                        w[t] = w[t &- 16] &+ s0 &+ w[t &- 7] &+ s1
+                    }
                     var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
                     for t in 0..<64 {
-                        let word: UInt32
-                        if t < 16 {
-                            word = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self))
-                        } else {
-                            let w15 = w[(t - 15) & 15], w2 = w[(t - 2) & 15]
-                            let s0 = Self.rotateRight(w15, 7) ^ Self.rotateRight(w15, 18) ^ (w15 >> 3)
-                            let s1 = Self.rotateRight(w2, 17) ^ Self.rotateRight(w2, 19) ^ (w2 >> 10)
-                            word = w[t & 15] &+ s0 &+ w[(t - 7) & 15] &+ s1
-                        }
-                        w[t & 15] = word
                         let sum1 = Self.rotateRight(e, 6) ^ Self.rotateRight(e, 11) ^ Self.rotateRight(e, 25)
                         let choose = (e & f) ^ (~e & g)
-                        let temporary1 = h &+ sum1 &+ choose &+ constants[t] &+ word
+                        let temporary1 = h &+ sum1 &+ choose &+ k[t] &+ w[t]
                         let sum0 = Self.rotateRight(a, 2) ^ Self.rotateRight(a, 13) ^ Self.rotateRight(a, 22)
                         let majority = (a & b) ^ (a & c) ^ (b & c)
-                        let temporary2 = sum0 &+ majority
                         h = g; g = f; f = e; e = d &+ temporary1
-                        d = c; c = b; b = a; a = temporary1 &+ temporary2
+                        d = c; c = b; b = a; a = temporary1 &+ sum0 &+ majority
                     }
                     h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
                 }
-                state = (h0, h1, h2, h3, h4, h5, h6, h7)
             }
         }
+        state = (h0, h1, h2, h3, h4, h5, h6, h7)
     }
 }

@@ -40,7 +40,7 @@ public struct XXH64: Sendable {
 
     @inline(__always)
     private static func rotateLeft(_ value: UInt64, _ count: UInt64) -> UInt64 {
-        (value << count) | (value >> (64 - count))
+        (value &<< count) | (value &>> (64 &- count))
     }
 
     @inline(__always)

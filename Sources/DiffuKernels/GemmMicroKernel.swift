@@ -1,8 +1,8 @@
 /// The f32 register-tiled micro-kernel of ``MatrixMultiply``: up to 6 activation rows × 16 outputs.
 ///
 /// Expected layouts:
-/// - `packed`: a packed activation group, `packed[k * 6 + r]` = activation row `r` (0..<6), input `k`.
-///   The group stride is always 6 floats per input, even when fewer rows are valid.
+/// - `x`: activations read in place, row-major: `x[r * xStride + k]` = activation row `r`, input `k`
+///   (`k < depth`; nothing past `depth` is read, so the last input chunk needs no padding).
 /// - `tile`: an f32 weight tile, `tile[k * 16 + c]` = weight of lane `c` for input `k` (the `f32` block
 ///   layout of `PanelGeometry`, blocks of one panel back to back).
 /// - `output`: `output[r * outputStride + c]`, row-major `y`.
@@ -26,7 +26,8 @@ enum GemmMicroKernel {
     @inline(never)
     static func run(
         rows: Int,
-        packed: UnsafePointer<Float>,
+        x: UnsafePointer<Float>,
+        xStride: Int,
         tile: UnsafeRawPointer,
         depth: Int,
         output: UnsafeMutablePointer<Float>,
@@ -36,12 +37,12 @@ enum GemmMicroKernel {
         bias: UnsafePointer<Float>?
     ) {
         switch rows {
-        case 6: kernel(6, packed, tile, depth, output, outputStride, lanes, store, bias)
-        case 5: kernel(5, packed, tile, depth, output, outputStride, lanes, store, bias)
-        case 4: kernel(4, packed, tile, depth, output, outputStride, lanes, store, bias)
-        case 3: kernel(3, packed, tile, depth, output, outputStride, lanes, store, bias)
-        case 2: kernel(2, packed, tile, depth, output, outputStride, lanes, store, bias)
-        default: kernel(1, packed, tile, depth, output, outputStride, lanes, store, bias)
+        case 6: kernel(6, x, xStride, tile, depth, output, outputStride, lanes, store, bias)
+        case 5: kernel(5, x, xStride, tile, depth, output, outputStride, lanes, store, bias)
+        case 4: kernel(4, x, xStride, tile, depth, output, outputStride, lanes, store, bias)
+        case 3: kernel(3, x, xStride, tile, depth, output, outputStride, lanes, store, bias)
+        case 2: kernel(2, x, xStride, tile, depth, output, outputStride, lanes, store, bias)
+        default: kernel(1, x, xStride, tile, depth, output, outputStride, lanes, store, bias)
         }
     }
 
@@ -49,7 +50,8 @@ enum GemmMicroKernel {
     @inline(__always)
     private static func kernel(
         _ rows: Int,
-        _ packed: UnsafePointer<Float>,
+        _ x: UnsafePointer<Float>,
+        _ xStride: Int,
         _ tile: UnsafeRawPointer,
         _ depth: Int,
         _ output: UnsafeMutablePointer<Float>,
@@ -64,34 +66,39 @@ enum GemmMicroKernel {
         var a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
         var a4 = SIMD8<Float>(), b4 = SIMD8<Float>()
         var a5 = SIMD8<Float>(), b5 = SIMD8<Float>()
-        var x = packed
+        // Row pointers; rows past `rows` alias row 0 and are never read (their branches fold away).
+        let x0 = x
+        let x1 = rows > 1 ? x + xStride : x
+        let x2 = rows > 2 ? x + 2 * xStride : x
+        let x3 = rows > 3 ? x + 3 * xStride : x
+        let x4 = rows > 4 ? x + 4 * xStride : x
+        let x5 = rows > 5 ? x + 5 * xStride : x
         var w = tile
-        for _ in 0..<depth {
+        for k in 0..<depth {
             let low = w.loadUnaligned(as: SIMD8<Float>.self)
             let high = w.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            var broadcast = SIMD8<Float>(repeating: x[0])
+            var broadcast = SIMD8<Float>(repeating: x0[k])
             a0 = a0.addingProduct(broadcast, low); b0 = b0.addingProduct(broadcast, high)
             if rows > 1 {
-                broadcast = SIMD8<Float>(repeating: x[1])
+                broadcast = SIMD8<Float>(repeating: x1[k])
                 a1 = a1.addingProduct(broadcast, low); b1 = b1.addingProduct(broadcast, high)
             }
             if rows > 2 {
-                broadcast = SIMD8<Float>(repeating: x[2])
+                broadcast = SIMD8<Float>(repeating: x2[k])
                 a2 = a2.addingProduct(broadcast, low); b2 = b2.addingProduct(broadcast, high)
             }
             if rows > 3 {
-                broadcast = SIMD8<Float>(repeating: x[3])
+                broadcast = SIMD8<Float>(repeating: x3[k])
                 a3 = a3.addingProduct(broadcast, low); b3 = b3.addingProduct(broadcast, high)
             }
             if rows > 4 {
-                broadcast = SIMD8<Float>(repeating: x[4])
+                broadcast = SIMD8<Float>(repeating: x4[k])
                 a4 = a4.addingProduct(broadcast, low); b4 = b4.addingProduct(broadcast, high)
             }
             if rows > 5 {
-                broadcast = SIMD8<Float>(repeating: x[5])
+                broadcast = SIMD8<Float>(repeating: x5[k])
                 a5 = a5.addingProduct(broadcast, low); b5 = b5.addingProduct(broadcast, high)
             }
-            x += groupRows
             w += 64
         }
         finish(a0, b0, output, lanes, store, bias)

@@ -3,29 +3,36 @@ import DiffuStorage
 // MARK: - Blocked GEMM `y[L × N] = x[L × K] · Wᵀ (+ bias)`
 //
 // Layouts expected:
-// - `x`: f32, row-major `[L × K]` (row = one token position). Read once per call into packed groups.
+// - `x`: f32, row-major `[L × K]` (row = one token position), read in place: the micro-kernel broadcasts
+//   from 6 row pointers (6 sequential streams), so no packing copy is made (packing cost 14 % of the
+//   time at N = 192 when it was tried).
 // - `W`: `panel16` (normative definition: `DiffuStorage/PanelGeometry.swift`): 16-output panels, each cut
 //   into 32-input blocks stored input-major (`k * 16 + c`); q8/q4 blocks start with 16 f16 scales.
 //   Read straight from the (memory-mapped) payload, never repacked.
 // - `y`: f32, row-major `[L × N]`; `bias`: N f32 values.
 //
 // Blocking scheme (per worker; sizes for a 32 KiB L1d and a 1 MiB L2 per core):
-// 1. Pack the worker's activation rows into groups of 6 rows: `packed[group][k][r]`, K zero-padded to a
-//    multiple of 32 and missing rows zero, so the micro-kernel never sees a tail in K.
-// 2. Outputs are processed in blocks of `panelBlock` panels (256 outputs): the `y` block of those outputs
+// 1. Outputs are processed in blocks of `panelBlock` panels (256 outputs): the `y` block of those outputs
 //    stays in L2 while it is accumulated over the input chunks.
-// 3. Inputs are processed in chunks of `chunkBlocks` blocks (256 inputs): one panel's chunk decodes to a
-//    16 KiB f32 tile (L1-resident; `f32` weights are used in place), reused by every row group.
-// 4. Micro-kernel (`GemmMicroKernel`): 6 rows × 16 outputs held in 12 ymm accumulators over the chunk;
-//    the first chunk stores (+ bias), later chunks add to `y`.
+// 2. Inputs are processed in chunks of `chunkBlocks` blocks (256 inputs): one panel's chunk decodes to a
+//    16 KiB f32 tile (L1-resident; `f32` weights are used in place), reused by every 6-row group of the
+//    worker's rows; the activation rows × chunk (≤ 1 KiB per row) stay in L2 across the panel block.
+// 3. Micro-kernel (`GemmMicroKernel`): 6 rows × 16 outputs held in 12 ymm accumulators over the chunk;
+//    the first chunk stores (+ bias), later chunks add to `y`. The last chunk stops at K exactly (weights
+//    are zero-padded to 32, activations are not), and the last group has 1...6 rows (one specialization
+//    per row count), so there is no padding anywhere.
 //
-// Few rows (1...4, `GemmSmallRows`): no packing and no tile; each weight row is decoded into registers
-// and used at once by every activation row (memory-bound, GEMV-like); panels are split across threads.
+// Few rows (1...4, `GemmSmallRows`): one panel at a time, `rows × 16` sums held across all of K, each
+// block decoded into a 2 KiB tile right before use (memory-bound, GEMV-like); panels split across threads.
 //
 // Threads (one fork-join per call through `Parallel.forEach`): with at least 4 row groups per thread the
-// rows are split (each worker packs only its rows and walks all panels: no shared scratch, no barrier;
-// weight decoding is repeated per worker, negligible at these row counts); otherwise panels are split and
-// each worker packs the few rows itself.
+// rows are split (each worker walks all panels: no shared scratch, no barrier, disjoint rows of `y`;
+// weight decoding is repeated per worker, a few percent at these row counts); otherwise panels are split.
+//
+// Integer route (q8/q4 as int8 × int8 → int32 with `vpmaddwd`): measured and rejected. Swift emits
+// `vpmaddwd` for an isolated `even·even + odd·odd` expression, but inside an accumulating micro-kernel
+// LLVM re-associates the adds and shares the sign-extensions, producing `vpmulld` + shuffles instead:
+// 9 GMAC/s against 27–53 GMAC/s for the f32 FMA micro-kernel in the same lab run (2026-11-27).
 
 /// `y = x · Wᵀ (+ bias)` for f32 activations and panel-layout weights of any storage type.
 ///
@@ -98,15 +105,8 @@ public enum MatrixMultiply {
         let groupRows = GemmMicroKernel.groupRows
         let outputs = geometry.rows
         let blockCount = geometry.blockCount
-        let paddedColumns = blockCount * length
         let groups = (rows.count + groupRows - 1) / groupRows
-        let groupStride = paddedColumns * groupRows
-
-        let packed = UnsafeMutablePointer<Float>(
-            UnsafeMutableRawPointer.allocate(byteCount: groups * groupStride * 4, alignment: 64)
-                .bindMemory(to: Float.self, capacity: groups * groupStride))
-        defer { packed.deallocate() }
-        packActivations(x, columns: geometry.columns, rows: rows, groups: groups, paddedColumns: paddedColumns, into: packed)
+        let columns = geometry.columns
 
         let decodes = weights.storage != .f32
         let tileFloats = chunkBlocks * GemmTileDecoder.floatsPerBlock
@@ -115,12 +115,15 @@ public enum MatrixMultiply {
                 .bindMemory(to: Float.self, capacity: decodes ? tileFloats : 16))
         defer { tile.deallocate() }
 
+        // Equal chunks of at most `chunkBlocks` blocks (18 blocks → 6 + 6 + 6, not 8 + 8 + 2).
+        let chunkCountTotal = (blockCount + chunkBlocks - 1) / chunkBlocks
+        let chunkSize = (blockCount + chunkCountTotal - 1) / chunkCountTotal
         var blockStart = panels.lowerBound
         while blockStart < panels.upperBound {
             let blockEnd = min(panels.upperBound, blockStart + panelBlock)
             var chunkStart = 0
             while chunkStart < blockCount {
-                let chunkCount = min(chunkBlocks, blockCount - chunkStart)
+                let chunkCount = min(chunkSize, blockCount - chunkStart)
                 let store: GemmMicroKernel.Store = chunkStart == 0 ? .overwrite : .accumulate
                 for panel in blockStart..<blockEnd {
                     let source = weights.base + geometry.blockOffset(panel: panel, block: chunkStart)
@@ -134,13 +137,16 @@ public enum MatrixMultiply {
                     let outputStart = panel * width
                     let lanes = min(width, outputs - outputStart)
                     let panelBias = bias.map { $0 + outputStart }
+                    let kStart = chunkStart * length
+                    let depth = min(chunkCount * length, columns - kStart)
                     for group in 0..<groups {
                         let rowStart = group * groupRows
                         GemmMicroKernel.run(
                             rows: min(groupRows, rows.count - rowStart),
-                            packed: packed + group * groupStride + chunkStart * length * groupRows,
+                            x: x + (rows.lowerBound + rowStart) * columns + kStart,
+                            xStride: columns,
                             tile: weightTile,
-                            depth: chunkCount * length,
+                            depth: depth,
                             output: y + (rows.lowerBound + rowStart) * outputs + outputStart,
                             outputStride: outputs,
                             lanes: lanes,
@@ -151,31 +157,6 @@ public enum MatrixMultiply {
                 chunkStart += chunkCount
             }
             blockStart = blockEnd
-        }
-    }
-
-    /// Packs `x[rows]` into groups of 6 rows: `packed[g * paddedColumns * 6 + k * 6 + r]`, zero padded.
-    private static func packActivations(
-        _ x: UnsafePointer<Float>,
-        columns: Int,
-        rows: Range<Int>,
-        groups: Int,
-        paddedColumns: Int,
-        into packed: UnsafeMutablePointer<Float>
-    ) {
-        let groupRows = GemmMicroKernel.groupRows
-        for group in 0..<groups {
-            let destination = packed + group * paddedColumns * groupRows
-            for r in 0..<groupRows {
-                let row = rows.lowerBound + group * groupRows + r
-                if row < rows.upperBound {
-                    let source = x + row * columns
-                    for k in 0..<columns { destination[k * groupRows + r] = source[k] }
-                    for k in columns..<paddedColumns { destination[k * groupRows + r] = 0 }
-                } else {
-                    for k in 0..<paddedColumns { destination[k * groupRows + r] = 0 }
-                }
-            }
         }
     }
 }

@@ -123,6 +123,7 @@ public final class TransformerModel: Sendable {
             return Array(UnsafeBufferPointer(start: workspace.selectedNormed, count: positions.count * hidden))
         }
         let vocabulary = c.vocabularySize
+        if positions.isEmpty { return [] }
         return [Float](unsafeUninitializedCapacity: positions.count * vocabulary) { buffer, initialized in
             MatrixMultiply.multiply(workspace.selectedNormed, rowCount: positions.count, weights: parameters.head,
                                     into: buffer.baseAddress!, threads: threads)

@@ -12,8 +12,8 @@ public enum SamplerControl: Sendable, Equatable {
 public struct SamplerStep: Sendable, Equatable {
     /// 0-based step index over the whole generation (one forward pass per step).
     public let index: Int
-    /// Steps the schedule plans (an upper bound under the block schedule, whose blocks end early when
-    /// they run out of masks); `nil` under threshold decoding, where confidence decides.
+    /// Steps the schedule plans: an upper bound, since a run (or a block of the block schedule) ends
+    /// as soon as no mask is left; `nil` under threshold decoding, where confidence decides.
     public let plannedSteps: Int?
     /// The canvas after this step: committed tokens, and the mask id where still masked.
     public let tokens: [Int32]
@@ -51,7 +51,9 @@ public struct SamplerResult: Sendable, Equatable {
 ///
 /// ## Reference semantics
 /// Common: fixed positions never change; every generated position starts as the mask token; a
-/// committed token is never re-masked; one step is one forward pass. With ``SamplingParameters/shiftLogits``
+/// committed token is never re-masked (Diffu tracks masked positions by flag, so a proposed token
+/// equal to the mask id is committed like any other, as the DiffuLLaMA samplers do); one step is one
+/// forward pass; a run ends as soon as no mask is left (the reference's remaining steps are no-ops). With ``SamplingParameters/shiftLogits``
 /// the prediction for position j ≥ 1 comes from logits row j−1 (the last row is never needed).
 ///
 /// - **random-keep** (`model.py::generate_samples`): step k = 0…T−1 runs the forward pass, draws one
@@ -94,11 +96,18 @@ public struct SamplerResult: Sendable, Equatable {
 public struct DiffusionSampler: Sendable {
     /// The validated parameters.
     public let parameters: SamplingParameters
+    /// Threads for the per-row work (temperature, softmax, filters); the draws themselves are
+    /// sequential, so results do not depend on this.
+    public let threads: Int
 
     /// Validates the parameters.
-    public init(parameters: SamplingParameters) throws {
+    /// - Parameters:
+    ///   - parameters: the sampling parameters.
+    ///   - threads: threads for per-row work (default: active processors; values < 1 mean 1).
+    public init(parameters: SamplingParameters, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         try parameters.validate()
         self.parameters = parameters
+        self.threads = max(1, threads)
     }
 
     /// Runs the sampler on `canvas`.
@@ -125,7 +134,8 @@ public struct DiffusionSampler: Sendable {
         for (position, token) in canvas.tokens.enumerated() where token < 0 || Int(token) >= vocabularySize {
             throw SamplerError.tokenOutOfVocabulary(position: position, token: token, vocabularySize: vocabularySize)
         }
-        var run = SamplerRun(parameters: parameters, canvas: canvas, vocabularySize: vocabularySize, observer: observer)
+        var run = SamplerRun(parameters: parameters, canvas: canvas, vocabularySize: vocabularySize, threads: threads,
+                             observer: observer)
         guard !run.generated.isEmpty else { return run.result() }
         switch parameters.algorithm {
         case .randomKeep, .confidence:
@@ -159,18 +169,19 @@ struct SamplerRun {
     let isFixed: [Bool]
     let generated: [Int]
     let vocabularySize: Int
+    let threads: Int
     let observer: ((SamplerStep) throws -> SamplerControl)?
     var current: [Int32]
     var masked: [Bool]
     var maskedCount: Int
-    var workspace: RowWorkspace
     var stepIndex = 0
     var forwardPasses = 0
     var stopped = false
 
-    init(parameters: SamplingParameters, canvas: Canvas, vocabularySize: Int,
+    init(parameters: SamplingParameters, canvas: Canvas, vocabularySize: Int, threads: Int,
          observer: ((SamplerStep) throws -> SamplerControl)?) {
         self.parameters = parameters
+        self.threads = threads
         input = canvas.tokens
         isFixed = canvas.isFixed
         generated = canvas.generatedPositions
@@ -180,7 +191,6 @@ struct SamplerRun {
         masked = canvas.isFixed.map { !$0 }
         maskedCount = generated.count
         for position in generated { current[position] = parameters.maskToken }
-        workspace = RowWorkspace(vocabularySize: vocabularySize)
     }
 
     func result() -> SamplerResult {
@@ -245,6 +255,8 @@ struct SamplerRun {
         var rowToken = [Int32](repeating: 0, count: length)
         var rowScore = [Float](repeating: 0, count: length)
         for step in 0..<steps {
+            // Once nothing is masked the reference's remaining steps change nothing: stop.
+            if maskedCount == 0 { break }
             // Positions whose prediction this step needs: the still-masked ones (random-keep), or every
             // generated one, since decoded positions take part in the confidence ranking.
             let needed = isConfidence ? generated : generated.filter { masked[$0] }
@@ -260,15 +272,18 @@ struct SamplerRun {
                 }
                 if rows.last != row { rows.append(row) }
             }
-            let logits = try fetch(provider, rows: rows)
-            try logits.withUnsafeBufferPointer { buffer in
+            var logits = try fetch(provider, rows: rows)
+            let preparer = RowPreparer(temperature: parameters.temperature,
+                                       topP: isConfidence ? nil : parameters.topP, topK: nil)
+            let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
+                                           preparer: preparer)
+            let greedy = parameters.greedy || parameters.temperature == 0
+            logits.withUnsafeBufferPointer { buffer in
                 for (slot, row) in rows.enumerated() {
-                    let rowLogits = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
-                    let (token, logProbability) = try workspace.drawReference(
-                        rowLogits, rowIndex: row, temperature: parameters.temperature, topP: parameters.topP,
-                        greedy: parameters.greedy, random: &random)
-                    rowToken[row] = token
-                    rowScore[row] = Float(logProbability)
+                    let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                    let token = greedy ? prepared[slot].argmax : random.nextCategorical(probabilities: weights)
+                    rowToken[row] = Int32(token)
+                    rowScore[row] = Float(log(Double(weights[token]) / prepared[slot].kept))
                 }
             }
             for position in needed {
@@ -342,7 +357,9 @@ struct SamplerRun {
                 // Dream's timestep fraction 1 − s/t, or the block schedule's count for this step.
                 var transferFraction: Float = 1
                 var scheduledCount = candidates.count
-                if parameters.blockLength == nil {
+                if threshold != nil {
+                    // Threshold decoding ignores the schedule: confidence decides the count.
+                } else if parameters.blockLength == nil {
                     if !isLast {
                         transferFraction = 1 - timesteps[stepInBlock + 1] / timesteps[stepInBlock]
                         scheduledCount = Int(Float(candidates.count) * transferFraction)
@@ -395,16 +412,29 @@ struct SamplerRun {
         }
         // A step that reveals nothing still costs the reference a forward pass; one that samples
         // nothing needs no logits here.
-        let logits = try fetch(provider, rows: rows)
+        var logits = try fetch(provider, rows: rows)
+        let preparer = RowPreparer(temperature: parameters.temperature, topP: parameters.topP, topK: parameters.topK,
+                                   wantsMargin: parameters.algorithm == .topkMargin,
+                                   wantsEntropy: parameters.algorithm == .entropy)
+        let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
+                                       preparer: preparer)
         var output: [(token: Int32, confidence: Float)] = []
         output.reserveCapacity(positions.count)
         var slot = 0
-        try logits.withUnsafeBufferPointer { buffer in
+        logits.withUnsafeBufferPointer { buffer in
             for position in positions {
                 let row = row(for: position)
                 while rows[slot] != row { slot += 1 }
-                let rowLogits = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
-                output.append(try workspace.drawDream(rowLogits, rowIndex: row, parameters: parameters, random: &random))
+                let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                let summary = prepared[slot]
+                let token = parameters.temperature > 0 ? random.nextCategorical(probabilities: weights) : summary.argmax
+                let confidence: Float
+                switch parameters.algorithm {
+                case .topkMargin: confidence = summary.margin
+                case .entropy: confidence = summary.negativeEntropy
+                default: confidence = Float(Double(weights[token]) / summary.kept)
+                }
+                output.append((Int32(token), confidence))
             }
         }
         return output

@@ -29,6 +29,11 @@ public protocol LogitsProvider {
 /// ("dual cache"). Both are approximations of full recomputation under bidirectional attention
 /// (the cached keys/values do not see later changes inside the block), which is why they are opt-in
 /// on the provider side; the sampler's own behaviour does not change.
+///
+/// Under the shift rule the first position of a block is predicted by row `block.lowerBound − 1`,
+/// which lies in the prefix: a cached provider must recompute that row's hidden state with the block
+/// (treat `block.lowerBound − 1 ..< block.upperBound` as the active window), or it would serve logits
+/// that never saw the block's newly revealed tokens.
 public protocol BlockCachingLogitsProvider: LogitsProvider {
     /// Announces the block whose masked positions the following steps decode.
     /// - Parameters:

@@ -1,172 +1,206 @@
 import Foundation
 
-/// Per-row arithmetic of the samplers: temperature, nucleus/top-k filtering, softmax, draws and the
-/// confidence measures. One row is `vocabularySize` contiguous `Float` logits. Scratch buffers are
-/// reused across rows (one workspace per generation).
-struct RowWorkspace {
-    /// exp(z − max z) per token after filtering (0 = filtered out); length = vocabulary size.
-    var weights: [Float]
-    /// Scratch: candidate token indices for the nucleus and top-k filters.
+/// The per-row summary left by ``RowPreparer/prepare(_:rowIndex:)`` next to the row's weights.
+struct PreparedRow: Sendable {
+    /// Σ weights after filtering (the softmax denominator of the kept tokens).
+    var kept: Double = 1
+    /// Index of the largest weight (first on ties): the greedy token.
+    var argmax: Int = 0
+    /// top1 − top2 probability after filtering (Dream's `topk_margin`).
+    var margin: Float = 0
+    /// Σ p·log(p + 1e-10) after filtering (Dream's `entropy` confidence).
+    var negativeEntropy: Float = 0
+}
+
+/// Per-row arithmetic of the samplers, in place on one logits row (`vocabularySize` contiguous
+/// floats): z = logits / temperature (unscaled at temperature 0 or 1), weights = exp(z − max z) in
+/// float32, then the nucleus (top-p) and top-k filters set dropped weights to 0. The probability of a
+/// token is weight / ``PreparedRow/kept``. Rows are independent, so many rows are prepared in
+/// parallel; the draws that follow are sequential (one random source).
+struct RowPreparer {
+    /// Temperature (0 = greedy, no scaling).
+    let temperature: Float
+    /// Nucleus parameter; `nil` or ≥ 1 disables it.
+    let topP: Float?
+    /// Top-k parameter; `nil` disables it.
+    let topK: Int?
+    /// Whether to compute Dream's margin and entropy confidences.
+    let wantsMargin: Bool
+    let wantsEntropy: Bool
+    /// Scratch: candidate token indices for the filters.
     var order: [Int32] = []
-    /// Scratch: saved weights of the kept tokens.
+    /// Scratch: saved weights of kept tokens.
     var saved: [Float] = []
 
-    init(vocabularySize: Int) {
-        weights = Array(repeating: 0, count: vocabularySize)
+    init(temperature: Float, topP: Float?, topK: Int?, wantsMargin: Bool = false, wantsEntropy: Bool = false) {
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.wantsMargin = wantsMargin
+        self.wantsEntropy = wantsEntropy
     }
 
-    /// Fills ``weights`` with exp(z − max z) for z = row / temperature (temperature 0 or 1 leaves the
-    /// logits unscaled) and returns (max z, Σ weights). Throws when the row has no finite maximum.
-    mutating func exponentiate(_ row: UnsafeBufferPointer<Float>, temperature: Float, rowIndex: Int) throws -> (maximum: Float, total: Double) {
-        let scale = temperature > 0 && temperature != 1
+    /// Turns `row` (logits) into filtered weights in place and summarises it.
+    /// Throws when the row has no finite maximum (all NaN or −∞).
+    mutating func prepare(_ row: UnsafeMutableBufferPointer<Float>, rowIndex: Int) throws -> PreparedRow {
+        if temperature > 0 && temperature != 1 {
+            let divisor = temperature
+            for index in 0..<row.count { row[index] = row[index] / divisor }
+        }
         var maximum = -Float.infinity
-        for value in row {
-            let scaled = scale ? value / temperature : value
-            if scaled > maximum { maximum = scaled }
+        var argmax = 0
+        for index in 0..<row.count where row[index] > maximum {
+            maximum = row[index]
+            argmax = index
         }
         guard maximum.isFinite else { throw SamplerError.invalidLogits(row: rowIndex) }
         var total = 0.0
-        weights.withUnsafeMutableBufferPointer { output in
-            for index in 0..<row.count {
-                let scaled = scale ? row[index] / temperature : row[index]
-                let weight = expf(scaled - maximum)
-                output[index] = weight
-                total += Double(weight)
-            }
+        for index in 0..<row.count {
+            let weight = expf(row[index] - maximum)
+            row[index] = weight
+            total += Double(weight)
         }
-        return (maximum, total)
+        var summary = PreparedRow(kept: total, argmax: argmax)
+        if let topP, topP < 1 { summary.kept = applyTopP(row, topP: topP, total: total) }
+        if let topK { summary.kept = applyTopK(row, k: topK, kept: summary.kept) }
+        if wantsMargin {
+            var first: Float = 0, second: Float = 0
+            for weight in row where weight > second {
+                if weight > first { second = first; first = weight } else { second = weight }
+            }
+            summary.margin = Float((Double(first) - Double(second)) / summary.kept)
+        }
+        if wantsEntropy {
+            var sum = 0.0
+            for weight in row where weight > 0 {
+                let probability = Double(weight) / summary.kept
+                sum += probability * log(probability + 1e-10)
+            }
+            summary.negativeEntropy = Float(sum)
+        }
+        return summary
     }
 
-    /// The reference's nucleus filter on ``weights``: tokens sorted by descending probability are kept
-    /// while the cumulative probability *before* them is ≤ p (so the token that crosses p is kept, and
-    /// the top-1 always is); the others get weight 0. Returns the kept sum.
+    /// The reference's nucleus filter: tokens sorted by descending probability are kept while the
+    /// cumulative probability *before* them is ≤ p (the token that crosses p is kept, and the top-1
+    /// always is); the others get weight 0. Returns the kept sum.
     ///
-    /// Only tokens above a cutoff are sorted; the cutoff is lowered until the nucleus closes inside
-    /// the sorted set, which gives the same result as sorting the whole vocabulary.
-    mutating func applyTopP(_ p: Float, total: Double) -> Double {
-        let limit = Double(p)
-        var cutoff: Float = 0x1.0p-12  // relative to the top weight, which is exp(0) = 1
-        var positiveCount = 0
-        for weight in weights where weight > 0 { positiveCount += 1 }
-        var keptCount = 0
-        var keptSum = 0.0
-        while true {
-            order.removeAll(keepingCapacity: true)
-            weights.withUnsafeBufferPointer { buffer in
-                for index in 0..<buffer.count where buffer[index] >= cutoff && buffer[index] > 0 {
-                    order.append(Int32(index))
-                }
+    /// Exact without sorting the vocabulary: weights are bucketed by their float exponent (every
+    /// weight in a higher bucket is larger than every weight in a lower one); whole buckets are kept
+    /// while the mass before them stays ≤ p, and only the bucket where the nucleus closes is sorted.
+    mutating func applyTopP(_ row: UnsafeMutableBufferPointer<Float>, topP: Float, total: Double) -> Double {
+        let limit = Double(topP)
+        var bucketMass = [Double](repeating: 0, count: 256)
+        for weight in row where weight > 0 { bucketMass[Int(weight.bitPattern >> 23)] += Double(weight) }
+        // Find the bucket in which the nucleus closes.
+        var before = 0.0
+        var closing = -1
+        var keptAny = false
+        for bucket in stride(from: 255, through: 0, by: -1) where bucketMass[bucket] > 0 {
+            if keptAny && before / total > limit { break }  // this whole bucket and all below: dropped
+            if (before + bucketMass[bucket]) / total > limit {
+                closing = bucket
+                break
             }
-            let candidates = weights.withUnsafeBufferPointer { buffer in
-                order.sorted { left, right in
-                    let a = buffer[Int(left)], b = buffer[Int(right)]
-                    return a != b ? a > b : left < right
-                }
-            }
-            order = candidates
-            var running = 0.0
-            keptCount = 0
-            var closed = false
-            for index in order {
-                if keptCount > 0 && running / total > limit { closed = true; break }
-                running += Double(weights[Int(index)])
-                keptCount += 1
-            }
-            keptSum = running
-            let everythingSorted = cutoff == 0 || order.count == positiveCount
-            if closed || everythingSorted { break }
-            cutoff = cutoff > 0x1.0p-100 ? cutoff * 0x1.0p-12 : 0
+            before += bucketMass[bucket]
+            keptAny = true
         }
-        if keptCount < order.count || order.count < weights.count {
-            saved.removeAll(keepingCapacity: true)
-            for index in order.prefix(keptCount) { saved.append(weights[Int(index)]) }
-            weights.withUnsafeMutableBufferPointer { buffer in
-                for index in 0..<buffer.count { buffer[index] = 0 }
+        guard closing >= 0 else {
+            // The nucleus ends exactly at a bucket boundary (or covers everything): drop lower buckets.
+            let floor = lowestKeptBucket(bucketMass, total: total, limit: limit)
+            var kept = 0.0
+            for index in 0..<row.count {
+                if row[index] > 0 && Int(row[index].bitPattern >> 23) < floor { row[index] = 0 } else { kept += Double(row[index]) }
             }
-            for (slot, index) in order.prefix(keptCount).enumerated() { weights[Int(index)] = saved[slot] }
+            return kept
         }
-        return keptSum
+        // Sort the closing bucket and walk it with the mass of the higher buckets already counted.
+        order.removeAll(keepingCapacity: true)
+        for index in 0..<row.count where row[index] > 0 && Int(row[index].bitPattern >> 23) == closing {
+            order.append(Int32(index))
+        }
+        order.sort { left, right in
+            let a = row[Int(left)], b = row[Int(right)]
+            return a != b ? a > b : left < right
+        }
+        var running = before
+        var keptInBucket = 0
+        for index in order {
+            if (keptAny || keptInBucket > 0) && running / total > limit { break }
+            running += Double(row[Int(index)])
+            keptInBucket += 1
+        }
+        // Zero the lower buckets and the dropped tail of the closing bucket.
+        for index in 0..<row.count where row[index] > 0 && Int(row[index].bitPattern >> 23) < closing { row[index] = 0 }
+        for index in order.dropFirst(keptInBucket) { row[Int(index)] = 0 }
+        return running
     }
 
-    /// Dream's top-k filter on the tokens still kept: drops every kept token whose weight is below
-    /// the k-th largest kept weight (ties with it stay). Returns the kept sum.
-    mutating func applyTopK(_ k: Int, total: Double) -> Double {
+    /// The lowest bucket still kept when the nucleus closes on a bucket boundary.
+    private func lowestKeptBucket(_ bucketMass: [Double], total: Double, limit: Double) -> Int {
+        var before = 0.0
+        var lowest = 255
+        var keptAny = false
+        for bucket in stride(from: 255, through: 0, by: -1) where bucketMass[bucket] > 0 {
+            if keptAny && before / total > limit { break }
+            before += bucketMass[bucket]
+            lowest = bucket
+            keptAny = true
+        }
+        return lowest
+    }
+
+    /// Dream's top-k on the tokens still kept: drops every kept token whose weight is below the k-th
+    /// largest kept weight (ties with it stay). Returns the kept sum.
+    mutating func applyTopK(_ row: UnsafeMutableBufferPointer<Float>, k: Int, kept: Double) -> Double {
         saved.removeAll(keepingCapacity: true)
-        for weight in weights where weight > 0 { saved.append(weight) }
-        guard saved.count > k else { return total }
+        for weight in row where weight > 0 { saved.append(weight) }
+        guard saved.count > k else { return kept }
         saved.sort(by: >)
         let threshold = saved[k - 1]
         var keptSum = 0.0
-        weights.withUnsafeMutableBufferPointer { buffer in
-            for index in 0..<buffer.count {
-                if buffer[index] < threshold { buffer[index] = 0 } else { keptSum += Double(buffer[index]) }
-            }
+        for index in 0..<row.count {
+            if row[index] < threshold { row[index] = 0 } else { keptSum += Double(row[index]) }
         }
         return keptSum
     }
+}
 
-    /// Index of the largest weight (the first on ties).
-    func argmax() -> Int {
-        var best = 0
-        var bestWeight = -Float.infinity
-        for index in 0..<weights.count where weights[index] > bestWeight {
-            best = index
-            bestWeight = weights[index]
-        }
-        return best
-    }
-
-    /// One categorical draw over ``weights``.
-    func draw<Random: RandomSource>(_ random: inout Random) -> Int {
-        weights.withUnsafeBufferPointer { random.nextCategorical(probabilities: $0) }
-    }
-
-    /// The DiffuLLaMA samplers' per-row step: logits/temperature, optional nucleus, then argmax
-    /// (greedy or temperature 0) or one categorical draw. Returns the token and its log-probability
-    /// under the (filtered) distribution — the reference's `x0_scores`.
-    mutating func drawReference<Random: RandomSource>(
-        _ row: UnsafeBufferPointer<Float>, rowIndex: Int, temperature: Float, topP: Float?, greedy: Bool,
-        random: inout Random
-    ) throws -> (token: Int32, logProbability: Double) {
-        let (_, total) = try exponentiate(row, temperature: temperature, rowIndex: rowIndex)
-        if greedy || temperature == 0 {
-            let token = argmax()
-            return (Int32(token), log(Double(weights[token]) / total))
-        }
-        var kept = total
-        if let topP, topP < 1 { kept = applyTopP(topP, total: total) }
-        let token = draw(&random)
-        return (Int32(token), log(Double(weights[token]) / kept))
-    }
-
-    /// Dream's `sample_tokens` for one row: logits/temperature (when > 0), top-p (when < 1), top-k,
-    /// softmax; a draw when temperature > 0, else argmax. The confidence is the drawn token's
-    /// probability (origin, maskgit-plus), top1 − top2 probability (topk-margin) or Σ p·log(p + 1e-10)
-    /// (entropy), all after filtering.
-    mutating func drawDream<Random: RandomSource>(
-        _ row: UnsafeBufferPointer<Float>, rowIndex: Int, parameters: SamplingParameters, random: inout Random
-    ) throws -> (token: Int32, confidence: Float) {
-        let (_, total) = try exponentiate(row, temperature: parameters.temperature, rowIndex: rowIndex)
-        var kept = total
-        if let topP = parameters.topP, topP < 1 { kept = applyTopP(topP, total: kept) }
-        if let topK = parameters.topK { kept = applyTopK(topK, total: kept) }
-        let token = parameters.temperature > 0 ? draw(&random) : argmax()
-        switch parameters.algorithm {
-        case .topkMargin:
-            var first: Float = 0, second: Float = 0
-            for weight in weights where weight > second {
-                if weight > first { second = first; first = weight } else { second = weight }
+/// Prepares every row of a `[rows × vocabularySize]` logits buffer in place, rows split over up to
+/// `threads` threads (fork-join).
+func prepareRows(_ logits: inout [Float], rows: [Int], vocabularySize: Int, threads: Int,
+                 preparer: RowPreparer) throws -> [PreparedRow] {
+    let rowCount = rows.count
+    guard rowCount > 0 else { return [] }
+    var summaries = [PreparedRow](repeating: PreparedRow(), count: rowCount)
+    let chunks = max(1, min(threads, rowCount))
+    var failures = [SamplerError?](repeating: nil, count: chunks)
+    logits.withUnsafeMutableBufferPointer { buffer in
+        summaries.withUnsafeMutableBufferPointer { summaryBuffer in
+            failures.withUnsafeMutableBufferPointer { failureBuffer in
+                nonisolated(unsafe) let values = buffer
+                nonisolated(unsafe) let output = summaryBuffer
+                nonisolated(unsafe) let errors = failureBuffer
+                let work: @Sendable (Int) -> Void = { chunk in
+                    var local = preparer
+                    let start = chunk * rowCount / chunks
+                    let end = (chunk + 1) * rowCount / chunks
+                    for slot in start..<end {
+                        let row = UnsafeMutableBufferPointer(rebasing: values[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                        do {
+                            output[slot] = try local.prepare(row, rowIndex: rows[slot])
+                        } catch let error as SamplerError {
+                            errors[chunk] = error
+                            return
+                        } catch {
+                            return
+                        }
+                    }
+                }
+                if chunks == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
             }
-            return (Int32(token), Float((Double(first) - Double(second)) / kept))
-        case .entropy:
-            var sum = 0.0
-            for weight in weights where weight > 0 {
-                let probability = Double(weight) / kept
-                sum += probability * log(probability + 1e-10)
-            }
-            return (Int32(token), Float(sum))
-        default:
-            return (Int32(token), Float(Double(weights[token]) / kept))
         }
     }
+    if let failure = failures.compactMap({ $0 }).first { throw failure }
+    return summaries
 }

@@ -6,7 +6,7 @@ public enum SamplerError: Error, CustomStringConvertible, Equatable, Sendable {
     case canvasLengthMismatch(tokens: Int, flags: Int)
     /// A negative or overflowing length.
     case invalidLength(Int)
-    /// Steps must be at least 1.
+    /// Steps must be in 1…``SamplingParameters/maximumSteps``.
     case invalidSteps(Int)
     /// Temperature must be finite and ≥ 0.
     case invalidTemperature(Float)
@@ -42,7 +42,7 @@ public enum SamplerError: Error, CustomStringConvertible, Equatable, Sendable {
         case .canvasLengthMismatch(let tokens, let flags):
             return "canvas has \(tokens) tokens but \(flags) fixed flags"
         case .invalidLength(let length): return "invalid length \(length)"
-        case .invalidSteps(let steps): return "steps must be ≥ 1, got \(steps)"
+        case .invalidSteps(let steps): return "steps must be in 1...\(SamplingParameters.maximumSteps), got \(steps)"
         case .invalidTemperature(let value): return "temperature must be finite and ≥ 0, got \(value)"
         case .invalidTopP(let value): return "top-p must be in (0, 1], got \(value)"
         case .invalidTopK(let value): return "top-k must be ≥ 1, got \(value)"

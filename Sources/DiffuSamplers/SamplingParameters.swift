@@ -117,9 +117,12 @@ public struct SamplingParameters: Sendable, Equatable {
                            topP: topP, topK: topK, blockLength: 1, shiftLogits: true, causal: true)
     }
 
+    /// The largest accepted step count (2²⁴; Dream's timestep table has steps + 1 entries).
+    public static let maximumSteps = 1 << 24
+
     /// Checks every field and combination; throws the first problem found.
     public func validate() throws {
-        guard steps >= 1 else { throw SamplerError.invalidSteps(steps) }
+        guard steps >= 1, steps <= Self.maximumSteps else { throw SamplerError.invalidSteps(steps) }
         guard temperature.isFinite, temperature >= 0 else { throw SamplerError.invalidTemperature(temperature) }
         if let topP, !(topP.isFinite && topP > 0 && topP <= 1) { throw SamplerError.invalidTopP(topP) }
         if let topK, topK < 1 { throw SamplerError.invalidTopK(topK) }

@@ -22,6 +22,9 @@ struct BPEModel: Sendable {
     /// Consecutive unknown symbols become one unknown token (HF `fuse_unk`).
     let fuseUnknown: Bool
     let pairs: PairTable
+    /// `barriers[id]`: the token is in no merge rule (see `MergeEngine.merge`). Ids past the end are not
+    /// barriers.
+    let barriers: [Bool]
     /// HF `ignore_merges`: a word that is itself a token is emitted as that token without merging.
     let wholeWords: [[UInt8]: Int32]?
 
@@ -67,7 +70,7 @@ struct BPEModel: Sendable {
                 index += length
             }
         }
-        MergeEngine.merge(&workspace, count: workspace.ids.count, pairs: pairs, output: &output)
+        MergeEngine.merge(&workspace, count: workspace.ids.count, pairs: pairs, barriers: barriers, output: &output)
     }
 
     @inline(__always)
@@ -75,6 +78,16 @@ struct BPEModel: Sendable {
         guard let unknownId else { return }  // no unknown token: the symbol is dropped, as in HF
         if fuseUnknown, ids.last == unknownId { return }
         ids.append(unknownId)
+    }
+}
+
+extension BPEModel {
+    init(alphabet: Alphabet, byteSymbols: [Int32], asciiSymbols: [Int32], scalarSymbols: [UInt32: Int32], unknownId: Int32?,
+         fuseUnknown: Bool, pairs: PairTable, wholeWords: [[UInt8]: Int32]?, vocabularySize: Int) {
+        var barriers = [Bool](repeating: true, count: vocabularySize)
+        for (id, member) in pairs.members.enumerated() where member && id < vocabularySize { barriers[id] = false }
+        self.init(alphabet: alphabet, byteSymbols: byteSymbols, asciiSymbols: asciiSymbols, scalarSymbols: scalarSymbols,
+                  unknownId: unknownId, fuseUnknown: fuseUnknown, pairs: pairs, barriers: barriers, wholeWords: wholeWords)
     }
 }
 

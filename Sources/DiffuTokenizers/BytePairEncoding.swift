@@ -1,13 +1,15 @@
 /// Merge rules keyed by the integer pair (left id, right id), in an open-addressing hash table.
 ///
-/// Layout: `keys[slot] = UInt64(left) << 32 | UInt64(right)` (`emptyKey` when free) and
-/// `values[slot] = UInt64(rank) << 32 | UInt64(result)`. A lower rank merges first.
+/// Layout: `slots[2 * i] = UInt64(left) << 32 | UInt64(right)` (`emptyKey` when free) and
+/// `slots[2 * i + 1] = UInt64(rank) << 32 | UInt64(result)`: key and value share a cache line, so a
+/// lookup costs one memory access. A lower rank merges first. Linear probing, load factor at most 1/2.
 struct PairTable: Sendable {
-    private var keys: [UInt64]
-    private var values: [UInt64]
+    private var slots: [UInt64]
     private var mask: Int
     private var shift: UInt64
     private(set) var count = 0
+    /// `members[id]` is true when the id is the left or right side of some merge.
+    private(set) var members: [Bool] = []
 
     static let emptyKey = UInt64.max
     /// Returned by `lookup` when a pair has no merge.
@@ -16,10 +18,15 @@ struct PairTable: Sendable {
     init(capacity: Int) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        keys = [UInt64](repeating: Self.emptyKey, count: size)
-        values = [UInt64](repeating: 0, count: size)
+        slots = Self.emptySlots(size)
         mask = size - 1
         shift = UInt64(64 - size.trailingZeroBitCount)
+    }
+
+    private static func emptySlots(_ size: Int) -> [UInt64] {
+        var slots = [UInt64](repeating: 0, count: 2 * size)
+        for index in stride(from: 0, to: slots.count, by: 2) { slots[index] = emptyKey }
+        return slots
     }
 
     @inline(__always)
@@ -34,28 +41,32 @@ struct PairTable: Sendable {
 
     /// Adds a merge unless the pair already has one (the first, lowest-ranked rule wins, as in HF).
     mutating func insert(left: Int32, right: Int32, rank: Int32, result: Int32) {
-        if (count + 1) * 2 > keys.count { grow() }
+        if (count + 1) * 2 > slots.count / 2 { grow() }
         let key = Self.key(left, right)
         var index = slot(for: key)
-        while keys[index] != Self.emptyKey {
-            if keys[index] == key { return }
+        while slots[2 * index] != Self.emptyKey {
+            if slots[2 * index] == key { return }
             index = (index + 1) & mask
         }
-        keys[index] = key
-        values[index] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: result))
+        slots[2 * index] = key
+        slots[2 * index + 1] = UInt64(UInt32(bitPattern: rank)) << 32 | UInt64(UInt32(bitPattern: result))
         count += 1
+        let largest = Int(max(left, right))
+        if largest >= members.count { members += [Bool](repeating: false, count: largest + 1 - members.count) }
+        if left >= 0 { members[Int(left)] = true }
+        if right >= 0 { members[Int(right)] = true }
     }
 
     private mutating func grow() {
-        let oldKeys = keys
-        let oldValues = values
-        let size = keys.count * 2
-        keys = [UInt64](repeating: Self.emptyKey, count: size)
-        values = [UInt64](repeating: 0, count: size)
+        let old = slots
+        let size = slots.count  // twice the slot count
+        slots = Self.emptySlots(size)
         mask = size - 1
         shift = UInt64(64 - size.trailingZeroBitCount)
         count = 0
-        for (key, value) in zip(oldKeys, oldValues) where key != Self.emptyKey {
+        for index in stride(from: 0, to: old.count, by: 2) where old[index] != Self.emptyKey {
+            let key = old[index]
+            let value = old[index + 1]
             insert(left: Int32(truncatingIfNeeded: key >> 32), right: Int32(truncatingIfNeeded: key),
                    rank: Int32(truncatingIfNeeded: value >> 32), result: Int32(truncatingIfNeeded: value))
         }
@@ -65,11 +76,11 @@ struct PairTable: Sendable {
     @inline(__always)
     func lookup(_ left: Int32, _ right: Int32) -> UInt64 {
         let key = Self.key(left, right)
-        return keys.withUnsafeBufferPointer { keys in
+        return slots.withUnsafeBufferPointer { slots in
             var index = slot(for: key)
             while true {
-                let stored = keys[index]
-                if stored == key { return values.withUnsafeBufferPointer { $0[index] } }
+                let stored = slots[2 * index]
+                if stored == key { return slots[2 * index + 1] }
                 if stored == Self.emptyKey { return Self.noMerge }
                 index = (index + 1) & mask
             }
@@ -94,20 +105,43 @@ struct MergeWorkspace {
 /// HF `tokenizers`' `Word::merge_all` and SentencePiece's BPE: O(n log n) in the word length.
 enum MergeEngine {
     /// Merges `workspace.ids[0..<count]` in place and appends the surviving symbols to `output`.
-    static func merge(_ workspace: inout MergeWorkspace, count: Int, pairs: PairTable, output: inout [Int32]) {
-        if count == 1 { output.append(workspace.ids[0]); return }
+    /// `barriers[id]` marks symbols that take part in no merge: the word is cut there into parts that
+    /// cannot interact, each merged on its own (same result, smaller heaps: LLaMA's newline is such a
+    /// byte-fallback symbol, so a whole document is merged line by line).
+    static func merge(_ workspace: inout MergeWorkspace, count: Int, pairs: PairTable, barriers: [Bool], output: inout [Int32]) {
         if count == 0 { return }
+        if count == 1 { output.append(workspace.ids[0]); return }
         workspace.next.removeAll(keepingCapacity: true)
         workspace.previous.removeAll(keepingCapacity: true)
-        workspace.heap.removeAll(keepingCapacity: true)
+        workspace.next.reserveCapacity(count)
+        workspace.previous.reserveCapacity(count)
         for position in 0..<count {
-            workspace.next.append(position + 1 < count ? Int32(position + 1) : -1)
+            workspace.next.append(Int32(position + 1))
             workspace.previous.append(Int32(position - 1))
         }
+        var partStart = 0
+        for position in 0..<count {
+            let id = Int(workspace.ids[position])
+            if id >= 0, id < barriers.count, barriers[id] {
+                if position > partStart { mergePart(&workspace, partStart..<position, pairs: pairs, output: &output) }
+                output.append(workspace.ids[position])
+                partStart = position + 1
+            }
+        }
+        if partStart < count { mergePart(&workspace, partStart..<count, pairs: pairs, output: &output) }
+    }
+
+    /// Merges the symbols in `part` (linked positions `part.lowerBound...`, the last one's `next` is
+    /// treated as the end).
+    private static func mergePart(_ workspace: inout MergeWorkspace, _ part: Range<Int>, pairs: PairTable, output: inout [Int32]) {
+        if part.count == 1 { output.append(workspace.ids[part.lowerBound]); return }
+        workspace.heap.removeAll(keepingCapacity: true)
+        workspace.next[part.upperBound - 1] = -1
+        workspace.previous[part.lowerBound] = -1
         workspace.ids.withUnsafeMutableBufferPointer { ids in
             workspace.next.withUnsafeMutableBufferPointer { next in
                 workspace.previous.withUnsafeMutableBufferPointer { previous in
-                    for position in 0..<(count - 1) {
+                    for position in part.lowerBound..<(part.upperBound - 1) {
                         let merge = pairs.lookup(ids[position], ids[position + 1])
                         if merge != PairTable.noMerge {
                             workspace.heap.append(merge & 0xFFFF_FFFF_0000_0000 | UInt64(position))
@@ -143,7 +177,7 @@ enum MergeEngine {
                             }
                         }
                     }
-                    var position = 0
+                    var position = part.lowerBound
                     while position >= 0 {
                         output.append(ids[position])
                         position = Int(next[position])

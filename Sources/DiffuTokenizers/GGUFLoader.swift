@@ -58,9 +58,10 @@ enum GGUFTokenizerLoader {
                 merges.append((String(parts[0]), String(parts[1])))
             }
             let table: [String?] = tokens
+            let tokenIds = VocabularyBuilder.idLookup(table)
             let bpe: BPEModel
             do {
-                bpe = try VocabularyBuilder.byteLevelModel(tokens: table, merges: merges, file: "vocab.gguf")
+                bpe = try VocabularyBuilder.byteLevelModel(tokens: table, index: tokenIds, merges: merges, file: "vocab.gguf")
             } catch {
                 throw .gguf(reason: error.description)
             }
@@ -75,6 +76,7 @@ enum GGUFTokenizerLoader {
             definition = TokenizerDefinition(
                 tokenStrings: table, model: bpe,
                 decodedBytes: VocabularyBuilder.byteLevelDecodedBytes(table, raw: Set(added.map(\.id))), source: "vocab.gguf")
+            definition.tokenIndex = tokenIds
             definition.addedTokens = added
             definition.specialTokens = special
             let pre = file["tokenizer.ggml.pre"]?.stringValue ?? "default"
@@ -87,8 +89,11 @@ enum GGUFTokenizerLoader {
                 definition.preTokenizer.splitters = [.pattern(.qwen2)]
             case "llama3", "llama-v3", "llama-bpe":
                 definition.preTokenizer.splitters = [.pattern(.llama3)]
+            case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva":
+                // llama.cpp: numbers split one scalar each (`\p{N}`), then the GPT-2 pattern.
+                definition.preTokenizer.splitters = [.isolatedNumbers, .pattern(.gpt2)]
             default:
-                throw .gguf(reason: "unsupported tokenizer.ggml.pre '\(pre)' (supported: gpt-2, qwen2, llama-bpe)")
+                throw .gguf(reason: "unsupported tokenizer.ggml.pre '\(pre)' (supported: gpt-2, qwen2, llama-bpe, smollm, starcoder)")
             }
             VocabularyBuilder.applyBosEos(&definition, addBos: addBos ?? false, addEos: addEos ?? false)
         default:

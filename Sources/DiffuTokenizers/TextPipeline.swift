@@ -98,6 +98,9 @@ struct PreTokenizerPlan: Sendable, Equatable {
         case pattern(SplitPattern)
         /// Metaspace `split: true`: a new word starts at each replacement character.
         case beforeEach([UInt8])
+        /// HF `Digits(individual_digits: true)`, llama.cpp's `\p{N}` first stage (SmolLM, StarCoder):
+        /// every numeric scalar (general category Nd, Nl, No) becomes a word of its own.
+        case isolatedNumbers
     }
 
     /// Metaspace: spaces become this replacement (`▁`).

@@ -38,6 +38,8 @@ struct TokenizerDefinition: Sendable {
     var suffixIds: [Int32] = []
     var specialTokens = SpecialTokenIds()
     var chatTemplate: String? = nil
+    /// Spelling → id for `tokenStrings`, when the loader already built it (else built by `Tokenizer`).
+    var tokenIndex: TokenIndex? = nil
     /// Where the definition came from, for diagnostics ("tokenizer.json", "vocab.gguf", ...).
     var source: String
 }
@@ -51,23 +53,23 @@ struct TokenizerDefinition: Sendable {
 ///
 /// Text that merely spells a special (control) token such as `<|endoftext|>` or `<s>` is ordinary text
 /// unless `parseSpecial` is true (llama.cpp's default; HF `tokenizers` always matches them). Non-special
-/// added tokens (HF `special: false`, SentencePiece user-defined pieces) are always matched.
+/// added tokens (HF `special: false`, SentencePiece user-defined pieces) are always matched. Added tokens
+/// are matched in the raw text (HF matches `normalized: true` ones after normalization; the two differ
+/// only when a normalizer rewrites a token's own spelling).
+///
+/// Qwen2 vocabularies apply NFC also when loaded from GGUF (as HF does and the models were trained;
+/// llama.cpp skips it, so llama.cpp's ids differ on non-NFC input).
 public final class Tokenizer: Sendable {
     let definition: TokenizerDefinition
     private let matcher: AddedTokenMatcher
-    private let idsByString: [String: Int32]
+    private let index: TokenIndex
     private let isSpecialId: [Bool]
     private let usesWordCache: Bool
 
     init(definition: TokenizerDefinition) {
         self.definition = definition
         matcher = AddedTokenMatcher(tokens: definition.addedTokens)
-        var lookup: [String: Int32] = [:]
-        lookup.reserveCapacity(definition.tokenStrings.count)
-        for (id, token) in definition.tokenStrings.enumerated() {
-            if let token, lookup[token] == nil { lookup[token] = Int32(id) }
-        }
-        idsByString = lookup
+        index = definition.tokenIndex ?? TokenIndex(definition.tokenStrings)
         var special = [Bool](repeating: false, count: definition.tokenStrings.count)
         for token in definition.addedTokens where token.special && Int(token.id) < special.count { special[Int(token.id)] = true }
         isSpecialId = special
@@ -98,8 +100,9 @@ public final class Tokenizer: Sendable {
         return definition.tokenStrings[Int(id)]
     }
 
-    /// The id of a token spelled as in the vocabulary, or nil.
-    public func id(forToken token: String) -> Int32? { idsByString[token] }
+    /// The id of a token spelled as in the vocabulary (compared scalar for scalar, not up to Unicode
+    /// canonical equivalence), or nil.
+    public func id(forToken token: String) -> Int32? { index[token] }
 
     /// Whether the id is a special (control) token.
     public func isSpecial(_ id: Int32) -> Bool {
@@ -127,7 +130,7 @@ public final class Tokenizer: Sendable {
         var output: [Int32] = []
         output.reserveCapacity(buffer.count / 3 + 4)
         if addSpecialTokens { output.append(contentsOf: definition.prefixIds) }
-        var workspace = EncodeWorkspace(cache: usesWordCache && buffer.count > 256)
+        var workspace = EncodeWorkspace(cacheSlots: usesWordCache ? Self.cacheSlots(forByteCount: buffer.count) : 0)
         for segment in matcher.split(buffer, includeSpecial: parseSpecial) {
             if let token = segment.token {
                 output.append(token)
@@ -143,11 +146,20 @@ public final class Tokenizer: Sendable {
     /// Reusable buffers for one `encode` call.
     private struct EncodeWorkspace {
         var units = TextUnits()
-        var ends: [Int32] = []
+        var ends: [Int] = []
         var merge = MergeWorkspace()
         var cache: WordCache?
 
-        init(cache: Bool) { self.cache = cache ? WordCache() : nil }
+        init(cacheSlots: Int) { cache = cacheSlots > 0 ? WordCache(slotCount: cacheSlots) : nil }
+    }
+
+    /// Word-cache size for an input: about one slot per two bytes, a power of two in 0 (short texts,
+    /// where a cache cannot pay off) or 256...16384.
+    private static func cacheSlots(forByteCount count: Int) -> Int {
+        guard count >= 128 else { return 0 }
+        var slots = 256
+        while slots < 16384, slots * 2 < count { slots <<= 1 }
+        return slots
     }
 
     /// Normalizes, pre-tokenizes and merges one stretch of text that holds no added token.
@@ -176,7 +188,7 @@ public final class Tokenizer: Sendable {
     private func splitAndMerge(_ text: UnsafeBufferPointer<UInt8>, workspace: inout EncodeWorkspace, output: inout [Int32]) {
         let splitters = definition.preTokenizer.splitters
         guard !splitters.isEmpty else {
-            definition.model.encodeWord(text, workspace: &workspace.merge, output: &output)
+            encodeLongWord(text, workspace: &workspace, output: &output)
             return
         }
         // Word boundaries as byte offsets, refined by each splitter in turn.
@@ -193,7 +205,7 @@ public final class Tokenizer: Sendable {
                     workspace.units.decode(word)
                     workspace.ends.removeAll(keepingCapacity: true)
                     pattern.split(workspace.units, into: &workspace.ends)
-                    for unitEnd in workspace.ends { refined.append(start + Int(workspace.units.offsets[Int(unitEnd)])) }
+                    for unitEnd in workspace.ends { refined.append(start + workspace.units.offsets[unitEnd]) }
                 case .beforeEach(let delimiter):
                     var index = 0
                     while index + delimiter.count <= word.count {
@@ -201,6 +213,17 @@ public final class Tokenizer: Sendable {
                             refined.append(start + index)
                         }
                         index += 1
+                    }
+                    refined.append(end)
+                case .isolatedNumbers:
+                    var index = 0
+                    while index < word.count {
+                        let (value, length) = UTF8Decoding.scalar(in: word, at: index)
+                        if let scalar = Unicode.Scalar(value), Self.isNumeric(scalar) {
+                            if index > 0 { refined.append(start + index) }
+                            if index + length < word.count { refined.append(start + index + length) }
+                        }
+                        index += length
                     }
                     refined.append(end)
                 }
@@ -217,9 +240,34 @@ public final class Tokenizer: Sendable {
                 definition.model.encodeWord(word, workspace: &workspace.merge, output: &output)
                 workspace.cache!.insert(word, hash: hash, tokens: output[before...])
             } else {
-                definition.model.encodeWord(word, workspace: &workspace.merge, output: &output)
+                encodeLongWord(word, workspace: &workspace, output: &output)
             }
         }
+    }
+
+    /// `\p{N}`: decimal digits, letter numbers and other numbers.
+    static func isNumeric(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .decimalNumber, .letterNumber, .otherNumber: true
+        default: false
+        }
+    }
+
+    /// Longest word merged in one piece: symbol positions are 32-bit in the merge heap.
+    static let maximumWordByteCount = 1 << 30
+
+    /// Merges a word; one longer than `maximumWordByteCount` bytes (only possible for vocabularies
+    /// without a pre-tokenizer split, given gigabytes of text) is merged in pieces of that size cut at
+    /// character boundaries.
+    private func encodeLongWord(_ word: UnsafeBufferPointer<UInt8>, workspace: inout EncodeWorkspace, output: inout [Int32]) {
+        var start = 0
+        while word.count - start > Self.maximumWordByteCount {
+            var end = start + Self.maximumWordByteCount
+            while end > start + 1, word[end] & 0xC0 == 0x80 { end -= 1 }
+            definition.model.encodeWord(UnsafeBufferPointer(rebasing: word[start..<end]), workspace: &workspace.merge, output: &output)
+            start = end
+        }
+        definition.model.encodeWord(UnsafeBufferPointer(rebasing: word[start...]), workspace: &workspace.merge, output: &output)
     }
 
     /// Decodes ids to text. Ids outside the vocabulary are skipped (no trap, no placeholder). Special
@@ -256,7 +304,7 @@ public final class Tokenizer: Sendable {
 /// Decodes a stream of ids into text as it arrives, holding back bytes of an incomplete UTF-8 sequence
 /// (a character split across byte-fallback or byte-level tokens) until it completes. The concatenated
 /// output equals `Tokenizer.decode` of all ids, except that `Strip`'s trailing spaces are not removed.
-public struct StreamingDecoder {
+public struct StreamingDecoder: Sendable {
     private let tokenizer: Tokenizer
     private let skipSpecialTokens: Bool
     private var pending: [UInt8] = []

@@ -19,6 +19,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     /// The GGUF metadata cannot be read or lacks tokenizer keys.
     case gguf(reason: String)
 
+    /// A one-line explanation naming the file and the problem.
     public var description: String {
         switch self {
         case .noTokenizerSource(let available):

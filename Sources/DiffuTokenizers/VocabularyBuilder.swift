@@ -18,8 +18,7 @@ enum VocabularyBuilder {
 
     /// A byte-level BPE model (GPT-2, Qwen2): tokens are spelled in `ByteLevelAlphabet`; merges are
     /// (left, right) spellings in rank order.
-    static func byteLevelModel(tokens: [String?], merges: [(String, String)], file: String, ignoreMerges: Bool = false) throws(TokenizerError) -> BPEModel {
-        let ids = idLookup(tokens)
+    static func byteLevelModel(tokens: [String?], index ids: TokenIndex, merges: [(String, String)], file: String, ignoreMerges: Bool = false) throws(TokenizerError) -> BPEModel {
         var byteSymbols = [Int32](repeating: -1, count: 256)
         for byte in 0..<256 {
             let spelling = String(Character(Unicode.Scalar(ByteLevelAlphabet.scalarForByte[byte])!))
@@ -36,14 +35,13 @@ enum VocabularyBuilder {
             wholeWords = words
         }
         return BPEModel(alphabet: .bytes, byteSymbols: byteSymbols, asciiSymbols: [], scalarSymbols: [:],
-                        unknownId: nil, fuseUnknown: false, pairs: pairs, wholeWords: wholeWords)
+                        unknownId: nil, fuseUnknown: false, pairs: pairs, wholeWords: wholeWords, vocabularySize: tokens.count)
     }
 
     /// A character-level BPE model (HF `BPE` without a ByteLevel pre-tokenizer, e.g. LLaMA's
     /// tokenizer.json): initial symbols are scalars, `<0xXX>` tokens serve as byte fallback.
-    static func characterModel(tokens: [String?], merges: [(String, String)], unknown: String?, byteFallback: Bool,
+    static func characterModel(tokens: [String?], index ids: TokenIndex, merges: [(String, String)], unknown: String?, byteFallback: Bool,
                                fuseUnknown: Bool, ignoreMerges: Bool, file: String) throws(TokenizerError) -> BPEModel {
-        let ids = idLookup(tokens)
         let pairs = try mergeTable(merges, ids: ids, file: file)
         var wholeWords: [[UInt8]: Int32]? = nil
         if ignoreMerges {
@@ -57,22 +55,15 @@ enum VocabularyBuilder {
         let (ascii, scalars) = scalarSymbols(tokens, include: { _ in true })
         return BPEModel(alphabet: .characters, byteSymbols: byteFallback ? byteFallbackSymbols(ids) : [Int32](repeating: -1, count: 256),
                         asciiSymbols: ascii, scalarSymbols: scalars, unknownId: unknown.flatMap { ids[$0] },
-                        fuseUnknown: fuseUnknown, pairs: pairs, wholeWords: wholeWords)
+                        fuseUnknown: fuseUnknown, pairs: pairs, wholeWords: wholeWords, vocabularySize: tokens.count)
     }
 
-    static func idLookup(_ tokens: [String?]) -> [String: Int32] {
-        var ids: [String: Int32] = [:]
-        ids.reserveCapacity(tokens.count)
-        for (id, token) in tokens.enumerated() {
-            if let token, ids[token] == nil { ids[token] = Int32(id) }
-        }
-        return ids
-    }
+    static func idLookup(_ tokens: [String?]) -> TokenIndex { TokenIndex(tokens) }
 
-    static func mergeTable(_ merges: [(String, String)], ids: [String: Int32], file: String) throws(TokenizerError) -> PairTable {
+    static func mergeTable(_ merges: [(String, String)], ids: TokenIndex, file: String) throws(TokenizerError) -> PairTable {
         var table = PairTable(capacity: merges.count)
         for (rank, (left, right)) in merges.enumerated() {
-            guard let leftId = ids[left], let rightId = ids[right], let result = ids[left + right] else {
+            guard let leftId = ids[left], let rightId = ids[right], let result = ids.concatenation(left, right) else {
                 throw .mergeTokenNotFound(file: file, merge: "\(left) \(right)")
             }
             table.insert(left: leftId, right: rightId, rank: Int32(rank), result: result)
@@ -98,7 +89,7 @@ enum VocabularyBuilder {
     }
 
     /// The `<0xXX>` token of each byte (-1 where missing).
-    static func byteFallbackSymbols(_ ids: [String: Int32]) -> [Int32] {
+    static func byteFallbackSymbols(_ ids: TokenIndex) -> [Int32] {
         (0..<256).map { ids[byteTokenSpelling(UInt8($0))] ?? -1 }
     }
 
@@ -174,26 +165,18 @@ struct SentencePieceVocabulary {
             throw .invalidValue(file: source, key: "pieces", reason: "pieces, scores and types differ in length")
         }
         guard !pieces.isEmpty, pieces.count < Int(Int32.max) else { throw .invalidValue(file: source, key: "pieces", reason: "empty vocabulary") }
-        var normalIds: [String: Int32] = [:]
-        var allIds: [String: Int32] = [:]
-        for (id, piece) in pieces.enumerated() {
-            if allIds[piece] == nil { allIds[piece] = Int32(id) }
-            if type(id) == .normal, normalIds[piece] == nil { normalIds[piece] = Int32(id) }
-        }
+        var normalIds = TokenIndex()
+        for (id, piece) in pieces.enumerated() where type(id) == .normal { normalIds.insertIfAbsent(piece, Int32(id)) }
         let distinctScores = Array(Set(scores)).sorted(by: >)
         var rankOfScore: [Float: Int32] = [:]
         for (rank, score) in distinctScores.enumerated() { rankOfScore[score] = Int32(rank) }
         var pairs = PairTable(capacity: pieces.count * 4)
         for (id, piece) in pieces.enumerated() where type(id) == .normal {
-            let scalars = Array(piece.unicodeScalars)
-            guard scalars.count >= 2 else { continue }
+            let bytes = Array(piece.utf8)
             let rank = rankOfScore[scores[id]] ?? 0
-            var left = String.UnicodeScalarView()
-            for cut in 1..<scalars.count {
-                left.append(scalars[cut - 1])
-                var right = String.UnicodeScalarView()
-                right.append(contentsOf: scalars[cut...])
-                guard let leftId = normalIds[String(left)], let rightId = normalIds[String(right)] else { continue }
+            // Every cut between two scalars (never inside a UTF-8 sequence).
+            for cut in 1..<max(bytes.count, 1) where bytes[cut] & 0xC0 != 0x80 {
+                guard let leftId = normalIds[bytes: Array(bytes[..<cut])], let rightId = normalIds[bytes: Array(bytes[cut...])] else { continue }
                 pairs.insert(left: leftId, right: rightId, rank: rank, result: Int32(id))
             }
         }
@@ -224,7 +207,7 @@ struct SentencePieceVocabulary {
         if !byteFallback { byteSymbols = [Int32](repeating: -1, count: 256) }
         let (ascii, scalars) = VocabularyBuilder.scalarSymbols(pieces.map { $0 }, include: { type($0) == .normal })
         let model = BPEModel(alphabet: .characters, byteSymbols: byteSymbols, asciiSymbols: ascii, scalarSymbols: scalars,
-                             unknownId: unknownId, fuseUnknown: true, pairs: pairs, wholeWords: nil)
+                             unknownId: unknownId, fuseUnknown: true, pairs: pairs, wholeWords: nil, vocabularySize: pieces.count)
         var definition = TokenizerDefinition(tokenStrings: pieces, model: model, decodedBytes: decoded, source: source)
         if removeExtraWhitespaces { definition.normalizers.append(.collapseSpaces) }
         if addDummyPrefix { definition.normalizers.append(.prepend(Self.spaceMarker)) }

@@ -11,7 +11,7 @@ struct DiffuCommand: AsyncParsableCommand {
         abstract: "A pure-Swift CPU runtime for diffusion language models.",
         subcommands: [
             ConvertCommand.self, GenerateCommand.self, InfillCommand.self, ChatCommand.self,
-            InspectCommand.self, VerifyCommand.self,
+            ConvertCommand.self, InspectCommand.self, VerifyCommand.self,
             LogitsCommand.self, BenchCommand.self, BenchGemmCommand.self,
             TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self,
         ]

@@ -3,11 +3,18 @@ import CDiffuSystem
 import DiffuKernels
 import DiffuStorage
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `diffu bench-gemm`: times `MatrixMultiply.multiply` on random weights of one storage type.
 ///
 /// Prints the median of `--repeat` timed runs (after one warm-up run) and the GFLOP/s it implies
-/// (`2·L·K·N` floating-point operations per product).
+/// (`2·L·K·N` floating-point operations per product), and the median process CPU time per run: on a
+/// shared machine, CPU time is not inflated by waiting for a core, so `cpu(1 thread) / (cpu(N) / N)`
+/// estimates the N-thread speedup the kernel would get on idle cores (load imbalance excluded).
 struct BenchGemmCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-gemm",
@@ -62,19 +69,23 @@ struct BenchGemmCommand: ParsableCommand {
         try weightValues.withUnsafeBufferPointer { try WeightPacking.pack($0, geometry: geometry, into: payload) }
         let matrix = WeightMatrix(geometry: geometry, base: UnsafeRawPointer(payload.baseAddress!))
         var y = [Float](repeating: 0, count: rows * n)
-        var seconds: [Double] = []
+        var seconds: [Double] = [], cpuSeconds: [Double] = []
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
                 for iteration in 0...repetitions {
+                    let cpuStart = Self.processCPUSeconds()
                     let start = DispatchTime.now().uptimeNanoseconds
                     MatrixMultiply.multiply(xp.baseAddress!, rowCount: rows, weights: matrix, into: yp.baseAddress!, threads: threads)
                     let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                    if iteration > 0 { seconds.append(elapsed) }
+                    let cpu = Self.processCPUSeconds() - cpuStart
+                    if iteration > 0 { seconds.append(elapsed); cpuSeconds.append(cpu) }
                 }
             }
         }
         seconds.sort()
+        cpuSeconds.sort()
         let median = seconds[seconds.count / 2]
+        let medianCPU = cpuSeconds[cpuSeconds.count / 2]
         let flops = 2.0 * Double(rows) * Double(k) * Double(n)
         let gflops = flops / median / 1e9
         if json {
@@ -82,12 +93,21 @@ struct BenchGemmCommand: ParsableCommand {
                 "\"rows\": \(rows)", "\"k\": \(k)", "\"n\": \(n)", "\"storage\": \"\(type.name)\"",
                 "\"threads\": \(threads)", "\"repeat\": \(repetitions)",
                 "\"median_seconds\": \(median)", "\"min_seconds\": \(seconds[0])", "\"gflops\": \(gflops)",
+                "\"median_cpu_seconds\": \(medianCPU)",
             ]
             print("{" + fields.joined(separator: ", ") + "}")
         } else {
             let milliseconds = (median * 1e3 * 1000).rounded() / 1000
             let rate = (gflops * 10).rounded() / 10
-            print("bench-gemm rows \(rows) k \(k) n \(n) \(type.name) threads \(threads): median \(milliseconds) ms, \(rate) GFLOP/s")
+            let cpuMilliseconds = (medianCPU * 1e3 * 1000).rounded() / 1000
+            print("bench-gemm rows \(rows) k \(k) n \(n) \(type.name) threads \(threads): median \(milliseconds) ms, \(rate) GFLOP/s, CPU \(cpuMilliseconds) ms")
         }
+    }
+
+    /// CPU time consumed so far by all threads of this process, in seconds.
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }

@@ -276,3 +276,14 @@ private func rawEntry(
     try handle.close()
     #expect(file.verify() == [VerificationFailure(tensor: nil, error: .fileChanged(path: path, openedLength: image.count, currentLength: 200))])
 }
+
+@Test func deeplyNestedMetadataIsAnErrorNotAStackOverflow() throws {
+    let image = try makeSampleImage()
+    let depth = 100_000
+    let nested = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+    let json = #"{"model":"# + nested + #","diffusion":{"mask_token_id":1,"shift_logits":true},"tokenizer":{"kind":"gguf","files":{}},"provenance":{"sources":[],"converter_version":"x","quantization":"q4","created_at":"t"}}"#
+    guard case .corruptMetadata? = validationError(try reassemble(image, metadataJSON: Array(json.utf8))) else {
+        Issue.record("expected corrupt metadata")
+        return
+    }
+}

@@ -142,3 +142,21 @@ private func addVector(_ writer: DiffuFileWriter, name: String) throws {
     let file = try DiffuFile.open(path: path)
     #expect(file.tensors.isEmpty && file.verify().isEmpty && file.metadata == sampleMetadata())
 }
+
+/// A really full disk: runs when `DIFFU_SMALL_FS` names a directory on a small file system, e.g.
+/// `mkdir -p /tmp/smallfs && sudo mount -t tmpfs -o size=1m tmpfs /tmp/smallfs`
+/// `DIFFU_SMALL_FS=/tmp/smallfs swift test --filter fullFileSystem`.
+@Test(.enabled(if: ProcessInfo.processInfo.environment["DIFFU_SMALL_FS"] != nil))
+func fullFileSystemIsDiskFullAndLeavesNothing() throws {
+    let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["DIFFU_SMALL_FS"]!)
+    let before = try directoryListing(directory)
+    let path = directory.appendingPathComponent("too-big.diffu").path
+    let writer = try DiffuFileWriter(destination: path)
+    let chunk = [UInt8](repeating: 7, count: 256 << 10)
+    #expect(throws: DiffuFormatError.diskFull(path: path)) {
+        for index in 0..<1000 {
+            try chunk.withUnsafeBytes { try writer.add(name: "t\(index)", shape: [chunk.count], storage: .bytes, layout: .rowMajor, payload: $0) }
+        }
+    }
+    #expect(try directoryListing(directory) == before)
+}

@@ -69,10 +69,12 @@ import Testing
         }
     }
 
-    /// Tolerance of f16/bf16 storage against the f32 reference, relative to max |logit|. Each stored
-    /// weight has relative error ≤ u (2⁻¹¹ f16, 2⁻⁸ bf16); a 2-layer network with residual paths sums the
-    /// perturbations of ~8 matrices, each amplified by at most the norms' gain (≈ 4 on these fixtures'
-    /// sharp attention), so 64·u bounds the first-order change with margin: 3.1e-2 (f16), 0.25 (bf16).
+    /// Sanity bound of f16/bf16 storage against the *unrounded* f32 reference, relative to max |logit|.
+    /// The precise check is the comparison with the rounded-weight reference above (f32 tolerance); this
+    /// one only guards the scale of the effect. Each stored weight has relative error ≤ u (2⁻¹¹ f16, 2⁻⁸
+    /// bf16); to first order the logits move by Σ over the ~8–10 matrices on any path of (gain × u), with
+    /// gains of a few units on these fixtures (measured in transformers: ≤ 2.2e-3 for f16, ≤ 5.0e-2 for
+    /// bf16, i.e. ≤ 13·u), so 64·u leaves a factor ≥ 4 of margin.
     static func roundingBound(_ storage: StorageType) -> Float {
         storage == .f16 ? 64 * 0x1p-11 : 64 * 0x1p-8
     }
@@ -95,6 +97,7 @@ import Testing
         }
         let hidden = try model.hiddenStates(tokens: tokens, outputPositions: [3])
         #expect(hidden.count == model.configuration.hiddenSize)
+        #expect(try model.forward(tokens: tokens, outputPositions: []).isEmpty)
     }
 
     /// Position 0 sees the last token only in bidirectional mode.

@@ -32,19 +32,22 @@ enum Fixtures {
     /// llama.cpp's test vectors, split exactly as `tests/test-tokenizer-0.cpp` does: the `.inp` text is cut
     /// at every "\n__ggml_vocab_test__\n"; the `.out` file has one line of ids per text.
     static func llamaCppVectors(_ vocab: String) throws -> [(text: String, ids: [Int32])] {
-        let input = String(decoding: try bytes("vocab/\(vocab).inp"), as: UTF8.self)
-        let separator = "\n__ggml_vocab_test__\n"
+        // Split on bytes: String searching would match up to canonical equivalence.
+        let input = try bytes("vocab/\(vocab).inp")
+        let separator = Array("\n__ggml_vocab_test__\n".utf8)
         var texts: [String] = []
-        var rest = Substring(input)
-        while !rest.isEmpty {
-            if let range = rest.range(of: separator) {
-                texts.append(String(rest[..<range.lowerBound]))
-                rest = rest[range.upperBound...]
+        var start = 0
+        var index = 0
+        while index + separator.count <= input.count {
+            if input[index..<(index + separator.count)].elementsEqual(separator) {
+                texts.append(String(decoding: input[start..<index], as: UTF8.self))
+                index += separator.count
+                start = index
             } else {
-                texts.append(String(rest))
-                break
+                index += 1
             }
         }
+        if start < input.count { texts.append(String(decoding: input[start...], as: UTF8.self)) }
         let output = String(decoding: try bytes("vocab/\(vocab).out"), as: UTF8.self)
         var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
@@ -57,9 +60,15 @@ enum Fixtures {
     /// The Qwen2 tokenizer.json, rebuilt from `tokenizer.skeleton.json` (the real file without its vocab and
     /// merges) and the committed `vocab.json` / `merges.txt` (which hold that vocab and those merges).
     static func qwen2TokenizerJSON() throws -> [UInt8] {
-        let skeleton = String(decoding: try bytes("qwen2/tokenizer.skeleton.json"), as: UTF8.self)
-        let vocab = String(decoding: try bytes("qwen2/vocab.json"), as: UTF8.self)
-        let mergeLines = String(decoding: try bytes("qwen2/merges.txt"), as: UTF8.self)
+        try splicedTokenizerJSON(skeleton: "qwen2/tokenizer.skeleton.json", vocabulary: "qwen2")
+    }
+
+    /// A tokenizer.json skeleton (model.vocab and model.merges emptied by the fixture tool) with the
+    /// vocab.json and merges.txt of `vocabulary` put back.
+    static func splicedTokenizerJSON(skeleton skeletonPath: String, vocabulary: String) throws -> [UInt8] {
+        let skeleton = String(decoding: try bytes(skeletonPath), as: UTF8.self)
+        let vocab = String(decoding: try bytes("\(vocabulary)/vocab.json"), as: UTF8.self)
+        let mergeLines = String(decoding: try bytes("\(vocabulary)/merges.txt"), as: UTF8.self)
             .split(separator: "\n").filter { !$0.hasPrefix("#version") }
         var merges = "["
         for (index, line) in mergeLines.enumerated() {
@@ -77,7 +86,7 @@ enum Fixtures {
         }
         merges += "]"
         guard let vocabRange = skeleton.range(of: "\"vocab\": {}"), let mergesRange = skeleton.range(of: "\"merges\": []") else {
-            throw FixtureError.malformed("qwen2/tokenizer.skeleton.json lacks the empty vocab/merges")
+            throw FixtureError.malformed("\(skeletonPath) lacks the empty vocab/merges")
         }
         var text = skeleton
         text.replaceSubrange(mergesRange, with: "\"merges\": " + merges)
@@ -145,12 +154,7 @@ enum Fixtures {
 
     /// Tokenizers are loaded once per test process (loading in a debug build takes a moment).
     static func tokenizer(_ source: Source) throws -> Tokenizer {
-        try cache.withLock { cached in
-            if let tokenizer = cached[source] { return tokenizer }
-            let tokenizer = try source.load()
-            cached[source] = tokenizer
-            return tokenizer
-        }
+        try cache.tokenizer(for: source)
     }
 
     private static let cache = LockedCache()
@@ -175,14 +179,24 @@ enum Fixtures {
     }
 }
 
-/// A lock-protected cache of loaded tokenizers.
+/// A cache of loaded tokenizers with one lock per source, so different sources load in parallel.
 final class LockedCache: @unchecked Sendable {
-    private let lock = NSLock()
+    private let locks: [Fixtures.Source: NSLock] = Dictionary(uniqueKeysWithValues: Fixtures.Source.allCases.map { ($0, NSLock()) })
+    private let tableLock = NSLock()
     private var tokenizers: [Fixtures.Source: Tokenizer] = [:]
 
-    func withLock<T>(_ body: (inout [Fixtures.Source: Tokenizer]) throws -> T) rethrows -> T {
+    func tokenizer(for source: Fixtures.Source) throws -> Tokenizer {
+        let lock = locks[source]!
         lock.lock()
         defer { lock.unlock() }
-        return try body(&tokenizers)
+        tableLock.lock()
+        let cached = tokenizers[source]
+        tableLock.unlock()
+        if let cached { return cached }
+        let tokenizer = try source.load()
+        tableLock.lock()
+        tokenizers[source] = tokenizer
+        tableLock.unlock()
+        return tokenizer
     }
 }

@@ -19,7 +19,7 @@ import Testing
     func everyVectorDecodes(source: Fixtures.Source) throws {
         let tokenizer = try Fixtures.tokenizer(source)
         for (text, expected) in try Fixtures.llamaCppVectors(source.ggufVectors) {
-            #expect(tokenizer.decode(expected) == text, "\(source): \(text.debugDescription)")
+            #expect(Array(tokenizer.decode(expected).utf8) == Array(text.utf8), "\(source): \(text.debugDescription)")
         }
     }
 
@@ -51,7 +51,25 @@ import Testing
     func decodesLikeHuggingFace(source: Fixtures.Source) throws {
         let tokenizer = try Fixtures.tokenizer(source)
         for reference in try Fixtures.hfExpected(source.vocabulary) {
-            #expect(tokenizer.decode(reference.ids) == reference.decoded, "\(source): \(reference.text.debugDescription)")
+            #expect(Array(tokenizer.decode(reference.ids).utf8) == Array(reference.decoded.utf8), "\(source): \(reference.text.debugDescription)")
+        }
+    }
+}
+
+/// Tokenizer.json variants checked against HF `tokenizers`: GPT-2's vocabulary with ByteLevel
+/// `add_prefix_space`, with the LLaMA-3 split regex, and a small hand-made Metaspace tokenizer with
+/// lstrip / rstrip / single_word added tokens and unknown-token fusing.
+@Suite struct TokenizerJSONVariantTests {
+    @Test(arguments: ["gpt2-prefix-space", "gpt2-llama3-split", "synthetic"])
+    func matchesHuggingFace(variant: String) throws {
+        let json = variant == "synthetic"
+            ? try Fixtures.bytes("synthetic/tokenizer.json")
+            : try Fixtures.splicedTokenizerJSON(skeleton: "variants/\(variant).skeleton.json", vocabulary: "gpt2")
+        let tokenizer = try Tokenizer.load(files: ["tokenizer.json": json])
+        for reference in try Fixtures.hfExpected(variant) {
+            let ids = tokenizer.encode(reference.text, parseSpecial: reference.parse_special)
+            #expect(ids == reference.ids, "\(variant): \(reference.text.debugDescription)")
+            #expect(Array(tokenizer.decode(ids).utf8) == Array(reference.decoded.utf8), "\(variant) decode: \(reference.text.debugDescription)")
         }
     }
 }

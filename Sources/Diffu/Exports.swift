@@ -1,0 +1,7 @@
+// The facade re-exports the types its public API uses, so `import Diffu` is all an embedding program
+// needs: configuration and tokenizer types, sampler algorithms, conversion recipes, file metadata.
+@_exported import DiffuConvert
+@_exported import DiffuFormat
+@_exported import DiffuModels
+@_exported import DiffuSamplers
+@_exported import DiffuTokenizers

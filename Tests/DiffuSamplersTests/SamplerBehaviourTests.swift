@@ -1,0 +1,288 @@
+import Foundation
+import Testing
+import DiffuSamplers
+
+/// Observer order, cancellation, validation, canvases, AR mode, block announcements and the nucleus
+/// filter on a large vocabulary.
+@Suite struct SamplerBehaviourTests {
+    static let vocabulary = 48
+    static let mask: Int32 = 47
+
+    func provider() -> FakeLogitsProvider {
+        FakeLogitsProvider(vocabularySize: Self.vocabulary, maskToken: Self.mask)
+    }
+
+    @Test(arguments: [SamplerAlgorithm.randomKeep, .confidence, .origin, .maskgitPlus, .topkMargin, .entropy])
+    func observerSeesStepsInOrder(algorithm: SamplerAlgorithm) throws {
+        let parameters = SamplingParameters(algorithm: algorithm, maskToken: Self.mask, steps: 6, temperature: 0.9,
+                                            topP: algorithm == .confidence ? nil : 0.9)
+        let sampler = try DiffusionSampler(parameters: parameters)
+        let canvas = try Canvas.prefix(prompt: [3, 9, 12], generationLength: 10)
+        var random = SeededRandomSource(seed: 7)
+        var events: [SamplerStep] = []
+        let result = try sampler.generate(canvas: canvas, provider: provider(), random: &random) { step in
+            events.append(step)
+            return .proceed
+        }
+        #expect(events.map(\.index) == Array(0..<events.count))
+        #expect(events.count == result.steps)
+        var previous = canvas.tokens.enumerated().map { canvas.isFixed[$0.offset] ? $0.element : Self.mask }
+        var remaining = canvas.generatedPositions.count
+        for event in events {
+            #expect(event.plannedSteps == 6)
+            // Exactly the reported positions changed from mask to a token; nothing else moved.
+            for position in 0..<canvas.count {
+                if event.revealed.contains(position) {
+                    #expect(previous[position] == Self.mask && event.tokens[position] != Self.mask)
+                } else {
+                    #expect(event.tokens[position] == previous[position])
+                }
+            }
+            remaining -= event.revealed.count
+            #expect(event.remainingMasks == remaining)
+            previous = event.tokens
+        }
+        #expect(remaining == 0)
+        #expect(result.tokens == previous)
+        #expect(!result.tokens.contains(Self.mask))
+    }
+
+    @Test func observerStopsTheLoop() throws {
+        let sampler = try DiffusionSampler(parameters: .randomKeep(maskToken: Self.mask, steps: 10))
+        let canvas = try Canvas.prefix(prompt: [1, 2], generationLength: 12)
+        let logits = provider()
+        var random = SeededRandomSource(seed: 3)
+        var seen = 0
+        let result = try sampler.generate(canvas: canvas, provider: logits, random: &random) { step in
+            seen += 1
+            return step.index == 2 ? .stop : .proceed
+        }
+        #expect(seen == 3)
+        #expect(result.stopped)
+        #expect(result.steps == 3)
+        #expect(logits.requests.count == 3)
+        #expect(result.forwardPasses == 3)
+        // With 10 steps, three steps reveal each position with probability ≤ 1/8: masks remain.
+        #expect(result.tokens.contains(Self.mask))
+        #expect(Array(result.tokens[0..<2]) == [1, 2])
+    }
+
+    @Test func seededRunsAreReproducible() throws {
+        let sampler = try DiffusionSampler(parameters: .dream(maskToken: Self.mask, steps: 8, algorithm: .maskgitPlus,
+                                                              temperature: 0.8))
+        let canvas = try Canvas.prefix(prompt: [5, 6, 7], generationLength: 16)
+        var first = SeededRandomSource(seed: 11)
+        var second = SeededRandomSource(seed: 11)
+        var other = SeededRandomSource(seed: 12)
+        let a = try sampler.generate(canvas: canvas, provider: provider(), random: &first)
+        let b = try sampler.generate(canvas: canvas, provider: provider(), random: &second)
+        let c = try sampler.generate(canvas: canvas, provider: provider(), random: &other)
+        #expect(a == b)
+        #expect(a.tokens != c.tokens)
+    }
+
+    @Test func autoregressiveModeIsGreedyLeftToRight() throws {
+        let sampler = try DiffusionSampler(parameters: .autoregressive(maskToken: Self.mask))
+        let prompt: [Int32] = [4, 8, 15]
+        let canvas = try Canvas.prefix(prompt: prompt, generationLength: 7)
+        let logits = provider()
+        var random = SeededRandomSource(seed: 0)
+        let result = try sampler.generate(canvas: canvas, provider: logits, random: &random)
+        // Independent loop: causal logits of row j−1, argmax, append.
+        var expected = prompt
+        let check = provider()
+        while expected.count < canvas.count {
+            let padded = expected + Array(repeating: Self.mask, count: canvas.count - expected.count)
+            let row = try check.logits(tokens: padded, positions: [expected.count - 1], causal: true)
+            expected.append(Int32(row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }!))
+        }
+        #expect(result.tokens == expected)
+        #expect(logits.requests.map(\.positions) == (2..<9).map { [$0] })
+        #expect(logits.requests.allSatisfy { $0.causal })
+    }
+
+    @Test func blockCachingProviderSeesBlocksInOrderWithAFrozenPrefix() throws {
+        final class Recording: BlockCachingLogitsProvider, @unchecked Sendable {
+            let inner = FakeLogitsProvider(vocabularySize: SamplerBehaviourTests.vocabulary, maskToken: SamplerBehaviourTests.mask)
+            var blocks: [Range<Int>] = []
+            var prefixAtBlockStart: [Int32] = []
+            var prefixChanged = false
+            var vocabularySize: Int { inner.vocabularySize }
+            func beginBlock(_ block: Range<Int>, tokens: [Int32]) throws {
+                blocks.append(block)
+                prefixAtBlockStart = Array(tokens[..<block.lowerBound])
+            }
+            func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+                if let block = blocks.last, Array(tokens[..<block.lowerBound]) != prefixAtBlockStart { prefixChanged = true }
+                if let block = blocks.last, positions.contains(where: { $0 >= block.upperBound }) { prefixChanged = true }
+                return try inner.logits(tokens: tokens, positions: positions, causal: causal)
+            }
+        }
+        let parameters = SamplingParameters(algorithm: .entropy, maskToken: Self.mask, steps: 8, temperature: 0.7,
+                                            topP: 0.95, blockLength: 5)
+        let sampler = try DiffusionSampler(parameters: parameters)
+        let canvas = try Canvas.prefix(prompt: [1, 2, 3], generationLength: 13)
+        let logits = Recording()
+        var random = SeededRandomSource(seed: 5)
+        let result = try sampler.generate(canvas: canvas, provider: logits, random: &random)
+        #expect(logits.blocks == [3..<8, 8..<13, 13..<16])
+        #expect(!logits.prefixChanged)
+        #expect(!result.tokens.contains(Self.mask))
+    }
+
+    @Test func thresholdDecodingRevealsAtLeastOnePerStep() throws {
+        for threshold: Float in [0.99, 0.1, 0.0] {
+            let parameters = SamplingParameters(algorithm: .maskgitPlus, maskToken: Self.mask, steps: 1, temperature: 0,
+                                                confidenceThreshold: threshold)
+            let sampler = try DiffusionSampler(parameters: parameters)
+            let canvas = try Canvas.prefix(prompt: [9], generationLength: 9)
+            var random = SeededRandomSource(seed: 1)
+            var counts: [Int] = []
+            let result = try sampler.generate(canvas: canvas, provider: provider(), random: &random) { step in
+                #expect(step.plannedSteps == nil)
+                counts.append(step.revealed.count)
+                return .proceed
+            }
+            #expect(counts.allSatisfy { $0 >= 1 })
+            #expect(counts.reduce(0, +) == 9)
+            #expect(!result.tokens.contains(Self.mask))
+            if threshold == 0.99 { #expect(counts == Array(repeating: 1, count: 9)) }
+            if threshold == 0.0 { #expect(counts == [9]) }
+        }
+    }
+
+    @Test func canvasLayouts() throws {
+        let infill = try Canvas.infill(prefix: [1, 2], middleLength: 3, suffix: [7, 8])
+        #expect(infill.tokens == [1, 2, 0, 0, 0, 7, 8])
+        #expect(infill.isFixed == [true, true, false, false, false, true, true])
+        #expect(infill.generatedPositions == [2, 3, 4])
+        let instruction = try Canvas.instruction(beginToken: 1, source: [20, 21], separatorToken: 4936, targetLength: 2)
+        #expect(instruction.tokens == [1, 20, 21, 4936, 0, 0])
+        #expect(instruction.isFixed == [true, true, true, true, false, false])
+        let unconditional = try Canvas.unconditional(length: 3)
+        #expect(unconditional.isFixed == [false, false, false])
+        #expect(throws: SamplerError.emptyCanvas) { try Canvas.unconditional(length: 0) }
+        #expect(throws: SamplerError.invalidLength(-1)) { try Canvas.infill(prefix: [1], middleLength: -1, suffix: []) }
+        #expect(throws: SamplerError.canvasLengthMismatch(tokens: 2, flags: 1)) { try Canvas(tokens: [1, 2], isFixed: [true]) }
+    }
+
+    @Test func infillKeepsPrefixAndSuffix() throws {
+        let sampler = try DiffusionSampler(parameters: .confidence(maskToken: Self.mask, steps: 4, greedy: true))
+        let canvas = try Canvas.infill(prefix: [1, 2, 3], middleLength: 5, suffix: [10, 11])
+        var random = SeededRandomSource(seed: 0)
+        let result = try sampler.generate(canvas: canvas, provider: provider(), random: &random)
+        #expect(Array(result.tokens[0..<3]) == [1, 2, 3])
+        #expect(Array(result.tokens[8...]) == [10, 11])
+        #expect(result.generatedPositions == [3, 4, 5, 6, 7])
+    }
+
+    @Test func absurdParametersAreTypedErrors() throws {
+        func make(_ change: (inout SamplingParameters) -> Void, algorithm: SamplerAlgorithm = .maskgitPlus) -> SamplingParameters {
+            var parameters = SamplingParameters(algorithm: algorithm, maskToken: 1, steps: 4, temperature: 0.5)
+            change(&parameters)
+            return parameters
+        }
+        let cases: [(SamplingParameters, SamplerError)] = [
+            (make { $0.steps = 0 }, .invalidSteps(0)),
+            (make { $0.steps = -3 }, .invalidSteps(-3)),
+            (make { $0.temperature = -1 }, .invalidTemperature(-1)),
+            (make { $0.temperature = .infinity }, .invalidTemperature(.infinity)),
+            (make { $0.topP = 0 }, .invalidTopP(0)),
+            (make { $0.topP = 1.5 }, .invalidTopP(1.5)),
+            (make { $0.topK = 0 }, .invalidTopK(0)),
+            (make { $0.epsilon = 1 }, .invalidEpsilon(1)),
+            (make { $0.algorithmTemperature = -0.5 }, .invalidAlgorithmTemperature(-0.5)),
+            (make { $0.blockLength = 0 }, .invalidBlockLength(0)),
+            (make { $0.confidenceThreshold = .infinity }, .invalidThreshold(.infinity)),
+            (make({ $0.blockLength = 4 }, algorithm: .randomKeep), .unsupportedParameter(algorithm: .randomKeep, parameter: "block length")),
+            (make({ $0.topP = 0.9 }, algorithm: .confidence), .unsupportedParameter(algorithm: .confidence, parameter: "top-p")),
+            (make({ $0.confidenceThreshold = 0.9 }, algorithm: .origin), .unsupportedParameter(algorithm: .origin, parameter: "confidence threshold")),
+        ]
+        for (parameters, error) in cases {
+            #expect(throws: error) { try DiffusionSampler(parameters: parameters) }
+            #expect(!error.description.isEmpty)
+        }
+        var nan = make { _ in }
+        nan.temperature = .nan
+        #expect(throws: SamplerError.self) { try DiffusionSampler(parameters: nan) }
+        nan = make { $0.topP = .nan }
+        #expect(throws: SamplerError.self) { try DiffusionSampler(parameters: nan) }
+    }
+
+    @Test func badVocabularyAndLogitsAreTypedErrors() throws {
+        var random = SeededRandomSource(seed: 0)
+        let canvas = try Canvas.prefix(prompt: [1], generationLength: 3)
+        let outside = try DiffusionSampler(parameters: .randomKeep(maskToken: 48))
+        #expect(throws: SamplerError.maskTokenOutOfVocabulary(token: 48, vocabularySize: 48)) {
+            try outside.generate(canvas: canvas, provider: provider(), random: &random)
+        }
+        let sampler = try DiffusionSampler(parameters: .randomKeep(maskToken: Self.mask))
+        let badToken = try Canvas.prefix(prompt: [1, 99], generationLength: 3)
+        #expect(throws: SamplerError.tokenOutOfVocabulary(position: 1, token: 99, vocabularySize: 48)) {
+            try sampler.generate(canvas: badToken, provider: provider(), random: &random)
+        }
+        struct Short: LogitsProvider {
+            var vocabularySize: Int { 8 }
+            func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] { [0, 1] }
+        }
+        struct NotANumber: LogitsProvider {
+            var vocabularySize: Int { 8 }
+            func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+                Array(repeating: .nan, count: positions.count * 8)
+            }
+        }
+        let small = try DiffusionSampler(parameters: .randomKeep(maskToken: 7, steps: 2))
+        #expect(throws: SamplerError.logitsCountMismatch(expected: 24, actual: 2)) {
+            try small.generate(canvas: canvas, provider: Short(), random: &random)
+        }
+        #expect(throws: SamplerError.invalidLogits(row: 0)) {
+            try small.generate(canvas: canvas, provider: NotANumber(), random: &random)
+        }
+    }
+
+    @Test func nucleusOnALargeVocabularyMatchesAFullSort() throws {
+        // Logits spread over [0, 40): most tokens fall below the first sorting cutoff, and p = 0.9999
+        // forces the filter to widen it; the support must equal a naive full-vocabulary sort.
+        final class CapturingSource: RandomSource {
+            var supports: [Set<Int>] = []
+            func nextUniform() -> Double { 0.5 }
+            func nextCategorical(probabilities: UnsafeBufferPointer<Float>) -> Int {
+                supports.append(Set(probabilities.indices.filter { probabilities[$0] > 0 }))
+                return probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
+            }
+        }
+        struct Spread: LogitsProvider {
+            var vocabularySize: Int { 5000 }
+            func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+                positions.flatMap { row in
+                    (0..<5000).map { token in
+                        Float(FakeLogitsProvider.mix(UInt64(row * 7919 + token)) >> 40) * 0x1.0p-24 * 40
+                    }
+                }
+            }
+        }
+        for topP: Float in [0.5, 0.9, 0.9999] {
+            let sampler = try DiffusionSampler(parameters: .randomKeep(maskToken: 0, temperature: 1, topP: topP, steps: 1,
+                                                                       shiftLogits: false))
+            let canvas = try Canvas.prefix(prompt: [], generationLength: 2)
+            var source = CapturingSource()
+            _ = try sampler.generate(canvas: canvas, provider: Spread(), random: &source)
+            let rows = try Spread().logits(tokens: [0, 0], positions: [0, 1], causal: false)
+            for row in 0..<2 {
+                let logits = Array(rows[(row * 5000)..<((row + 1) * 5000)])
+                let maximum = logits.max()!
+                let weights = logits.map { Double(expf($0 - maximum)) }
+                let total = weights.reduce(0, +)
+                let order = weights.indices.sorted { weights[$0] > weights[$1] }
+                var kept = Set<Int>()
+                var before = 0.0
+                for index in order {
+                    if !kept.isEmpty && before / total > Double(topP) { break }
+                    kept.insert(index)
+                    before += weights[index]
+                }
+                #expect(source.supports[row] == kept, "top-p \(topP) row \(row): \(source.supports[row].count) vs \(kept.count)")
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import Diffu
+
+/// The whole path a user takes: a Hugging Face checkpoint in each real layout → `diffu convert` →
+/// memory-mapped `.diffu` → logits, compared with HF transformers' logits saved by
+/// `tools/make_model_fixtures.py` (independent reference).
+@Suite struct EndToEndTests {
+    static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A scratch checkpoint directory: the fixture's files plus a real tokenizer (the converter embeds it).
+    static func checkpoint(_ name: String) throws -> URL {
+        let fixture = testsDirectory.appendingPathComponent("Fixtures/models/\(name)")
+        let tokenizer = testsDirectory.appendingPathComponent("Fixtures/tokenizers/gpt2")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diffu-e2e-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for source in [fixture, tokenizer] {
+            for file in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+                try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent(file),
+                                                           withDestinationURL: source.appendingPathComponent(file))
+            }
+        }
+        return directory
+    }
+
+    static func npy(_ url: URL) throws -> [Float] {
+        let data = try Data(contentsOf: url)
+        let headerLength = Int(data[8]) | Int(data[9]) << 8
+        let header = String(decoding: data[10..<(10 + headerLength)], as: UTF8.self)
+        #expect(header.contains("'<f4'"))
+        return data.dropFirst(10 + headerLength).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    static func sequences(_ name: String) throws -> [[Int32]] {
+        struct Inputs: Decodable { let sequences: [[Int32]] }
+        let url = testsDirectory.appendingPathComponent("Fixtures/models/\(name)/input_ids.json")
+        return try JSONDecoder().decode(Inputs.self, from: Data(contentsOf: url)).sequences
+    }
+
+    /// Converts the fixture `name` with `recipe` into a scratch directory and opens it; the returned
+    /// directory is removed by the caller.
+    static func convertedModel(_ name: String, recipe: QuantizationRecipe) throws -> (DiffuModel, URL) {
+        let directory = try checkpoint(name)
+        let output = directory.appendingPathComponent("model-\(recipe.rawValue).diffu").path
+        try DiffuModel.convert(source: directory.path, destination: output, recipe: recipe, maskTokenId: 1)
+        return (try DiffuModel.open(path: output), directory)
+    }
+
+    /// Runs every fixture sequence through `model` and compares with a saved transformers `.npy`:
+    /// max |Δ| ≤ 1e-4 · max |logit|.
+    static func expectLogitsMatch(_ model: DiffuModel, fixture name: String, reference file: String, causal: Bool) throws {
+        let expected = try npy(testsDirectory.appendingPathComponent("Fixtures/models/\(name)/\(file)"))
+        var actual: [Float] = []
+        for sequence in try sequences(name) { actual += try model.logits(tokens: sequence, causal: causal, threads: 2) }
+        try #require(actual.count == expected.count)
+        let scale = expected.map(abs).max()!
+        let difference = zip(actual, expected).map { abs($0 - $1) }.max()!
+        #expect(difference <= 1e-4 * scale, "\(name) \(file): max|Δ| \(difference), max|logit| \(scale)")
+    }
+
+    @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32"])
+    func convertedModelMatchesTransformers(name: String) throws {
+        let (model, directory) = try Self.convertedModel(name, recipe: .f32)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(model.file.verify().isEmpty)
+        try Self.expectLogitsMatch(model, fixture: name, reference: "logits_bidirectional.npy", causal: false)
+        try Self.expectLogitsMatch(model, fixture: name, reference: "logits_causal.npy", causal: true)
+    }
+
+    /// q8 end to end against transformers run on the q8-rounded weights (same codec, documented in
+    /// PanelGeometry): only f32 arithmetic differences remain.
+    @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32"])
+    func q8ConversionMatchesRoundedReference(name: String) throws {
+        let (model, directory) = try Self.convertedModel(name, recipe: .q8)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Self.expectLogitsMatch(model, fixture: name, reference: "logits_bidirectional_q8.npy", causal: false)
+    }
+
+    /// Generation runs end to end on a converted model and respects the canvas rules.
+    @Test func generationKeepsPromptAndFillsEveryMask() async throws {
+        let (model, directory) = try Self.convertedModel("llama_sharded_bf16", recipe: .q8)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var parameters = model.defaultParameters
+        parameters.length = 9
+        parameters.steps = 4
+        parameters.threads = 2
+        let prompt: [Int32] = [5, 6, 7]
+        var steps = 0
+        var final: GenerationResult?
+        for try await event in model.generate(.tokens(prompt), parameters: parameters) {
+            switch event {
+            case .step(let step):
+                #expect(step.index == steps)
+                #expect(Array(step.tokens[0..<3]) == prompt)
+                steps += 1
+            case .finished(let result): final = result
+            }
+        }
+        let result = try #require(final)
+        #expect(steps == result.steps)
+        #expect(Array(result.tokens[0..<3]) == prompt)
+        #expect(result.generatedTokens.count == 9)
+        #expect(result.generatedPositions == Array(3..<12))
+    }
+
+    /// A consumer that stops iterating cancels the generation between steps.
+    @Test func cancellationStopsBetweenSteps() async throws {
+        let (model, directory) = try Self.convertedModel("gpt2_plain_f32", recipe: .f32)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var parameters = model.defaultParameters
+        parameters.length = 20
+        parameters.steps = 50
+        parameters.threads = 1
+        var seen = 0
+        for try await event in model.generate(.tokens([3]), parameters: parameters) {
+            if case .step = event { seen += 1 }
+            if seen == 2 { break }
+        }
+        #expect(seen == 2)
+        // Concurrent generations on one model give the same result as sequential ones (seeded).
+        parameters.steps = 5
+        parameters.length = 6
+        let fixedParameters = parameters
+        let reference = try model.generateSynchronously(.tokens([3]), parameters: fixedParameters).tokens
+        try await withThrowingTaskGroup(of: [Int32].self) { group in
+            for _ in 0..<4 {
+                group.addTask { try model.generateSynchronously(.tokens([3]), parameters: fixedParameters).tokens }
+            }
+            for try await tokens in group { #expect(tokens == reference) }
+        }
+    }
+}

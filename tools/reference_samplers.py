@@ -1,0 +1,655 @@
+"""Independent numpy reference of the diffusion samplers; writes Tests/Fixtures/samplers/cases.json.
+
+Environment: numpy, plus torch (CPU) and transformers for the tiny-GPT-2 cases (tools/setup_python.sh).
+Run from the repository root:  python3 tools/reference_samplers.py
+
+Written from the official code's semantics (HKUNLP/DiffuLLaMA `model.py::generate_samples` = random-keep,
+`LLaMA-Factory/.../ddm/trainer.py::generate_samples` = confidence; Dream `generation_utils.py::_sample`
+and `sample_tokens`; LLaDA `generate` + `get_num_transfer_tokens` for the block schedule; Fast-dLLM
+`get_transfer_index` for threshold decoding), in the official style: every forward computes all L rows,
+draws happen for all rows, masks are whole-sequence boolean arrays. Logits come from the fake function
+in tools/sampler_fake_logits.py, and, for cases_tiny_gpt2.json, from a tiny random GPT-2 run by
+transformers with the causal mask removed (its logits are recorded per input sequence so the Swift test
+serves exactly those).
+
+Randomness: numpy's Generator. A draw whose outcome the official code discards (rows of positions
+that are not maskable, the last row under the shift) is made but not recorded, since it cannot change
+the output; the recorded draws are those that matter, in the order the official code consumes them
+(ascending position within a tensor). Uniforms are float32, as torch.rand gives. Categorical draws
+are recorded as indices together with the probability of the drawn index and the support size, so
+the Swift side verifies its temperature / top-p / top-k arithmetic while replaying.
+
+Robustness: floating-point near-ties (a top-p cumulative sum within 1e-5 of p, two confidence scores
+within 1e-4 around a cut) would make a fixture depend on rounding; such candidate cases are rejected
+and the next seed is tried, so every committed case is decided with a margin.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sampler_fake_logits import fake_logits  # noqa: E402
+
+FINFO_MIN = np.finfo(np.float32).min
+
+# The logits function the samplers call: the fake function, or a recording tiny transformers model.
+LOGITS = fake_logits
+
+
+class TinyGPT2Table:
+    """Logits of a tiny randomly initialised GPT-2 (transformers) with the causal mask removed, as
+    DiffuGPT runs it (a 4-D all-zero additive attention mask), recorded per input sequence so the Swift
+    test can serve exactly these logits."""
+
+    def __init__(self, vocab):
+        import torch
+        from transformers import GPT2Config, GPT2LMHeadModel
+        torch.manual_seed(0)
+        config = GPT2Config(vocab_size=vocab, n_positions=32, n_embd=32, n_layer=2, n_head=2,
+                            initializer_range=0.6, bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+        self.torch = torch
+        self.model = GPT2LMHeadModel(config).eval()
+        self.table = {}
+
+    def __call__(self, tokens, vocab, causal=False, mask_token=None):
+        torch = self.torch
+        ids = torch.tensor([[int(t) for t in tokens]])
+        mask = None if causal else torch.zeros(1, 1, len(tokens), len(tokens))
+        with torch.no_grad():
+            logits = self.model(ids, attention_mask=mask).logits[0].float().numpy().astype(np.float32)
+        self.table[(tuple(int(t) for t in tokens), causal)] = logits
+        return logits
+
+
+class Fragile(Exception):
+    """A decision too close to a floating-point boundary for a robust fixture."""
+
+
+class Recorder:
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.uniforms = []
+        self.categoricals = []
+        self.checks = []
+        self.rows = []  # rows of logits each forward pass actually needs
+
+    def uniforms_for(self, length, record_positions):
+        u = self.rng.random(length, dtype=np.float32)
+        for position in record_positions:
+            self.uniforms.append(float(u[position]))
+        return u
+
+    def categorical(self, probabilities, record):
+        """Inverse-CDF draw over a float64 probability vector (official: one draw per row)."""
+        p = np.asarray(probabilities, dtype=np.float64)
+        cdf = np.cumsum(p / p.sum())
+        u = self.rng.random()
+        index = int(np.searchsorted(cdf, u, side="right"))
+        index = min(index, len(p) - 1)
+        while p[index] <= 0:
+            index -= 1
+        if record:
+            self.categoricals.append(index)
+            self.checks.append([float(p[index] / p.sum()), int((p > 0).sum())])
+        return index
+
+
+def softmax64(z):
+    z = np.asarray(z, dtype=np.float64)
+    finite = z > FINFO_MIN / 2
+    e = np.where(finite, np.exp(z - z.max()), 0.0)
+    return e / e.sum()
+
+
+def top_p_filter(z, p):
+    """Official top_p_logits on one row: sort descending, cumulative softmax, remove where the
+    cumulative sum *before* a token exceeds p; removed logits = finfo(float32).min."""
+    order = np.argsort(-z.astype(np.float64), kind="stable")
+    cumulative = np.cumsum(softmax64(z[order]))
+    remove = cumulative > p
+    near = np.abs(cumulative[:-1] - p) < 1e-5
+    if near.any():
+        raise Fragile("top-p boundary")
+    remove[1:] = remove[:-1].copy()
+    remove[0] = False
+    out = z.copy()
+    out[order[remove]] = FINFO_MIN
+    return out
+
+
+def top_k_filter(z, k):
+    k = min(k, len(z))
+    kth = np.sort(z)[::-1][k - 1]
+    return np.where(z < kth, FINFO_MIN, z).astype(np.float32)
+
+
+def shifted_rows(positions, shift, length):
+    """Rows of logits that feed `positions` under the DiffuLLaMA shift (x0 = [x[0], drawn[:-1]])."""
+    rows = set()
+    for p in positions:
+        if not shift:
+            rows.add(p)
+        elif p >= 1:
+            rows.add(p - 1)
+    return sorted(rows)
+
+
+# ---------------------------------------------------------------- DiffuLLaMA model.py (random-keep)
+
+def random_keep(x, src_mask, steps, temperature, top_p, shift, mask_id, vocab, rec, causal=False):
+    x = np.array(x, dtype=np.int64)
+    length = len(x)
+    maskable = ~np.array(src_mask, dtype=bool)
+    xt = np.where(maskable, mask_id, x)
+    revealed_per_step = []
+
+    def step(xt, maskable):
+        logits = LOGITS(xt, vocab, causal, mask_id)
+        z = logits / np.float32(temperature)
+        needed = shifted_rows(np.nonzero(maskable)[0], shift, length)
+        rec.rows.append(needed)
+        drawn = np.zeros(length, dtype=np.int64)
+        for row in range(length):
+            filtered = top_p_filter(z[row], top_p) if top_p is not None and top_p < 1 else z[row]
+            drawn[row] = rec.categorical(softmax64(filtered), record=row in needed)
+        if shift:
+            drawn = np.concatenate([x[:1], drawn[:-1]])
+        return np.where(maskable, drawn, xt)
+
+    x0 = step(xt, maskable)
+    for t in range(steps - 1, 0, -1):
+        u = rec.uniforms_for(length, np.nonzero(maskable)[0])
+        reveal = maskable & (u < np.float32(1 / (t + 1)))
+        revealed_per_step.append(np.nonzero(reveal)[0].tolist())
+        xt = np.where(reveal, x0, xt)
+        maskable = maskable & ~reveal
+        if not maskable.any():
+            # Nothing left to reveal: the official remaining iterations return x0 == xt unchanged.
+            break
+        x0 = step(xt, maskable)
+    if maskable.any():
+        revealed_per_step.append(np.nonzero(maskable)[0].tolist())
+    return x0, revealed_per_step
+
+
+# ---------------------------------------------------------- DiffuLLaMA trainer.py (top-k confidence)
+
+def confidence(x, src_mask, steps, temperature, greedy, shift, mask_id, vocab, rec, causal=False):
+    x = np.array(x, dtype=np.int64)
+    length = len(x)
+    init_maskable = ~np.array(src_mask, dtype=bool)
+    maskable = init_maskable.copy()
+    n_maskable = int(init_maskable.sum())
+    xt = np.where(maskable, mask_id, x)
+    revealed_per_step = []
+
+    def step(xt, maskable):
+        logits = LOGITS(xt, vocab, causal, mask_id)
+        z = logits / np.float32(temperature) if temperature > 0 else logits
+        needed = set(shifted_rows(np.nonzero(init_maskable)[0], shift, length))
+        if shift and init_maskable[0]:
+            needed.add(0)  # position 0 keeps row 0's score
+        rec.rows.append(sorted(needed))
+        tokens = np.zeros(length, dtype=np.int64)
+        scores = np.zeros(length, dtype=np.float64)
+        for row in range(length):
+            p = softmax64(z[row])
+            if greedy or temperature == 0:
+                tokens[row] = int(np.argmax(z[row]))
+            else:
+                tokens[row] = rec.categorical(p, record=row in needed)
+            scores[row] = np.log(p[tokens[row]])
+        if shift:
+            tokens = np.concatenate([x[:1], tokens[:-1]])
+            scores = np.concatenate([scores[:1], scores[:-1]])
+        return np.where(maskable, tokens, xt), scores.astype(np.float32)
+
+    x0, x0_scores = step(xt, maskable)
+    for t in range(steps - 1, 0, -1):
+        rate = t / steps
+        cutoff_len = int(np.float32(n_maskable) * np.float32(rate))
+        ranking = np.where(init_maskable, x0_scores, np.float32(1000.0)).astype(np.float32)
+        cutoff = np.sort(ranking)[cutoff_len]
+        gaps = np.abs(ranking.astype(np.float64) - float(cutoff))
+        if ((gaps > 0) & (gaps < 1e-4)).any():
+            raise Fragile("confidence cut")
+        lowest = ranking < cutoff
+        reveal = maskable & ~lowest
+        revealed_per_step.append(np.nonzero(reveal)[0].tolist())
+        xt = np.where(reveal, x0, xt)
+        maskable = maskable & lowest
+        if not maskable.any():
+            # Nothing left to reveal: the official remaining iterations change nothing.
+            break
+        x0, x0_scores = step(xt, maskable)
+    if maskable.any():
+        revealed_per_step.append(np.nonzero(maskable)[0].tolist())
+    return x0, revealed_per_step
+
+
+# --------------------------------------------------------------------------------- Dream _sample
+
+def torch_linspace_float32(start, end, count):
+    """torch.linspace(start, end, count) in float32: start + step*i for the first half and
+    end - step*(count-1-i) for the second, each a fused multiply-add (one rounding)."""
+    f = np.float32
+    if count == 1:
+        return np.array([f(start)], dtype=np.float32)
+    step = f((f(end) - f(start)) / f(count - 1))
+    half = count // 2
+    out = []
+    for i in range(count):
+        if i < half:
+            out.append(f(np.float64(step) * i + np.float64(f(start))))
+        else:
+            out.append(f(np.float64(f(end)) - np.float64(step) * (count - 1 - i)))
+    return np.array(out, dtype=np.float32)
+
+
+def sample_tokens(rows_logits, temperature, top_p, top_k, alg, rec):
+    """Dream sample_tokens over rows (one per masked position, ascending)."""
+    confidences, tokens = [], []
+    for z in rows_logits:
+        z = z / np.float32(temperature) if temperature > 0 else z.copy()
+        if top_p is not None and top_p < 1:
+            z = top_p_filter(z, top_p)
+        if top_k is not None:
+            z = top_k_filter(z, top_k)
+        p = softmax64(z)
+        if temperature > 0:
+            token = rec.categorical(p, record=True)
+        else:
+            token = int(np.argmax(p))
+        if alg == "topk_margin":
+            ordered = np.sort(p)[::-1]
+            conf = ordered[0] - ordered[1]
+        elif alg == "entropy":
+            conf = float(np.sum(p * np.log(p + 1e-10)))
+        else:
+            conf = p[token]
+        confidences.append(np.float32(conf))
+        tokens.append(token)
+    return np.array(confidences, dtype=np.float32), np.array(tokens, dtype=np.int64)
+
+
+def check_ranking_margin(values, count):
+    """The top-`count` choice must not hinge on values closer than 1e-4."""
+    if count <= 0 or count >= len(values):
+        return
+    ordered = np.sort(values.astype(np.float64))[::-1]
+    if ordered[count - 1] - ordered[count] < 1e-4:
+        raise Fragile("ranking cut")
+
+
+def dream_shift(logits, shift):
+    return np.concatenate([logits[:1], logits[:-1]]) if shift else logits
+
+
+def choose(confidence_values, count, alg_temp, rec):
+    """Dream: torch.topk(full_confidence, n), or multinomial without replacement from
+    softmax(full_confidence / alg_temp). Returns indices into the masked list."""
+    if alg_temp is None or alg_temp == 0:
+        check_ranking_margin(confidence_values, count)
+        return list(np.argsort(-confidence_values.astype(np.float64), kind="stable")[:count])
+    scaled = confidence_values / np.float32(alg_temp)
+    weights = np.exp(scaled.astype(np.float64) - scaled.max())
+    chosen = []
+    for _ in range(count):
+        index = rec.categorical(weights, record=True)
+        chosen.append(index)
+        weights[index] = 0.0
+    return chosen
+
+
+def dream(x, src_mask, steps, eps, alg, alg_temp, temperature, top_p, top_k, shift, mask_id, vocab, rec,
+          causal=False):
+    x = np.array(x, dtype=np.int64)
+    x = np.where(np.array(src_mask, dtype=bool), x, mask_id)
+    length = len(x)
+    timesteps = torch_linspace_float32(1.0, eps, steps + 1)
+    revealed_per_step = []
+    rows_of = (lambda p: max(p - 1, 0)) if shift else (lambda p: p)
+    for i in range(steps):
+        mask_index = x == mask_id
+        masked_positions = np.nonzero(mask_index)[0]
+        if len(masked_positions) == 0:
+            # The official loop still runs its forward pass here, but with nothing masked the step
+            # draws nothing and changes nothing; Diffu ends the run instead. Not recorded as a step.
+            continue
+        logits = dream_shift(LOGITS(x, vocab, causal, mask_id), shift)
+        t, s = timesteps[i], timesteps[i + 1]
+        before = x.copy()
+        if alg == "origin":
+            p_transfer = np.float32(1) - s / t if i < steps - 1 else np.float32(1)
+            u = rec.rng.random(len(masked_positions), dtype=np.float32)
+            rec.uniforms.extend(float(v) for v in u)
+            transfer = u < p_transfer
+            chosen_positions = masked_positions[transfer]
+            rec.rows.append(sorted({rows_of(p) for p in chosen_positions}))
+            _, tokens = sample_tokens(logits[chosen_positions], temperature, top_p, top_k, alg, rec)
+            x[chosen_positions] = tokens
+        else:
+            rec.rows.append(sorted({rows_of(p) for p in masked_positions}))
+            conf, tokens = sample_tokens(logits[masked_positions], temperature, top_p, top_k, alg, rec)
+            num_mask = np.float32(mask_index.sum())
+            count = int(num_mask * (np.float32(1) - s / t)) if i < steps - 1 else int(num_mask)
+            if count > 0:
+                chosen = choose(conf, count, alg_temp, rec)
+                x[masked_positions[chosen]] = tokens[chosen]
+        revealed_per_step.append(np.nonzero(before != x)[0].tolist())
+    return x, revealed_per_step
+
+
+# ---------------------------------------------- block schedule (LLaDA generate / llama.cpp) + threshold
+
+def num_transfer_tokens(mask_count, steps):
+    base, remainder = divmod(mask_count, steps)
+    return [base + (1 if j < remainder else 0) for j in range(steps)]
+
+
+def dream_blocks(x, src_mask, steps, block_length, alg, alg_temp, temperature, top_p, top_k, shift, mask_id,
+                 vocab, rec, threshold=None, causal=False):
+    """Semi-autoregressive schedule: LLaDA's block loop (steps split over blocks, per-step counts from
+    get_num_transfer_tokens, candidates restricted to the active block), with Dream's sample_tokens
+    confidences; with `threshold`, Fast-dLLM's rule (confidence > tau, at least the argmax) and the block
+    runs until it has no mask."""
+    x = np.array(x, dtype=np.int64)
+    x = np.where(np.array(src_mask, dtype=bool), x, mask_id)
+    generated = np.nonzero(~np.array(src_mask, dtype=bool))[0]
+    first, end = int(generated[0]), int(generated[-1]) + 1
+    starts = list(range(first, end, block_length))
+    n_blocks = len(starts)
+    base, remainder = divmod(steps, n_blocks)
+    revealed_per_step = []
+    rows_of = (lambda p: max(p - 1, 0)) if shift else (lambda p: p)
+    for b, start in enumerate(starts):
+        stop = min(start + block_length, end)
+        block_steps = max(1, base + (1 if b < remainder else 0))
+        in_block = np.zeros(len(x), dtype=bool)
+        in_block[start:stop] = True
+        block_masks = int(((x == mask_id) & in_block).sum())
+        if block_masks == 0:
+            continue
+        schedule = num_transfer_tokens(block_masks, block_steps)
+        j = 0
+        while True:
+            mask_index = (x == mask_id) & in_block
+            if not mask_index.any() or (threshold is None and j >= block_steps):
+                break
+            positions = np.nonzero(mask_index)[0]
+            logits = dream_shift(LOGITS(x, vocab, causal, mask_id), shift)
+            last = threshold is None and j == block_steps - 1
+            before = x.copy()
+            if alg == "origin":
+                p_transfer = np.float32(1) if last else np.float32(schedule[j]) / np.float32(len(positions))
+                u = rec.rng.random(len(positions), dtype=np.float32)
+                rec.uniforms.extend(float(v) for v in u)
+                chosen_positions = positions[u < p_transfer]
+                rec.rows.append(sorted({rows_of(p) for p in chosen_positions}))
+                _, tokens = sample_tokens(logits[chosen_positions], temperature, top_p, top_k, alg, rec)
+                x[chosen_positions] = tokens
+            else:
+                rec.rows.append(sorted({rows_of(p) for p in positions}))
+                conf, tokens = sample_tokens(logits[positions], temperature, top_p, top_k, alg, rec)
+                if threshold is not None:
+                    if (np.abs(conf.astype(np.float64) - threshold) < 1e-4).any():
+                        raise Fragile("threshold")
+                    transfer = conf > np.float32(threshold)
+                    if not transfer.any():
+                        check_ranking_margin(conf, 1)
+                        transfer[int(np.argmax(conf))] = True
+                    chosen = list(np.nonzero(transfer)[0])
+                else:
+                    count = len(positions) if last else min(schedule[j], len(positions))
+                    chosen = choose(conf, count, alg_temp, rec) if count > 0 else []
+                x[positions[chosen]] = tokens[chosen]
+            revealed_per_step.append(np.nonzero(before != x)[0].tolist())
+            j += 1
+    return x, revealed_per_step
+
+
+# ------------------------------------------------------------------------------------------ cases
+
+VOCAB = 48
+MASK = 47
+
+
+def canvas(kind, rng, length=None, prompt=0, middle=0, suffix=0):
+    if kind == "unconditional":
+        return [0] * length, [False] * length
+    tokens = [int(v) for v in rng.integers(0, MASK, prompt)] + [0] * middle + \
+             [int(v) for v in rng.integers(0, MASK, suffix)]
+    fixed = [True] * prompt + [False] * middle + [True] * suffix
+    return tokens, fixed
+
+
+def build_case(name, spec, seed):
+    layout_rng = np.random.default_rng(1000 + seed)
+    tokens, fixed = canvas(spec["canvas"], layout_rng, **spec.get("canvas_args", {}))
+    rec = Recorder(seed)
+    params = dict(spec["params"])
+    alg = params["algorithm"]
+    shift = params.get("shiftLogits", True)
+    causal = params.get("causal", False)
+    if alg == "random-keep":
+        final, revealed = random_keep(tokens, fixed, params["steps"], params["temperature"], params.get("topP"),
+                                      shift, MASK, VOCAB, rec, causal)
+    elif alg == "confidence":
+        final, revealed = confidence(tokens, fixed, params["steps"], params["temperature"],
+                                     params.get("greedy", False), shift, MASK, VOCAB, rec, causal)
+    else:
+        dream_alg = alg.replace("-", "_")
+        if params.get("blockLength") is not None or params.get("confidenceThreshold") is not None:
+            block = params.get("blockLength") or len(tokens)
+            final, revealed = dream_blocks(tokens, fixed, params["steps"], block, dream_alg,
+                                           params.get("algorithmTemperature", 0), params["temperature"],
+                                           params.get("topP"), params.get("topK"), shift, MASK, VOCAB, rec,
+                                           params.get("confidenceThreshold"), causal)
+        else:
+            final, revealed = dream(tokens, fixed, params["steps"], params.get("epsilon", 1e-3), dream_alg,
+                                    params.get("algorithmTemperature", 0), params["temperature"],
+                                    params.get("topP"), params.get("topK"), shift, MASK, VOCAB, rec, causal)
+    params["maskToken"] = MASK
+    generated_positions = [i for i, f in enumerate(fixed) if not f]
+    if any(int(final[i]) == MASK for i in generated_positions):
+        raise Fragile("a sampler proposed the mask token")
+    return {
+        "name": name,
+        "vocabularySize": VOCAB,
+        "parameters": params,
+        "tokens": tokens,
+        "fixed": fixed,
+        "uniforms": rec.uniforms,
+        "categoricals": rec.categoricals,
+        "checks": rec.checks,
+        "rows": [[int(row) for row in rows] for rows in rec.rows],
+        "revealed": revealed,
+        "expected": [int(v) for v in final],
+    }
+
+
+SPECS = [
+    # random-keep (recorded draws injected)
+    ("random-keep prefix shift", {"canvas": "prefix", "canvas_args": {"prompt": 5, "middle": 12},
+                                  "params": {"algorithm": "random-keep", "steps": 8, "temperature": 0.95, "topP": 0.9}}),
+    ("random-keep unconditional shift odd", {"canvas": "unconditional", "canvas_args": {"length": 13},
+                                             "params": {"algorithm": "random-keep", "steps": 6, "temperature": 0.9, "topP": 0.9}}),
+    ("random-keep no-shift infill", {"canvas": "infill", "canvas_args": {"prompt": 4, "middle": 7, "suffix": 3},
+                                     "params": {"algorithm": "random-keep", "steps": 5, "temperature": 0.95, "topP": 0.9,
+                                                "shiftLogits": False}}),
+    ("random-keep T greater than masks", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 4},
+                                          "params": {"algorithm": "random-keep", "steps": 11, "temperature": 0.95, "topP": 0.5}}),
+    ("random-keep no top-p", {"canvas": "prefix", "canvas_args": {"prompt": 2, "middle": 9},
+                              "params": {"algorithm": "random-keep", "steps": 4, "temperature": 1.0, "topP": 1.0}}),
+    # confidence, greedy (no draws) and sampled
+    ("confidence greedy prefix shift", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 15},
+                                        "params": {"algorithm": "confidence", "steps": 6, "temperature": 1.0, "greedy": True}}),
+    ("confidence greedy temperature 0.98", {"canvas": "prefix", "canvas_args": {"prompt": 6, "middle": 11},
+                                            "params": {"algorithm": "confidence", "steps": 5, "temperature": 0.98, "greedy": True}}),
+    ("confidence greedy temperature 0.4", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 16},
+                                           "params": {"algorithm": "confidence", "steps": 8, "temperature": 0.4, "greedy": True}}),
+    ("confidence greedy unconditional odd", {"canvas": "unconditional", "canvas_args": {"length": 15},
+                                             "params": {"algorithm": "confidence", "steps": 7, "temperature": 1.0, "greedy": True}}),
+    ("confidence greedy no-shift infill", {"canvas": "infill", "canvas_args": {"prompt": 3, "middle": 9, "suffix": 4},
+                                           "params": {"algorithm": "confidence", "steps": 4, "temperature": 1.0, "greedy": True,
+                                                      "shiftLogits": False}}),
+    ("confidence greedy infill shift", {"canvas": "infill", "canvas_args": {"prompt": 4, "middle": 8, "suffix": 5},
+                                        "params": {"algorithm": "confidence", "steps": 8, "temperature": 1.0, "greedy": True}}),
+    ("confidence greedy T greater than masks", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 5},
+                                                "params": {"algorithm": "confidence", "steps": 9, "temperature": 1.0, "greedy": True}}),
+    ("confidence sampled", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 10},
+                            "params": {"algorithm": "confidence", "steps": 5, "temperature": 0.98}}),
+    # Dream family, timestep schedule
+    ("dream entropy greedy", {"canvas": "prefix", "canvas_args": {"prompt": 5, "middle": 14},
+                              "params": {"algorithm": "entropy", "steps": 7, "temperature": 0.0, "epsilon": 1e-3}}),
+    ("dream maskgit-plus sampled top-p", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 12},
+                                          "params": {"algorithm": "maskgit-plus", "steps": 6, "temperature": 0.7, "topP": 0.95,
+                                                     "epsilon": 1e-3}}),
+    ("dream topk-margin top-k", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 11},
+                                 "params": {"algorithm": "topk-margin", "steps": 5, "temperature": 0.5, "topK": 6,
+                                            "epsilon": 1e-3}}),
+    ("dream origin", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 10},
+                      "params": {"algorithm": "origin", "steps": 6, "temperature": 0.8, "topP": 0.9, "epsilon": 1e-3}}),
+    ("dream maskgit-plus alg_temp", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 13},
+                                     "params": {"algorithm": "maskgit-plus", "steps": 5, "temperature": 0.0,
+                                                "algorithmTemperature": 0.5, "epsilon": 1e-3}}),
+    ("dream entropy no-shift infill T greater than masks", {"canvas": "infill", "canvas_args": {"prompt": 3, "middle": 5, "suffix": 3},
+                                                           "params": {"algorithm": "entropy", "steps": 9, "temperature": 0.0,
+                                                                      "shiftLogits": False, "epsilon": 1e-3}}),
+    # block schedule and threshold decoding
+    ("block maskgit-plus greedy", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 16},
+                                   "params": {"algorithm": "maskgit-plus", "steps": 8, "temperature": 0.0, "blockLength": 4}}),
+    ("block entropy sampled ragged", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 11},
+                                      "params": {"algorithm": "entropy", "steps": 7, "temperature": 0.8, "topP": 0.95,
+                                                 "blockLength": 4}}),
+    ("block origin", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 9},
+                      "params": {"algorithm": "origin", "steps": 6, "temperature": 0.9, "blockLength": 3}}),
+    ("threshold maskgit-plus greedy", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 16},
+                                       "params": {"algorithm": "maskgit-plus", "steps": 16, "temperature": 0.0,
+                                                  "confidenceThreshold": 0.13}}),
+    ("threshold block maskgit-plus", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 12},
+                                      "params": {"algorithm": "maskgit-plus", "steps": 12, "temperature": 0.0,
+                                                 "blockLength": 6, "confidenceThreshold": 0.12}}),
+    ("autoregressive causal greedy", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 6},
+                                      "params": {"algorithm": "maskgit-plus", "steps": 1, "temperature": 0.0,
+                                                 "blockLength": 1, "causal": True}}),
+    ("autoregressive causal sampled", {"canvas": "prefix", "canvas_args": {"prompt": 2, "middle": 5},
+                                       "params": {"algorithm": "maskgit-plus", "steps": 1, "temperature": 0.8, "topP": 0.9,
+                                                  "blockLength": 1, "causal": True}}),
+]
+
+
+def xoshiro256starstar(seed, count):
+    """Reference xoshiro256** (Blackman & Vigna) seeded with SplitMix64, as SeededRandomSource documents."""
+    mask = (1 << 64) - 1
+    state = []
+    z = seed
+    for _ in range(4):
+        z = (z + 0x9E3779B97F4A7C15) & mask
+        v = z
+        v = ((v ^ (v >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        v = ((v ^ (v >> 27)) * 0x94D049BB133111EB) & mask
+        state.append(v ^ (v >> 31))
+    rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & mask
+    out = []
+    for _ in range(count):
+        s0, s1, s2, s3 = state
+        out.append(rotl((s1 * 5) & mask, 7) * 9 & mask)
+        t = (s1 << 17) & mask
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
+        state = [s0, s1, s2, s3]
+    return out
+
+
+def timestep_table():
+    table = []
+    for steps, eps in [(1, 1e-3), (7, 1e-3), (10, 1e-3), (64, 1e-3), (100, 0.01), (512, 1e-3)]:
+        values = torch_linspace_float32(1.0, eps, steps + 1)
+        try:  # optional cross-check against torch itself
+            import torch
+            assert np.array_equal(torch.linspace(1, eps, steps + 1).numpy(), values), (steps, eps)
+        except ImportError:
+            pass
+        table.append({"steps": steps, "epsilon": eps, "values": [float(v) for v in values]})
+    return table
+
+
+MODEL_VOCAB = 64
+MODEL_MASK = 63
+MODEL_SPECS = [
+    ("gpt2 confidence greedy prefix", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 8},
+                                       "params": {"algorithm": "confidence", "steps": 4, "temperature": 1.0, "greedy": True}}),
+    ("gpt2 random-keep prefix", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 7},
+                                 "params": {"algorithm": "random-keep", "steps": 4, "temperature": 0.95, "topP": 0.9}}),
+    ("gpt2 entropy greedy infill", {"canvas": "infill", "canvas_args": {"prompt": 2, "middle": 6, "suffix": 2},
+                                    "params": {"algorithm": "entropy", "steps": 4, "temperature": 0.0}}),
+]
+
+
+def build_model_cases():
+    """The same samplers over a tiny transformers GPT-2 (needs torch + transformers)."""
+    global LOGITS, VOCAB, MASK
+    saved = (LOGITS, VOCAB, MASK)
+    cases = []
+    try:
+        VOCAB, MASK = MODEL_VOCAB, MODEL_MASK
+        for number, (name, spec) in enumerate(MODEL_SPECS):
+            for attempt in range(50):
+                LOGITS = TinyGPT2Table(MODEL_VOCAB)
+                try:
+                    case = build_case(name, spec, 5000 + 100 * number + attempt)
+                except Fragile as reason:
+                    print(f"{name}: attempt {attempt} fragile ({reason}), retrying", file=sys.stderr)
+                    continue
+                case["logitsTable"] = [
+                    {"tokens": list(tokens), "causal": causal, "logits": [float(v) for v in logits.reshape(-1)]}
+                    for (tokens, causal), logits in LOGITS.table.items()
+                ]
+                cases.append(case)
+                break
+            else:
+                raise SystemExit(f"{name}: no robust seed")
+    finally:
+        LOGITS, VOCAB, MASK = saved
+    return cases
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cases = []
+    for number, (name, spec) in enumerate(SPECS):
+        for attempt in range(50):
+            seed = 100 * number + attempt
+            try:
+                cases.append(build_case(name, spec, seed))
+                break
+            except Fragile as reason:
+                print(f"{name}: seed {seed} fragile ({reason}), retrying", file=sys.stderr)
+        else:
+            raise SystemExit(f"{name}: no robust seed")
+    out_dir = os.path.join(root, "Tests", "Fixtures", "samplers")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "cases.json")
+    with open(path, "w") as handle:
+        json.dump({"generator": "tools/reference_samplers.py", "cases": cases,
+                   "xoshiro": {"seed": 42, "values": [str(v) for v in xoshiro256starstar(42, 6)]},
+                   "timesteps": timestep_table()}, handle, separators=(",", ":"))
+        handle.write("\n")
+    print(f"wrote {len(cases)} cases to {path} ({os.path.getsize(path)} bytes)")
+    model_cases = build_model_cases()
+    model_path = os.path.join(out_dir, "cases_tiny_gpt2.json")
+    with open(model_path, "w") as handle:
+        json.dump({"generator": "tools/reference_samplers.py", "cases": model_cases}, handle, separators=(",", ":"))
+        handle.write("\n")
+    print(f"wrote {len(model_cases)} cases to {model_path} ({os.path.getsize(model_path)} bytes)")
+
+
+if __name__ == "__main__":
+    main()
