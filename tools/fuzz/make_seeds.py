@@ -173,6 +173,11 @@ def regression_inputs():
     for name, (selector, config) in cases.items():
         put_regression("config", name, bytes([selector]) + json.dumps(config).encode())
 
+    # JSON nested 100 000 deep (a recursive parser without a depth limit overflows its stack).
+    put_regression("config", "deep-nesting", bytes([0]) + b"[" * 100000 + b"]" * 100000)
+    deep = b'{"a":' * 50000 + b"1" + b"}" * 50000
+    put_regression("safetensors", "deep-nesting.safetensors", struct.pack("<Q", len(deep)) + deep)
+
     # A zero-sized tensor whose inner dimensions multiply past Int.max (its row length overflowed).
     header = json.dumps({"z": {"dtype": "F32", "shape": [0, 1 << 62, 1 << 62], "data_offsets": [0, 0]}}).encode()
     put_regression("safetensors", "zero-dim-row-overflow.safetensors", struct.pack("<Q", len(header)) + header)
