@@ -82,6 +82,7 @@ public struct GGUFCheckpoint: Sendable {
                 throw fail("missing '\(architectureName).\(key)'")
             }
             guard let integer = value.intValue, integer > 0 else { throw fail("'\(architectureName).\(key)' is not a positive integer") }
+            guard integer <= ImportLimits.maximumDimension else { throw fail("'\(architectureName).\(key)' is implausibly large (\(integer))") }
             return integer
         }
         func number(_ key: String, default defaultValue: Float? = nil) throws -> Float {
@@ -122,6 +123,7 @@ public struct GGUFCheckpoint: Sendable {
             architecture: architecture, vocabularySize: vocabulary, hiddenSize: hidden, layerCount: layers, headCount: heads,
             keyValueHeadCount: keyValueHeads, headDimension: headDimension, intermediateSize: ffn, maximumPositions: positions,
             normEpsilon: epsilon, ropeTheta: theta, tiedEmbeddings: tied, attentionBias: architecture == .qwen2)
+        try ImportLimits.check(configuration, source: source)
 
         let mapping = RoPEModelNames(
             embedding: "token_embd.weight", outputNorm: "output_norm.weight", output: "output.weight",

@@ -21,6 +21,9 @@ struct ConfigurationReader {
             throw fail("missing '\(keys[0])'")
         }
         guard let integer = value.intValue, integer > 0 else { throw fail("'\(key)' is not a positive integer") }
+        guard integer <= ImportLimits.maximumDimension else {
+            throw fail("'\(key)' is implausibly large (\(integer) > \(ImportLimits.maximumDimension))")
+        }
         return integer
     }
 
@@ -50,6 +53,25 @@ struct ConfigurationReader {
         if let id = value.intValue, id >= 0 { return id }
         if let first = value.arrayValue?.first?.intValue, first >= 0 { return first }
         return nil
+    }
+}
+
+/// Upper bounds on the hyperparameters a source may declare, checked before any size arithmetic or
+/// per-layer planning (a hostile `config.json` or GGUF header could otherwise overflow `4 · hidden` or
+/// loop over 10^15 layers). They match the runtime's own limits (DiffuModels' configuration checks).
+enum ImportLimits {
+    /// Largest accepted width, vocabulary, context or FFN size.
+    static let maximumDimension = 1 << 24
+    /// Largest accepted layer count, head count and head dimension.
+    static let maximumCount = 4096
+
+    /// Throws ``ConvertError/invalidConfiguration(source:reason:)`` for counts beyond the limits.
+    static func check(_ configuration: ModelConfiguration, source: String) throws {
+        for (value, name) in [(configuration.layerCount, "layer count"), (configuration.headCount, "head count"),
+                              (configuration.keyValueHeadCount, "key/value head count"), (configuration.headDimension, "head dimension")]
+        where value > maximumCount {
+            throw ConvertError.invalidConfiguration(source: source, reason: "\(name) \(value) is implausibly large (> \(maximumCount))")
+        }
     }
 }
 
@@ -244,6 +266,7 @@ public enum HuggingFaceImporter {
             keyValueHeadCount: heads, headDimension: hidden / heads, intermediateSize: ffn, maximumPositions: positions,
             normEpsilon: epsilon, ropeTheta: 10000, tiedEmbeddings: tied || embeddingName == "lm_head.weight" || names["lm_head.weight"] == nil,
             attentionBias: true)
+        try ImportLimits.check(configuration, source: "config.json")
 
         let bodyPrefix = wrapper ? "denoise_model." : tensors.keys.contains { $0.hasPrefix("transformer.") } ? "transformer." : ""
         var builder = PlanBuilder(sources: names) { name in
@@ -361,6 +384,7 @@ public enum HuggingFaceImporter {
             architecture: architecture, vocabularySize: vocabulary, hiddenSize: hidden, layerCount: layers, headCount: heads,
             keyValueHeadCount: keyValueHeads, headDimension: headDimension, intermediateSize: ffn, maximumPositions: positions,
             normEpsilon: epsilon, ropeTheta: theta, tiedEmbeddings: tied, attentionBias: architecture == .qwen2)
+        try ImportLimits.check(configuration, source: "config.json")
 
         var mapping = RoPEModelNames(
             embedding: embeddingName, outputNorm: "norm.weight", output: "lm_head.weight",

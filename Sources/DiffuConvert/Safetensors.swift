@@ -74,11 +74,16 @@ public struct SafetensorsFile: Sendable {
             guard let elementBytes = elementByteCounts[dtype] else {
                 throw ConvertError.unsupportedDataType(tensor: key, dataType: dtype)
             }
+            // Zero dimensions are skipped in the overflow check: `[0, 2^62, 2^62]` holds no bytes but its
+            // row length (the product of the inner dimensions) would still overflow later.
             var expected = elementBytes
+            var nonZeroProduct = elementBytes
             for dimension in shape {
                 let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
-                guard !overflow else { throw bad("entry '\(key)' has a shape whose size overflows") }
+                let (nonZero, nonZeroOverflow) = nonZeroProduct.multipliedReportingOverflow(by: max(dimension, 1))
+                guard !overflow, !nonZeroOverflow else { throw bad("entry '\(key)' has a shape whose size overflows") }
                 expected = product
+                nonZeroProduct = nonZero
             }
             guard expected == offsets[1] - offsets[0] else {
                 throw ConvertError.tensorSizeMismatch(file: name, tensor: key, expectedBytes: expected, actualBytes: offsets[1] - offsets[0])

@@ -168,6 +168,8 @@ func validateCommon(_ c: ModelConfiguration) throws {
     try require(c.intermediateSize > 0, "intermediate_size must be positive")
     try require(c.maximumPositions > 0, "max_positions must be positive")
     try require(c.normEpsilon.isFinite && c.normEpsilon >= 0, "norm_eps must be finite and non-negative")
+    // Counts first: the product below must not overflow on a hostile file's metadata.
+    try require(c.layerCount <= 4096 && c.headCount <= 4096 && c.headDimension <= 4096, "layer/head counts are implausibly large")
     let limit = 1 << 24  // keeps every buffer size product far from overflow
     for (value, name) in [(c.vocabularySize, "vocab_size"), (c.hiddenSize, "hidden_size"), (c.intermediateSize, "intermediate_size"),
                           (c.headCount * c.headDimension, "num_heads · head_dim"), (c.maximumPositions, "max_positions")] {

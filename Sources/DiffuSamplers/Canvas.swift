@@ -25,6 +25,10 @@ public struct Canvas: Sendable, Equatable {
     /// Number of positions (L).
     public var count: Int { tokens.count }
 
+    /// Longest canvas the constructors build (2^24 positions, the samplers' step cap): an absurd
+    /// requested length is an error before anything is allocated.
+    public static let maximumLength = 1 << 24
+
     /// The generated (initially masked) positions, ascending.
     public var generatedPositions: [Int] { isFixed.indices.filter { !isFixed[$0] } }
 
@@ -32,6 +36,7 @@ public struct Canvas: Sendable, Equatable {
     /// all input tokens `fillToken`, 0 by default).
     public static func unconditional(length: Int, fillToken: Int32 = 0) throws -> Canvas {
         guard length > 0 else { throw SamplerError.emptyCanvas }
+        guard length <= maximumLength else { throw SamplerError.invalidLength(length) }
         return try Canvas(tokens: Array(repeating: fillToken, count: length),
                           isFixed: Array(repeating: false, count: length))
     }
@@ -47,7 +52,7 @@ public struct Canvas: Sendable, Equatable {
     public static func infill(prefix: [Int32], middleLength: Int, suffix: [Int32], fillToken: Int32 = 0) throws -> Canvas {
         guard middleLength >= 0 else { throw SamplerError.invalidLength(middleLength) }
         let (total, overflow) = (prefix.count + suffix.count).addingReportingOverflow(middleLength)
-        guard !overflow else { throw SamplerError.invalidLength(middleLength) }
+        guard !overflow, total <= maximumLength else { throw SamplerError.invalidLength(middleLength) }
         guard total > 0 else { throw SamplerError.emptyCanvas }
         var tokens = prefix
         tokens.reserveCapacity(total)
