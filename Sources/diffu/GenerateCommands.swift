@@ -4,6 +4,7 @@ import DiffuSamplers
 import Foundation
 
 extension SamplerAlgorithm: ExpressibleByArgument {}
+extension CacheMode: ExpressibleByArgument {}
 
 /// Sampler options shared by `generate`, `infill` and `chat`.
 struct SamplerOptions: ParsableArguments {
@@ -33,6 +34,9 @@ struct SamplerOptions: ParsableArguments {
 
     @Option(help: "Threshold parallel decoding (Fast-dLLM): reveal every masked position whose confidence exceeds this. Changes results.")
     var threshold: Float?
+
+    @Option(help: "Approximate KV cache refreshed per block (Fast-dLLM): none|prefix|dual. Use with --block-length. Changes results.")
+    var cache: CacheMode = .none
 
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
@@ -69,6 +73,7 @@ struct SamplerOptions: ParsableArguments {
         if let topK { parameters.topK = topK }
         if let algorithmTemperature { parameters.algorithmTemperature = algorithmTemperature }
         parameters.confidenceThreshold = threshold
+        parameters.cache = cache
         parameters.seed = seed
         parameters.causal = causal
         if let threads { parameters.threads = threads }
