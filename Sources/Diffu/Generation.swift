@@ -194,7 +194,8 @@ extension DiffuModel {
         return SamplingParameters(
             algorithm: parameters.sampler, maskToken: maskToken, steps: parameters.steps,
             temperature: parameters.temperature, topP: parameters.topP, topK: parameters.topK,
-            greedy: parameters.temperature == 0, algorithmTemperature: parameters.algorithmTemperature,
+            greedy: parameters.sampler == .confidence && parameters.temperature == 0,
+            algorithmTemperature: parameters.algorithmTemperature,
             blockLength: parameters.blockLength, confidenceThreshold: parameters.confidenceThreshold,
             shiftLogits: diffusion.shiftLogits, causal: parameters.causal)
     }

@@ -50,7 +50,7 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Print {\"ids\": [...], \"text\": \"...\"} (ids = generated positions only).")
+    @Flag(help: "Print {\"ids\": [...], \"text\": \"...\", \"steps\", \"forward_passes\", \"seconds\"} (ids = generated positions only; seconds = sampling wall time, model opening excluded).")
     var json = false
 
     @Flag(help: "Plain output even on a terminal (no live view).")
@@ -97,7 +97,8 @@ func runGeneration(model: DiffuModel, prompt: Prompt, options: SamplerOptions) a
     guard let result = final else { throw DiffuError.cancelled }
     view.finish(result)
     if options.json {
-        let object: [String: Any] = ["ids": result.generatedTokens.map(Int.init), "text": result.text]
+        let object: [String: Any] = ["ids": result.generatedTokens.map(Int.init), "text": result.text, "steps": result.steps,
+                                     "forward_passes": result.forwardPasses, "seconds": result.seconds]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     } else {
