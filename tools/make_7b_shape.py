@@ -8,6 +8,7 @@ so that memory stays low: tensors are streamed to disk from a reusable pool of r
 Usage:
     python tools/make_7b_shape.py /work/big/diffullama-shape            # ~13.5 GB, 3 shards
     python tools/make_7b_shape.py --dream /work/big/dream-shape         # ~15.2 GB, 4 shards
+    python tools/make_7b_shape.py --dream --layers 2 /tmp/dream-2       # same widths, 2 layers (~3.3 GB)
 Tokenizer files are copied from --tokenizer-dir (default: /work/shared/testdata/tokenizers/llama2 or qwen2).
 """
 import argparse
@@ -75,9 +76,12 @@ def main():
     parser.add_argument("--dream", action="store_true", help="Dream-7B (Qwen2) shape instead of DiffuLLaMA")
     parser.add_argument("--shards", type=int, default=None)
     parser.add_argument("--tokenizer-dir", default=None)
+    parser.add_argument("--layers", type=int, default=None, help="fewer layers (a quick check of the same widths)")
     args = parser.parse_args()
 
     config = dream_config() if args.dream else llama_config()
+    if args.layers:
+        config["num_hidden_layers"] = args.layers
     shards = args.shards or (4 if args.dream else 3)
     tokenizer_dir = args.tokenizer_dir or ("/work/shared/testdata/tokenizers/" + ("qwen2" if args.dream else "llama2"))
     os.makedirs(args.output, exist_ok=True)

@@ -185,7 +185,9 @@ extension DiffuModel {
         }
     }
 
-    /// The sampler parameters for a generation (mask id and shift rule from the file).
+    /// The sampler parameters for a generation (mask id and shift rule from the file). Temperature 0
+    /// selects the greedy variant of the confidence sampler (the reference's `gsm=True`); the other
+    /// samplers take the argmax at temperature 0 themselves.
     public func samplingParameters(_ parameters: GenerationParameters) -> SamplingParameters {
         if parameters.autoregressive {
             return .autoregressive(maskToken: maskToken, temperature: parameters.temperature, topP: parameters.topP,
@@ -194,8 +196,7 @@ extension DiffuModel {
         return SamplingParameters(
             algorithm: parameters.sampler, maskToken: maskToken, steps: parameters.steps,
             temperature: parameters.temperature, topP: parameters.topP, topK: parameters.topK,
-            greedy: parameters.sampler == .confidence && parameters.temperature == 0,
-            algorithmTemperature: parameters.algorithmTemperature,
+            greedy: parameters.sampler == .confidence && parameters.temperature == 0, algorithmTemperature: parameters.algorithmTemperature,
             blockLength: parameters.blockLength, confidenceThreshold: parameters.confidenceThreshold,
             shiftLogits: diffusion.shiftLogits, causal: parameters.causal)
     }

@@ -269,7 +269,8 @@ public enum Converter {
         guard let geometry = PanelGeometry(rows: rows, columns: columns, storage: storage) else {
             throw ConvertError.shapeMismatch(tensor: tensor.name, expected: [rows, columns], actual: tensor.shape)
         }
-        var output = [UInt8](repeating: 0, count: geometry.byteCount)
+        // Every byte is written by `WeightPacking.pack` (padding included), so no zero fill first.
+        var output = [UInt8](unsafeUninitializedCapacity: geometry.byteCount) { _, count in count = geometry.byteCount }
         try output.withUnsafeMutableBytes { destination in
             if tensor.supportsRowChunks {
                 // Whole panels (16 rows) and whole RoPE heads per chunk.

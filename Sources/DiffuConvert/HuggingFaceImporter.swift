@@ -245,7 +245,12 @@ public enum HuggingFaceImporter {
             normEpsilon: epsilon, ropeTheta: 10000, tiedEmbeddings: tied || embeddingName == "lm_head.weight" || names["lm_head.weight"] == nil,
             attentionBias: true)
 
-        var builder = PlanBuilder(sources: names)
+        let bodyPrefix = wrapper ? "denoise_model." : tensors.keys.contains { $0.hasPrefix("transformer.") } ? "transformer." : ""
+        var builder = PlanBuilder(sources: names) { name in
+            if name == "lm_head.weight" { return name }
+            if name == "wte.weight" && wrapper { return "embed_tokens.weight" }
+            return bodyPrefix + name
+        }
         builder.add("token_embedding.weight", shape: [vocabulary, hidden], kind: .matrix, from: embeddingName)
         builder.add("position_embedding.weight", shape: [positions, hidden], kind: .vector, from: "wpe.weight")
         for layer in 0..<layers {
@@ -367,7 +372,8 @@ public enum HuggingFaceImporter {
             down: { "layers.\($0).mlp.down_proj.weight" },
             bias: { String($0.dropLast("weight".count)) + "bias" })
         if embeddingName == "lm_head.weight" { mapping.output = "" }
-        var builder = PlanBuilder(sources: names)
+        let modelPrefix = tensors.keys.contains { $0.hasPrefix("model.") } ? "model." : ""
+        var builder = PlanBuilder(sources: names) { $0 == "lm_head.weight" ? $0 : modelPrefix + $0 }
         mapping.plan(&builder, configuration: configuration, unpermute: false)
         let plan = try builder.finish()
 

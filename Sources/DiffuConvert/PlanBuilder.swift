@@ -7,10 +7,13 @@ struct PlanBuilder {
     private var remaining: [String: SourceTensor]
     private var missing: [String] = []
     private var mismatched: [ConvertError] = []
+    private let displayName: (String) -> String
 
-    /// `sources`: the source tensors under normalized names.
-    init(sources: [String: SourceTensor]) {
+    /// `sources`: the source tensors under normalized names; `displayName` turns a normalized name back
+    /// into the checkpoint's spelling for error messages about missing tensors.
+    init(sources: [String: SourceTensor], displayName: @escaping (String) -> String = { $0 }) {
         self.remaining = sources
+        self.displayName = displayName
     }
 
     /// Marks a source tensor as used without planning anything from it (buffers, a duplicate tied head).
@@ -44,7 +47,7 @@ struct PlanBuilder {
     /// Returns the plan, or throws the first class of problems found: missing tensors, then leftover
     /// (unknown) tensors, then shape mismatches.
     func finish() throws -> [PlannedTensor] {
-        if !missing.isEmpty { throw ConvertError.missingTensors(Array(Set(missing)).sorted()) }
+        if !missing.isEmpty { throw ConvertError.missingTensors(Array(Set(missing.map(displayName))).sorted()) }
         if !remaining.isEmpty { throw ConvertError.unknownTensors(remaining.values.map(\.name).sorted()) }
         if let first = mismatched.first { throw first }
         return planned

@@ -1,4 +1,5 @@
 import DiffuFormat
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -100,43 +101,67 @@ public final class SourceFile: @unchecked Sendable {
 /// SHA-256 of a source file computed from the reads the conversion makes anyway, so that a checkpoint
 /// is read once, not once for the checksum and once for the weights.
 ///
-/// Reads arrive at arbitrary offsets. The digest has hashed the prefix `[0, position)`; a read that
-/// starts at `position` extends it, a read that starts later first hashes the gap (read explicitly), and
-/// bytes before `position` were already hashed. ``finish(_:)`` hashes the tail. The result is the
-/// file's SHA-256 whatever the read order; reading tensors in file order makes the gaps small (headers
-/// and skipped tensors).
-public final class StreamingDigest {
+/// Reads arrive at arbitrary offsets. The digest has taken the prefix `[0, position)`; a read that
+/// starts at `position` extends it, a read that starts later first takes the gap (read explicitly), and
+/// bytes before `position` were already taken. ``finish(_:)`` takes the tail. The result is the file's
+/// SHA-256 whatever the read order; reading tensors in file order keeps the gaps small (headers and
+/// skipped tensors).
+///
+/// The hashing itself runs on a serial background queue, overlapping the decoding and packing of the
+/// tensors; at most ``maximumPendingChunks`` copied chunks (≤ 8 MB each) wait for it, which bounds the
+/// extra memory. `observe` and `finish` are called from the one thread that reads the sources.
+public final class StreamingDigest: @unchecked Sendable {
+    // @unchecked: `hasher` is only touched on `queue`; `position` only on the reading thread.
     private var hasher = SHA256()
-    /// Bytes hashed so far (a prefix of the file).
+    private let queue = DispatchQueue(label: "diffu.convert.sha256")
+    private let budget = DispatchSemaphore(value: StreamingDigest.maximumPendingChunks)
+    /// Bytes taken so far (a prefix of the file).
     public private(set) var position = 0
+
+    /// Chunks that may wait for the hashing queue.
+    public static let maximumPendingChunks = 6
 
     /// Creates an empty digest.
     public init() {}
 
     func observe(_ bytes: UnsafeRawBufferPointer, at offset: Int, of file: SourceFile) throws {
-        if offset > position { try hashRange(of: file, upTo: offset) }
+        if offset > position { try takeRange(of: file, upTo: offset) }
         let end = offset + bytes.count
         guard end > position else { return }
-        hasher.update(UnsafeRawBufferPointer(rebasing: bytes[(position - offset)...]))
+        enqueue(UnsafeRawBufferPointer(rebasing: bytes[(position - offset)...]))
         position = end
     }
 
-    /// Hashes `[position, end)` by reading it.
-    private func hashRange(of file: SourceFile, upTo end: Int) throws {
+    private func enqueue(_ bytes: UnsafeRawBufferPointer) {
+        let copy = Array(bytes)
+        budget.wait()
+        queue.async {
+            copy.withUnsafeBytes { self.hasher.update($0) }
+            self.budget.signal()
+        }
+    }
+
+    /// Takes `[position, end)` by reading it.
+    private func takeRange(of file: SourceFile, upTo end: Int) throws {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
         defer { chunk.deallocate() }
         while position < end {
             let count = min(chunk.count, end - position)
             let slice = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<count])
             try file.readRaw(into: slice, at: position)
-            hasher.update(UnsafeRawBufferPointer(slice))
+            enqueue(UnsafeRawBufferPointer(slice))
             position += count
         }
     }
 
-    /// Hashes the rest of the file and returns the lower-case hexadecimal SHA-256.
+    /// Takes the rest of the file, waits for the hashing queue and returns the lower-case hexadecimal SHA-256.
     public func finish(_ file: SourceFile) throws -> String {
-        try hashRange(of: file, upTo: file.size)
-        return SHA256.hexString(hasher.finalize())
+        do {
+            try takeRange(of: file, upTo: file.size)
+        } catch {
+            queue.sync {}  // let pending work drain before the error propagates
+            throw error
+        }
+        return queue.sync { SHA256.hexString(hasher.finalize()) }
     }
 }

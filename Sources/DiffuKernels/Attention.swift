@@ -55,7 +55,7 @@ public struct AttentionGeometry: Sendable, Equatable {
 /// sequence length. Work is split over (head, query block) pairs.
 public enum Attention {
     /// Query rows per tile.
-    public static let queryBlock = 32
+    public static let queryBlock = 64
     /// Key rows per tile (a multiple of 8).
     public static let keyBlock = 64
 
@@ -199,10 +199,10 @@ public enum Attention {
                     let k0 = Vector.load(column), k1 = Vector.load(column + 8)
                     let x0 = SIMD8<Float>(repeating: q0[d]), x1 = SIMD8<Float>(repeating: q1[d])
                     let x2 = SIMD8<Float>(repeating: q2[d]), x3 = SIMD8<Float>(repeating: q3[d])
-                    a0 += x0 * k0; a1 += x0 * k1
-                    b0 += x1 * k0; b1 += x1 * k1
-                    c0 += x2 * k0; c1 += x2 * k1
-                    d0 += x3 * k0; d1 += x3 * k1
+                    a0 = Arithmetic.multiplyAdd(x0, k0, a0); a1 = Arithmetic.multiplyAdd(x0, k1, a1)
+                    b0 = Arithmetic.multiplyAdd(x1, k0, b0); b1 = Arithmetic.multiplyAdd(x1, k1, b1)
+                    c0 = Arithmetic.multiplyAdd(x2, k0, c0); c1 = Arithmetic.multiplyAdd(x2, k1, c1)
+                    d0 = Arithmetic.multiplyAdd(x3, k0, d0); d1 = Arithmetic.multiplyAdd(x3, k1, d1)
                     column += keyBlock
                 }
                 let row = scratch.scores + i0 * keyBlock + chunk
@@ -278,8 +278,8 @@ public enum Attention {
                 for j in 0..<keyCount {
                     let v0 = Vector.load(row), v1 = Vector.load(row + 8), v2 = Vector.load(row + 16), v3 = Vector.load(row + 24)
                     let x0 = SIMD8<Float>(repeating: p0[j]), x1 = SIMD8<Float>(repeating: p1[j])
-                    a0 += x0 * v0; a1 += x0 * v1; a2 += x0 * v2; a3 += x0 * v3
-                    b0 += x1 * v0; b1 += x1 * v1; b2 += x1 * v2; b3 += x1 * v3
+                    a0 = Arithmetic.multiplyAdd(x0, v0, a0); a1 = Arithmetic.multiplyAdd(x0, v1, a1); a2 = Arithmetic.multiplyAdd(x0, v2, a2); a3 = Arithmetic.multiplyAdd(x0, v3, a3)
+                    b0 = Arithmetic.multiplyAdd(x1, v0, b0); b1 = Arithmetic.multiplyAdd(x1, v1, b1); b2 = Arithmetic.multiplyAdd(x1, v2, b2); b3 = Arithmetic.multiplyAdd(x1, v3, b3)
                     row += stride
                 }
                 Vector.store(a0, out0 + d); Vector.store(a1, out0 + d + 8); Vector.store(a2, out0 + d + 16); Vector.store(a3, out0 + d + 24)

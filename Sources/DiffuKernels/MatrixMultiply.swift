@@ -12,8 +12,10 @@ import DiffuStorage
 // - `y`: f32, row-major `[L × N]`; `bias`: N f32 values.
 //
 // Blocking scheme (per worker; sizes for a 32 KiB L1d and a 1 MiB L2 per core):
-// 1. Outputs are processed in blocks of `panelBlock` panels (256 outputs): the `y` block of those outputs
-//    stays in L2 while it is accumulated over the input chunks.
+// 1. Outputs are processed in blocks of `panelBlock` panels (256 outputs): the sums of those outputs stay
+//    in L2 while they are accumulated over the input chunks — in a worker-local scratch block with a
+//    padded row stride (`y`'s stride of N floats aliases in the caches when N is a multiple of 1024),
+//    copied to `y` once per output block.
 // 2. Inputs are processed in chunks of `chunkBlocks` blocks (256 inputs): one panel's chunk decodes to a
 //    16 KiB f32 tile (L1-resident; `f32` weights are used in place), reused by every 6-row group of the
 //    worker's rows; the activation rows × chunk (≤ 1 KiB per row) stay in L2 across the panel block.
@@ -25,9 +27,10 @@ import DiffuStorage
 // Few rows (1...4, `GemmSmallRows`): one panel at a time, `rows × 16` sums held across all of K, each
 // block decoded into a 2 KiB tile right before use (memory-bound, GEMV-like); panels split across threads.
 //
-// Threads (one fork-join per call through `Parallel.forEach`): with at least 4 row groups per thread the
-// rows are split (each worker walks all panels: no shared scratch, no barrier, disjoint rows of `y`;
-// weight decoding is repeated per worker, a few percent at these row counts); otherwise panels are split.
+// Threads (one fork-join per call through `Parallel.forEach`, no barrier, no shared scratch): with at
+// least 8 panels per thread the panels are split (each weight is decoded once in all; every worker reads
+// all activation rows); with fewer panels but at least 4 row groups per thread the rows are split (each
+// worker decodes every weight: 6 % of the time for q8 at N = 576 in a profile); otherwise panels are split.
 //
 // Integer route (q8/q4 as int8 × int8 → int32 with `vpmaddwd`): measured and rejected. Swift emits
 // `vpmaddwd` for an isolated `even·even + odd·odd` expression, but inside an accumulating micro-kernel
@@ -43,7 +46,9 @@ public enum MatrixMultiply {
     static let chunkBlocks = 8
     /// Panels per output block.
     static let panelBlock = 16
-    /// Row groups per worker below which work is split over panels instead of rows.
+    /// Panels per worker from which work is split over panels (each weight decoded once in all).
+    static let minimumPanelsPerWorker = 8
+    /// Row groups per worker from which work is split over rows when there are too few panels.
     static let minimumGroupsPerWorker = 4
 
     /// Computes `y[l, n] = Σ_k x[l, k] · W[n, k] + bias[n]` for `l < rowCount`, `n < N`.
@@ -73,7 +78,8 @@ public enum MatrixMultiply {
                 let start = panels * worker / workers, end = panels * (worker + 1) / workers
                 GemmSmallRows.multiply(x, rows: rowCount, panels: start..<end, weights, bias, y)
             }
-        } else if requested > 1, groups >= minimumGroupsPerWorker * requested {
+        } else if requested > 1, panels < minimumPanelsPerWorker * requested,
+                  groups >= minimumGroupsPerWorker * requested {
             // Split rows: contiguous runs of whole groups.
             Parallel.forEach(requested) { worker in
                 let groupStart = groups * worker / requested, groupEnd = groups * (worker + 1) / requested
@@ -118,6 +124,17 @@ public enum MatrixMultiply {
         // Equal chunks of at most `chunkBlocks` blocks (18 blocks → 6 + 6 + 6, not 8 + 8 + 2).
         let chunkCountTotal = (blockCount + chunkBlocks - 1) / chunkBlocks
         let chunkSize = (blockCount + chunkCountTotal - 1) / chunkCountTotal
+
+        // With several input chunks, sums are accumulated in a scratch block with a padded row stride and
+        // copied to `y` once per output block: `y`'s own row stride (N floats) is often a multiple of 4 KiB
+        // or 64 KiB (N = 49152: every row of the block falls in the same L1 and L2 sets), which evicted
+        // the block between chunks.
+        let scratchStride = panelBlock * width + 16
+        let usesScratch = chunkCountTotal > 1
+        let scratch = UnsafeMutablePointer<Float>(
+            UnsafeMutableRawPointer.allocate(byteCount: usesScratch ? rows.count * scratchStride * 4 : 64, alignment: 64)
+                .bindMemory(to: Float.self, capacity: usesScratch ? rows.count * scratchStride : 16))
+        defer { scratch.deallocate() }
         var blockStart = panels.lowerBound
         while blockStart < panels.upperBound {
             let blockEnd = min(panels.upperBound, blockStart + panelBlock)
@@ -139,6 +156,8 @@ public enum MatrixMultiply {
                     let panelBias = bias.map { $0 + outputStart }
                     let kStart = chunkStart * length
                     let depth = min(chunkCount * length, columns - kStart)
+                    let output = usesScratch ? scratch + (panel - blockStart) * width : y + rows.lowerBound * outputs + outputStart
+                    let outputStride = usesScratch ? scratchStride : outputs
                     for group in 0..<groups {
                         let rowStart = group * groupRows
                         GemmMicroKernel.run(
@@ -147,14 +166,22 @@ public enum MatrixMultiply {
                             xStride: columns,
                             tile: weightTile,
                             depth: depth,
-                            output: y + (rows.lowerBound + rowStart) * outputs + outputStart,
-                            outputStride: outputs,
+                            output: output + rowStart * outputStride,
+                            outputStride: outputStride,
                             lanes: lanes,
                             store: store,
                             bias: panelBias)
                     }
                 }
                 chunkStart += chunkCount
+            }
+            if usesScratch {
+                let outputStart = blockStart * width
+                let outputCount = min(blockEnd * width, outputs) - outputStart
+                for row in 0..<rows.count {
+                    (y + (rows.lowerBound + row) * outputs + outputStart)
+                        .update(from: scratch + row * scratchStride, count: outputCount)
+                }
             }
             blockStart = blockEnd
         }

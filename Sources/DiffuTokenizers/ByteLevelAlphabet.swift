@@ -18,11 +18,12 @@ enum ByteLevelAlphabet {
         return table
     }()
 
-    /// The inverse: the byte that a character spells, for the 256 characters of the alphabet.
-    static let byteForScalar: [UInt32: UInt8] = {
-        var map: [UInt32: UInt8] = [:]
-        for (byte, scalar) in scalarForByte.enumerated() { map[scalar] = UInt8(byte) }
-        return map
+    /// The inverse, indexed by scalar value (the alphabet lies below U+0144): the byte + 1, or 0 for a
+    /// character outside the alphabet.
+    static let byteForScalar: [UInt16] = {
+        var table = [UInt16](repeating: 0, count: 0x144)
+        for (byte, scalar) in scalarForByte.enumerated() { table[Int(scalar)] = UInt16(byte) + 1 }
+        return table
     }()
 
     /// The raw bytes a byte-level token string stands for, or nil when a character is outside the
@@ -31,8 +32,10 @@ enum ByteLevelAlphabet {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(token.unicodeScalars.count)
         for scalar in token.unicodeScalars {
-            guard let byte = byteForScalar[scalar.value] else { return nil }
-            bytes.append(byte)
+            guard scalar.value < 0x144 else { return nil }
+            let entry = byteForScalar[Int(scalar.value)]
+            guard entry != 0 else { return nil }
+            bytes.append(UInt8(entry - 1))
         }
         return bytes
     }

@@ -58,9 +58,10 @@ enum GGUFTokenizerLoader {
                 merges.append((String(parts[0]), String(parts[1])))
             }
             let table: [String?] = tokens
+            let tokenIds = VocabularyBuilder.idLookup(table)
             let bpe: BPEModel
             do {
-                bpe = try VocabularyBuilder.byteLevelModel(tokens: table, merges: merges, file: "vocab.gguf")
+                bpe = try VocabularyBuilder.byteLevelModel(tokens: table, index: tokenIds, merges: merges, file: "vocab.gguf")
             } catch {
                 throw .gguf(reason: error.description)
             }
@@ -75,6 +76,7 @@ enum GGUFTokenizerLoader {
             definition = TokenizerDefinition(
                 tokenStrings: table, model: bpe,
                 decodedBytes: VocabularyBuilder.byteLevelDecodedBytes(table, raw: Set(added.map(\.id))), source: "vocab.gguf")
+            definition.tokenIndex = tokenIds
             definition.addedTokens = added
             definition.specialTokens = special
             let pre = file["tokenizer.ggml.pre"]?.stringValue ?? "default"

@@ -67,7 +67,7 @@ struct HuggingFaceConfiguration {
 
     /// Fills bos/eos/unk/pad ids from the token spellings, and the chat template.
     func apply(to definition: inout TokenizerDefinition) {
-        let ids = VocabularyBuilder.idLookup(definition.tokenStrings)
+        let ids = definition.tokenIndex ?? VocabularyBuilder.idLookup(definition.tokenStrings)
         func lookup(_ spelling: String?) -> Int32? { spelling.flatMap { ids[$0] } }
         if let id = lookup(bosToken) { definition.specialTokens.bos = id }
         if let id = lookup(eosToken) { definition.specialTokens.eos = id }
@@ -142,12 +142,13 @@ enum HuggingFaceLoader {
         try parsePreTokenizer(json["pre_tokenizer"], into: &plan, byteLevel: &byteLevel, first: true, file: file)
 
         let ignoreMerges = model["ignore_merges"]?.boolValue ?? false
+        let tokenIds = VocabularyBuilder.idLookup(tokens)
         let bpe: BPEModel
         if byteLevel {
-            bpe = try VocabularyBuilder.byteLevelModel(tokens: tokens, merges: merges, file: file, ignoreMerges: ignoreMerges)
+            bpe = try VocabularyBuilder.byteLevelModel(tokens: tokens, index: tokenIds, merges: merges, file: file, ignoreMerges: ignoreMerges)
         } else {
             bpe = try VocabularyBuilder.characterModel(
-                tokens: tokens, merges: merges, unknown: model["unk_token"]?.stringValue,
+                tokens: tokens, index: tokenIds, merges: merges, unknown: model["unk_token"]?.stringValue,
                 byteFallback: model["byte_fallback"]?.boolValue ?? false, fuseUnknown: model["fuse_unk"]?.boolValue ?? false,
                 ignoreMerges: ignoreMerges, file: file)
         }
@@ -165,11 +166,11 @@ enum HuggingFaceLoader {
         definition.addedTokens = addedTokens
         definition.decodeStripLeadingSpaces = decoder.stripLeading
         definition.decodeStripTrailingSpaces = decoder.stripTrailing
-        let tokenIds = VocabularyBuilder.idLookup(tokens)
+        definition.tokenIndex = tokenIds
         try parsePostProcessor(json["post_processor"], tokenIds: tokenIds, into: &definition, file: file)
         if let unknown = model["unk_token"]?.stringValue { definition.specialTokens.unk = tokenIds[unknown] }
         // Added tokens from tokenizer_config.json that tokenizer.json lacks.
-        for token in configuration.addedTokens where !addedIds.contains(token.id) && Int(token.id) < tokens.count {
+        for token in configuration.addedTokens where !addedIds.contains(token.id) && token.id >= 0 && Int(token.id) < tokens.count {
             definition.addedTokens.append(token)
         }
         configuration.apply(to: &definition)
@@ -296,11 +297,13 @@ enum HuggingFaceLoader {
         entries += configuration.addedTokenSpellings
         let tokens = try VocabularyBuilder.tokenTable(entries, file: "vocab.json")
         let mergeList = try parseMergesText(merges)
-        let model = try VocabularyBuilder.byteLevelModel(tokens: tokens, merges: mergeList, file: "merges.txt")
+        let tokenIds = VocabularyBuilder.idLookup(tokens)
+        let model = try VocabularyBuilder.byteLevelModel(tokens: tokens, index: tokenIds, merges: mergeList, file: "merges.txt")
         let addedIds = Set(configuration.addedTokens.map(\.id))
         var definition = TokenizerDefinition(tokenStrings: tokens, model: model,
                                              decodedBytes: VocabularyBuilder.byteLevelDecodedBytes(tokens, raw: addedIds),
                                              source: "vocab.json")
+        definition.tokenIndex = tokenIds
         // The class decides the pre-tokenizer, as in transformers' slow tokenizers.
         if configuration.tokenizerClass?.hasPrefix("Qwen2") == true {
             definition.normalizers = [.nfc]
@@ -309,7 +312,7 @@ enum HuggingFaceLoader {
             definition.preTokenizer.splitters = [.pattern(.gpt2)]
             if configuration.addPrefixSpace == true { definition.preTokenizer.prefix = .space }
         }
-        definition.addedTokens = configuration.addedTokens.filter { Int($0.id) < tokens.count }
+        definition.addedTokens = configuration.addedTokens.filter { $0.id >= 0 && Int($0.id) < tokens.count }
         configuration.apply(to: &definition)
         VocabularyBuilder.applyBosEos(&definition, addBos: configuration.addBosToken ?? false, addEos: configuration.addEosToken ?? false)
         return definition

@@ -24,7 +24,7 @@ enum SplitPattern: Equatable, Sendable {
     }
 
     /// Appends the unit index where each piece ends (pieces are contiguous and cover `units`).
-    func split(_ units: TextUnits, into ends: inout [Int32]) {
+    func split(_ units: TextUnits, into ends: inout [Int]) {
         units.scalars.withUnsafeBufferPointer { scalars in
             units.classes.withUnsafeBufferPointer { classes in
                 switch self {
@@ -92,7 +92,7 @@ enum SplitPattern: Equatable, Sendable {
         return end
     }
 
-    private static func splitGPT2(_ scalars: UnsafeBufferPointer<UInt32>, _ classes: UnsafeBufferPointer<UInt8>, _ ends: inout [Int32]) {
+    private static func splitGPT2(_ scalars: UnsafeBufferPointer<UInt32>, _ classes: UnsafeBufferPointer<UInt8>, _ ends: inout [Int]) {
         let count = scalars.count
         var index = 0
         while index < count {
@@ -114,12 +114,12 @@ enum SplitPattern: Equatable, Sendable {
                     end = whitespaceEnd(classes, from: index)
                 }
             }
-            ends.append(Int32(end))
+            ends.append(end)
             index = end
         }
     }
 
-    private static func splitQwen2(_ scalars: UnsafeBufferPointer<UInt32>, _ classes: UnsafeBufferPointer<UInt8>, digitRun: Int, _ ends: inout [Int32]) {
+    private static func splitQwen2(_ scalars: UnsafeBufferPointer<UInt32>, _ classes: UnsafeBufferPointer<UInt8>, digitRun: Int, _ ends: inout [Int]) {
         let count = scalars.count
         var index = 0
         while index < count {
@@ -154,7 +154,7 @@ enum SplitPattern: Equatable, Sendable {
                 }
                 end = lastNewline >= 0 ? lastNewline + 1 : whitespaceEnd(classes, from: index)
             }
-            ends.append(Int32(end))
+            ends.append(end)
             index = end
         }
     }

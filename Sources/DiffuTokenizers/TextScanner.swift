@@ -50,7 +50,7 @@ struct TextUnits {
     /// Character class per unit.
     var classes: [UInt8] = []
     /// Byte offset where each unit starts, plus one final entry: the total byte count.
-    var offsets: [Int32] = []
+    var offsets: [Int] = []
 
     static let invalidScalar: UInt32 = 0xFFFF_FFFF
 
@@ -67,10 +67,10 @@ struct TextUnits {
             let (scalar, length) = UTF8Decoding.scalar(in: bytes, at: index)
             scalars.append(scalar)
             classes.append(scalar == Self.invalidScalar ? 0 : CharacterClass.of(scalar).rawValue)
-            offsets.append(Int32(index))
+            offsets.append(index)
             index += length
         }
-        offsets.append(Int32(count))
+        offsets.append(count)
     }
 }
 

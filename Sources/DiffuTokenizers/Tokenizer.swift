@@ -38,6 +38,8 @@ struct TokenizerDefinition: Sendable {
     var suffixIds: [Int32] = []
     var specialTokens = SpecialTokenIds()
     var chatTemplate: String? = nil
+    /// Spelling → id for `tokenStrings`, when the loader already built it (else built by `Tokenizer`).
+    var tokenIndex: TokenIndex? = nil
     /// Where the definition came from, for diagnostics ("tokenizer.json", "vocab.gguf", ...).
     var source: String
 }
@@ -51,7 +53,12 @@ struct TokenizerDefinition: Sendable {
 ///
 /// Text that merely spells a special (control) token such as `<|endoftext|>` or `<s>` is ordinary text
 /// unless `parseSpecial` is true (llama.cpp's default; HF `tokenizers` always matches them). Non-special
-/// added tokens (HF `special: false`, SentencePiece user-defined pieces) are always matched.
+/// added tokens (HF `special: false`, SentencePiece user-defined pieces) are always matched. Added tokens
+/// are matched in the raw text (HF matches `normalized: true` ones after normalization; the two differ
+/// only when a normalizer rewrites a token's own spelling).
+///
+/// Qwen2 vocabularies apply NFC also when loaded from GGUF (as HF does and the models were trained;
+/// llama.cpp skips it, so llama.cpp's ids differ on non-NFC input).
 public final class Tokenizer: Sendable {
     let definition: TokenizerDefinition
     private let matcher: AddedTokenMatcher
@@ -62,7 +69,7 @@ public final class Tokenizer: Sendable {
     init(definition: TokenizerDefinition) {
         self.definition = definition
         matcher = AddedTokenMatcher(tokens: definition.addedTokens)
-        index = TokenIndex(definition.tokenStrings)
+        index = definition.tokenIndex ?? TokenIndex(definition.tokenStrings)
         var special = [Bool](repeating: false, count: definition.tokenStrings.count)
         for token in definition.addedTokens where token.special && Int(token.id) < special.count { special[Int(token.id)] = true }
         isSpecialId = special
@@ -139,7 +146,7 @@ public final class Tokenizer: Sendable {
     /// Reusable buffers for one `encode` call.
     private struct EncodeWorkspace {
         var units = TextUnits()
-        var ends: [Int32] = []
+        var ends: [Int] = []
         var merge = MergeWorkspace()
         var cache: WordCache?
 
@@ -181,7 +188,7 @@ public final class Tokenizer: Sendable {
     private func splitAndMerge(_ text: UnsafeBufferPointer<UInt8>, workspace: inout EncodeWorkspace, output: inout [Int32]) {
         let splitters = definition.preTokenizer.splitters
         guard !splitters.isEmpty else {
-            definition.model.encodeWord(text, workspace: &workspace.merge, output: &output)
+            encodeLongWord(text, workspace: &workspace, output: &output)
             return
         }
         // Word boundaries as byte offsets, refined by each splitter in turn.
@@ -198,7 +205,7 @@ public final class Tokenizer: Sendable {
                     workspace.units.decode(word)
                     workspace.ends.removeAll(keepingCapacity: true)
                     pattern.split(workspace.units, into: &workspace.ends)
-                    for unitEnd in workspace.ends { refined.append(start + Int(workspace.units.offsets[Int(unitEnd)])) }
+                    for unitEnd in workspace.ends { refined.append(start + workspace.units.offsets[unitEnd]) }
                 case .beforeEach(let delimiter):
                     var index = 0
                     while index + delimiter.count <= word.count {
@@ -233,7 +240,7 @@ public final class Tokenizer: Sendable {
                 definition.model.encodeWord(word, workspace: &workspace.merge, output: &output)
                 workspace.cache!.insert(word, hash: hash, tokens: output[before...])
             } else {
-                definition.model.encodeWord(word, workspace: &workspace.merge, output: &output)
+                encodeLongWord(word, workspace: &workspace, output: &output)
             }
         }
     }
@@ -244,6 +251,23 @@ public final class Tokenizer: Sendable {
         case .decimalNumber, .letterNumber, .otherNumber: true
         default: false
         }
+    }
+
+    /// Longest word merged in one piece: symbol positions are 32-bit in the merge heap.
+    static let maximumWordByteCount = 1 << 30
+
+    /// Merges a word; one longer than `maximumWordByteCount` bytes (only possible for vocabularies
+    /// without a pre-tokenizer split, given gigabytes of text) is merged in pieces of that size cut at
+    /// character boundaries.
+    private func encodeLongWord(_ word: UnsafeBufferPointer<UInt8>, workspace: inout EncodeWorkspace, output: inout [Int32]) {
+        var start = 0
+        while word.count - start > Self.maximumWordByteCount {
+            var end = start + Self.maximumWordByteCount
+            while end > start + 1, word[end] & 0xC0 == 0x80 { end -= 1 }
+            definition.model.encodeWord(UnsafeBufferPointer(rebasing: word[start..<end]), workspace: &workspace.merge, output: &output)
+            start = end
+        }
+        definition.model.encodeWord(UnsafeBufferPointer(rebasing: word[start...]), workspace: &workspace.merge, output: &output)
     }
 
     /// Decodes ids to text. Ids outside the vocabulary are skipped (no trap, no placeholder). Special

@@ -18,8 +18,7 @@ enum VocabularyBuilder {
 
     /// A byte-level BPE model (GPT-2, Qwen2): tokens are spelled in `ByteLevelAlphabet`; merges are
     /// (left, right) spellings in rank order.
-    static func byteLevelModel(tokens: [String?], merges: [(String, String)], file: String, ignoreMerges: Bool = false) throws(TokenizerError) -> BPEModel {
-        let ids = idLookup(tokens)
+    static func byteLevelModel(tokens: [String?], index ids: TokenIndex, merges: [(String, String)], file: String, ignoreMerges: Bool = false) throws(TokenizerError) -> BPEModel {
         var byteSymbols = [Int32](repeating: -1, count: 256)
         for byte in 0..<256 {
             let spelling = String(Character(Unicode.Scalar(ByteLevelAlphabet.scalarForByte[byte])!))
@@ -41,9 +40,8 @@ enum VocabularyBuilder {
 
     /// A character-level BPE model (HF `BPE` without a ByteLevel pre-tokenizer, e.g. LLaMA's
     /// tokenizer.json): initial symbols are scalars, `<0xXX>` tokens serve as byte fallback.
-    static func characterModel(tokens: [String?], merges: [(String, String)], unknown: String?, byteFallback: Bool,
+    static func characterModel(tokens: [String?], index ids: TokenIndex, merges: [(String, String)], unknown: String?, byteFallback: Bool,
                                fuseUnknown: Bool, ignoreMerges: Bool, file: String) throws(TokenizerError) -> BPEModel {
-        let ids = idLookup(tokens)
         let pairs = try mergeTable(merges, ids: ids, file: file)
         var wholeWords: [[UInt8]: Int32]? = nil
         if ignoreMerges {

@@ -10,7 +10,7 @@ struct DiffuCommand: AsyncParsableCommand {
         commandName: "diffu",
         abstract: "A pure-Swift CPU runtime for diffusion language models.",
         subcommands: [
-            ConvertCommand.self, GenerateCommand.self, InfillCommand.self, ChatCommand.self,
+            GenerateCommand.self, InfillCommand.self, ChatCommand.self,
             ConvertCommand.self, InspectCommand.self, VerifyCommand.self,
             LogitsCommand.self, BenchCommand.self, BenchGemmCommand.self,
             TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self,

@@ -70,6 +70,8 @@ struct SamplerOptions: ParsableArguments {
         if let blockLength { parameters.blockLength = blockLength }
         if let temperature { parameters.temperature = temperature }
         if let topP { parameters.topP = topP >= 1 ? nil : topP }
+        // The confidence sampler has no nucleus filter: drop the file's default unless asked for.
+        if parameters.sampler == .confidence && topP == nil { parameters.topP = nil }
         if let topK { parameters.topK = topK }
         if let algorithmTemperature { parameters.algorithmTemperature = algorithmTemperature }
         parameters.confidenceThreshold = threshold

@@ -182,10 +182,13 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
     @Test func missingAndUnknownTensorsAreNamed() throws {
         var missing = SyntheticCheckpoint.llama()
         missing.tensors.removeAll { $0.name == "model.layers.1.mlp.up_proj.weight" }
-        #expect(throws: ConvertError.missingTensors(["layers.1.mlp.up_proj.weight"])) { _ = try Self.convert(missing) }
+        #expect(throws: ConvertError.missingTensors(["model.layers.1.mlp.up_proj.weight"])) { _ = try Self.convert(missing) }
         var extra = SyntheticCheckpoint.llama()
         extra.tensors.append((name: "model.layers.0.mystery.weight", shape: [3]))
         #expect(throws: ConvertError.unknownTensors(["model.layers.0.mystery.weight"])) { _ = try Self.convert(extra) }
+        var missingGPT2 = SyntheticCheckpoint.gpt2(wrapper: true)
+        missingGPT2.tensors.removeAll { $0.name == "denoise_model.h.1.ln_2.bias" }
+        #expect(throws: ConvertError.missingTensors(["denoise_model.h.1.ln_2.bias"])) { _ = try Self.convert(missingGPT2) }
         var wrongShape = SyntheticCheckpoint.llama()
         wrongShape.tensors[1] = (name: wrongShape.tensors[1].name, shape: [33])
         #expect(throws: ConvertError.shapeMismatch(tensor: "model.layers.0.input_layernorm.weight", expected: [32], actual: [33])) {

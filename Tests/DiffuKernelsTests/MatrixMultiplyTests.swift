@@ -13,13 +13,16 @@ struct GemmShape: Sendable, CustomStringConvertible {
 
     /// Shapes covering every edge of the blocking: one row, row tails of the 6-row groups, N not a multiple
     /// of 16 (partial last panel), K not a multiple of 32 (padded last block), more than one 256-input
-    /// chunk, more than one 256-output panel block, and enough rows to split rows across 2 and 3 threads.
+    /// chunk (sums in the scratch block), more than one 256-output panel block, both at once, and both
+    /// thread splits (L100 N40 splits rows at 2 and 3 threads; L80 N300 splits panels at 2 threads and
+    /// rows at 3).
     static let all: [GemmShape] = [
         GemmShape(rowCount: 1, rows: 17, columns: 33, withBias: true),
         GemmShape(rowCount: 3, rows: 41, columns: 100, withBias: true),
         GemmShape(rowCount: 17, rows: 300, columns: 70, withBias: false),
         GemmShape(rowCount: 100, rows: 40, columns: 300, withBias: true),
         GemmShape(rowCount: 30, rows: 16, columns: 32, withBias: false),
+        GemmShape(rowCount: 80, rows: 300, columns: 300, withBias: true),
     ]
 }
 

@@ -37,52 +37,49 @@ import Diffu
         return try JSONDecoder().decode(Inputs.self, from: Data(contentsOf: url)).sequences
     }
 
+    /// Converts the fixture `name` with `recipe` into a scratch directory and opens it; the returned
+    /// directory is removed by the caller.
+    static func convertedModel(_ name: String, recipe: QuantizationRecipe) throws -> (DiffuModel, URL) {
+        let directory = try checkpoint(name)
+        let output = directory.appendingPathComponent("model-\(recipe.rawValue).diffu").path
+        try DiffuModel.convert(source: directory.path, destination: output, recipe: recipe, maskTokenId: 1)
+        return (try DiffuModel.open(path: output), directory)
+    }
+
+    /// Runs every fixture sequence through `model` and compares with a saved transformers `.npy`:
+    /// max |Δ| ≤ 1e-4 · max |logit|.
+    static func expectLogitsMatch(_ model: DiffuModel, fixture name: String, reference file: String, causal: Bool) throws {
+        let expected = try npy(testsDirectory.appendingPathComponent("Fixtures/models/\(name)/\(file)"))
+        var actual: [Float] = []
+        for sequence in try sequences(name) { actual += try model.logits(tokens: sequence, causal: causal, threads: 2) }
+        try #require(actual.count == expected.count)
+        let scale = expected.map(abs).max()!
+        let difference = zip(actual, expected).map { abs($0 - $1) }.max()!
+        #expect(difference <= 1e-4 * scale, "\(name) \(file): max|Δ| \(difference), max|logit| \(scale)")
+    }
+
     @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32"])
     func convertedModelMatchesTransformers(name: String) throws {
-        let directory = try Self.checkpoint(name)
+        let (model, directory) = try Self.convertedModel(name, recipe: .f32)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let output = directory.appendingPathComponent("model.diffu").path
-        try DiffuModel.convert(source: directory.path, destination: output, recipe: .f32, maskTokenId: 1)
-        let model = try DiffuModel.open(path: output)
         #expect(model.file.verify().isEmpty)
-        for (causal, file) in [(false, "logits_bidirectional.npy"), (true, "logits_causal.npy")] {
-            let expected = try Self.npy(Self.testsDirectory.appendingPathComponent("Fixtures/models/\(name)/\(file)"))
-            var actual: [Float] = []
-            for sequence in try Self.sequences(name) {
-                actual += try model.logits(tokens: sequence, causal: causal, threads: 2)
-            }
-            try #require(actual.count == expected.count)
-            let scale = expected.map(abs).max()!
-            let difference = zip(actual, expected).map { abs($0 - $1) }.max()!
-            #expect(difference <= 1e-4 * scale, "\(name) causal=\(causal): max|Δ| \(difference), max|logit| \(scale)")
-        }
+        try Self.expectLogitsMatch(model, fixture: name, reference: "logits_bidirectional.npy", causal: false)
+        try Self.expectLogitsMatch(model, fixture: name, reference: "logits_causal.npy", causal: true)
     }
 
     /// q8 end to end against transformers run on the q8-rounded weights (same codec, documented in
     /// PanelGeometry): only f32 arithmetic differences remain.
     @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32"])
     func q8ConversionMatchesRoundedReference(name: String) throws {
-        let directory = try Self.checkpoint(name)
+        let (model, directory) = try Self.convertedModel(name, recipe: .q8)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let output = directory.appendingPathComponent("model-q8.diffu").path
-        try DiffuModel.convert(source: directory.path, destination: output, recipe: .q8, maskTokenId: 1)
-        let model = try DiffuModel.open(path: output)
-        let expected = try Self.npy(Self.testsDirectory.appendingPathComponent("Fixtures/models/\(name)/logits_bidirectional_q8.npy"))
-        var actual: [Float] = []
-        for sequence in try Self.sequences(name) { actual += try model.logits(tokens: sequence, threads: 2) }
-        try #require(actual.count == expected.count)
-        let scale = expected.map(abs).max()!
-        let difference = zip(actual, expected).map { abs($0 - $1) }.max()!
-        #expect(difference <= 1e-4 * scale, "\(name) q8: max|Δ| \(difference), max|logit| \(scale)")
+        try Self.expectLogitsMatch(model, fixture: name, reference: "logits_bidirectional_q8.npy", causal: false)
     }
 
     /// Generation runs end to end on a converted model and respects the canvas rules.
     @Test func generationKeepsPromptAndFillsEveryMask() async throws {
-        let directory = try Self.checkpoint("llama_sharded_bf16")
+        let (model, directory) = try Self.convertedModel("llama_sharded_bf16", recipe: .q8)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let output = directory.appendingPathComponent("model.diffu").path
-        try DiffuModel.convert(source: directory.path, destination: output, recipe: .q8, maskTokenId: 1)
-        let model = try DiffuModel.open(path: output)
         var parameters = model.defaultParameters
         parameters.length = 9
         parameters.steps = 4
@@ -108,11 +105,8 @@ import Diffu
 
     /// A consumer that stops iterating cancels the generation between steps.
     @Test func cancellationStopsBetweenSteps() async throws {
-        let directory = try Self.checkpoint("gpt2_plain_f32")
+        let (model, directory) = try Self.convertedModel("gpt2_plain_f32", recipe: .f32)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let output = directory.appendingPathComponent("model.diffu").path
-        try DiffuModel.convert(source: directory.path, destination: output, recipe: .f32, maskTokenId: 1)
-        let model = try DiffuModel.open(path: output)
         var parameters = model.defaultParameters
         parameters.length = 20
         parameters.steps = 50

@@ -1,3 +1,4 @@
+import DiffuGGUF
 import DiffuTokenizers
 import Testing
 
@@ -160,5 +161,71 @@ import Testing
 
     @Test func ggufWithoutTokenizerIsTyped() {
         #expect(throws: TokenizerError.self) { try Tokenizer.load(files: ["vocab.gguf": Array("GGUF".utf8)]) }
+    }
+
+    /// Truncated or corrupted tokenizer.json files throw or load; they never trap, and what loads encodes.
+    @Test func corruptTokenizerJSON() throws {
+        let json = try Fixtures.bytes("synthetic/tokenizer.json")
+        for length in stride(from: 0, to: json.count, by: 7) {
+            #expect(throws: TokenizerError.self) { try Tokenizer.load(files: ["tokenizer.json": Array(json.prefix(length))]) }
+        }
+        var generator = SplitMix64(state: 11)
+        for _ in 0..<200 {
+            var corrupt = json
+            for _ in 0..<3 { corrupt[Int(generator.next() % UInt64(corrupt.count))] = UInt8(truncatingIfNeeded: generator.next()) }
+            if let tokenizer = try? Tokenizer.load(files: ["tokenizer.json": corrupt]) {
+                _ = tokenizer.decode(tokenizer.encode("ab cat <mask> zz", parseSpecial: true))
+            }
+        }
+    }
+
+    /// GGUF metadata of the wrong shape gives typed errors naming the key.
+    @Test func malformedGGUFMetadata() throws {
+        func load(_ metadata: [(key: String, value: GGUFValue)]) throws -> Tokenizer {
+            try Tokenizer.load(files: ["vocab.gguf": GGUFWriter.metadataOnly(metadata)])
+        }
+        let tokens = GGUFValue.array(elementType: .string, values: ["a", "b", "ab"].map { .string($0) })
+        #expect(throws: TokenizerError.gguf(reason: "missing tokenizer.ggml.model")) { try load([("tokenizer.ggml.tokens", tokens)]) }
+        #expect(throws: TokenizerError.gguf(reason: "unsupported tokenizer.ggml.model 'bert' (supported: gpt2, llama)")) {
+            try load([("tokenizer.ggml.model", .string("bert")), ("tokenizer.ggml.tokens", tokens)])
+        }
+        #expect(throws: TokenizerError.gguf(reason: "tokenizer.ggml.tokens holds a non-string")) {
+            try load([("tokenizer.ggml.model", .string("gpt2")),
+                      ("tokenizer.ggml.tokens", .array(elementType: .int32, values: [.signed(1, .int32)]))])
+        }
+        #expect(throws: TokenizerError.gguf(reason: "token_type has 1 entries for 3 tokens")) {
+            try load([("tokenizer.ggml.model", .string("llama")), ("tokenizer.ggml.tokens", tokens),
+                      ("tokenizer.ggml.token_type", .array(elementType: .int32, values: [.signed(1, .int32)]))])
+        }
+        #expect(throws: TokenizerError.gguf(reason: "unsupported tokenizer.ggml.pre 'default' (supported: gpt-2, qwen2, llama-bpe, smollm, starcoder)")) {
+            try load([("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.tokens", tokens),
+                      ("tokenizer.ggml.merges", .array(elementType: .string, values: [.string("a b")]))])
+        }
+        // A well-formed tiny byte-level vocabulary loads and merges.
+        var spelled = (0..<256).map { ByteLevelSpelling.of(UInt8($0)) }
+        spelled.append("ab")
+        let tiny = try load([
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("gpt-2")),
+            ("tokenizer.ggml.tokens", .array(elementType: .string, values: spelled.map { .string($0) })),
+            ("tokenizer.ggml.merges", .array(elementType: .string, values: [.string("a b")])),
+        ])
+        // "abc" | " ab" (GPT-2 split), ids are byte values, "ab" is 256.
+        #expect(tiny.encode("abc ab") == [256, 99, 32, 256])
+        #expect(tiny.decode([256, 99, 32, 256]) == "abc ab")
+    }
+}
+
+/// GPT-2's byte-to-character table written out independently of the module (printable Latin-1 bytes
+/// stand for themselves; the others map to U+0100 + n in byte order).
+enum ByteLevelSpelling {
+    static func of(_ byte: UInt8) -> String {
+        let printable = (0x21...0x7E).contains(byte) || (0xA1...0xAC).contains(byte) || (0xAE...0xFF).contains(byte)
+        if printable { return String(UnicodeScalar(byte)) }
+        var index = 0
+        for value in 0..<Int(byte) {
+            let other = UInt8(value)
+            if !((0x21...0x7E).contains(other) || (0xA1...0xAC).contains(other) || (0xAE...0xFF).contains(other)) { index += 1 }
+        }
+        return String(Character(Unicode.Scalar(UInt32(0x100 + index))!))
     }
 }

@@ -154,12 +154,7 @@ enum Fixtures {
 
     /// Tokenizers are loaded once per test process (loading in a debug build takes a moment).
     static func tokenizer(_ source: Source) throws -> Tokenizer {
-        try cache.withLock { cached in
-            if let tokenizer = cached[source] { return tokenizer }
-            let tokenizer = try source.load()
-            cached[source] = tokenizer
-            return tokenizer
-        }
+        try cache.tokenizer(for: source)
     }
 
     private static let cache = LockedCache()
@@ -184,14 +179,24 @@ enum Fixtures {
     }
 }
 
-/// A lock-protected cache of loaded tokenizers.
+/// A cache of loaded tokenizers with one lock per source, so different sources load in parallel.
 final class LockedCache: @unchecked Sendable {
-    private let lock = NSLock()
+    private let locks: [Fixtures.Source: NSLock] = Dictionary(uniqueKeysWithValues: Fixtures.Source.allCases.map { ($0, NSLock()) })
+    private let tableLock = NSLock()
     private var tokenizers: [Fixtures.Source: Tokenizer] = [:]
 
-    func withLock<T>(_ body: (inout [Fixtures.Source: Tokenizer]) throws -> T) rethrows -> T {
+    func tokenizer(for source: Fixtures.Source) throws -> Tokenizer {
+        let lock = locks[source]!
         lock.lock()
         defer { lock.unlock() }
-        return try body(&tokenizers)
+        tableLock.lock()
+        let cached = tokenizers[source]
+        tableLock.unlock()
+        if let cached { return cached }
+        let tokenizer = try source.load()
+        tableLock.lock()
+        tokenizers[source] = tokenizer
+        tableLock.unlock()
+        return tokenizer
     }
 }
