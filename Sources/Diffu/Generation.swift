@@ -66,12 +66,15 @@ public struct GenerationParameters: Sendable, Equatable {
     public var threads: Int
     /// Whether step events carry decoded text (costs a detokenization per step).
     public var decodeSteps: Bool
+    /// Approximate key/value cache refreshed per block (Fast-dLLM prefix or dual cache). Opt-in; changes
+    /// results. Pair it with ``blockLength``: without blocks only the prompt is cached.
+    public var cache: CacheMode
 
     /// Creates parameters.
     public init(length: Int, sampler: SamplerAlgorithm = .randomKeep, steps: Int = 64, temperature: Float = 0.9,
                 topP: Float? = 0.9, topK: Int? = nil, blockLength: Int? = nil, confidenceThreshold: Float? = nil,
                 algorithmTemperature: Float = 0, seed: UInt64 = 0, autoregressive: Bool = false, causal: Bool = false,
-                threads: Int = DiffuModel.defaultThreadCount, decodeSteps: Bool = false) {
+                threads: Int = DiffuModel.defaultThreadCount, decodeSteps: Bool = false, cache: CacheMode = .none) {
         self.length = length
         self.sampler = sampler
         self.steps = steps
@@ -86,6 +89,7 @@ public struct GenerationParameters: Sendable, Equatable {
         self.causal = causal
         self.threads = threads
         self.decodeSteps = decodeSteps
+        self.cache = cache
     }
 }
 
@@ -214,7 +218,9 @@ extension DiffuModel {
             throw DiffuError.invalidRequest("prompt + length = \(canvas.count) tokens exceeds the model's \(configuration.maximumPositions) positions")
         }
         let sampler = try DiffusionSampler(parameters: samplingParameters(parameters))
-        let provider = ModelLogitsProvider(model: self, threads: parameters.threads)
+        let provider: any LogitsProvider = parameters.cache == .none || parameters.autoregressive
+            ? ModelLogitsProvider(model: self, threads: parameters.threads)
+            : CachingModelLogitsProvider(model: self, threads: parameters.threads, mode: parameters.cache)
         var random = SeededRandomSource(seed: parameters.seed)
         let generated = canvas.generatedPositions
         let start = DispatchTime.now().uptimeNanoseconds

@@ -25,6 +25,16 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidThreadCount(Int)
     /// The workspace is being used by another forward pass right now.
     case workspaceInUse
+    /// The key/value cache is being used by another forward pass right now.
+    case cacheInUse
+    /// A cached pass was asked for a canvas whose length differs from the cached one (or the cache is empty).
+    case cacheNotFilled(cached: Int, length: Int)
+    /// A cached pass's window is empty or not inside the canvas.
+    case invalidWindow(window: Range<Int>, length: Int)
+    /// A cached pass was asked for logits of a position it does not compute.
+    case outputPositionOutsideWindow(position: Int, window: Range<Int>)
+    /// The key/value cache's size overflows.
+    case cacheTooLarge(length: Int)
 
     /// A one-line explanation.
     public var description: String {
@@ -41,6 +51,12 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .outputPositionOutOfRange(let position, let length): "output position \(position) is outside 0..<\(length)"
         case .invalidThreadCount(let count): "thread count \(count) is not positive"
         case .workspaceInUse: "the forward workspace is already in use by another forward pass"
+        case .cacheInUse: "the key/value cache is already in use by another forward pass"
+        case .cacheNotFilled(let cached, let length):
+            "the key/value cache holds \(cached) positions, the canvas has \(length): fill it with a full pass first"
+        case .invalidWindow(let window, let length): "window \(window) is empty or outside 0..<\(length)"
+        case .outputPositionOutsideWindow(let position, let window): "output position \(position) is outside the computed window \(window)"
+        case .cacheTooLarge(let length): "a key/value cache for \(length) positions does not fit in memory"
         }
     }
 }

@@ -111,12 +111,19 @@ public final class TransformerModel: Sendable {
         workspace.reserve(tokenCount: tokens.count, outputCount: positions.count, configuration: configuration)
         let table = rotaryTable(positionCount: tokens.count, workspace: workspace)
         tokens.withUnsafeBufferPointer { tokenBuffer in
-            encode(tokenBuffer, causal: causal, threads: threads, workspace: workspace, table: table)
+            encode(tokenBuffer, window: 0..<tokens.count, causal: causal, threads: threads, workspace: workspace, table: table,
+                   cache: nil)
         }
+        return finish(positions: positions, windowStart: 0, threads: threads, workspace: workspace, logits: logits)
+    }
+
+    /// Final norm (and LM head when `logits`) for `positions`, whose hidden states are rows
+    /// `position − windowStart` of `workspace.hidden`.
+    func finish(positions: [Int], windowStart: Int, threads: Int, workspace: ForwardWorkspace, logits: Bool) -> [Float] {
         // Final norm only for the requested rows.
         let c = configuration, hidden = c.hiddenSize
         for (row, position) in positions.enumerated() {
-            (workspace.selected + row * hidden).update(from: workspace.hidden + position * hidden, count: hidden)
+            (workspace.selected + row * hidden).update(from: workspace.hidden + (position - windowStart) * hidden, count: hidden)
         }
         normalize(workspace.selected, rowCount: positions.count, parameters.outputNorm, into: workspace.selectedNormed, threads: threads)
         if !logits {
@@ -131,7 +138,7 @@ public final class TransformerModel: Sendable {
         }
     }
 
-    private func rotaryTable(positionCount: Int, workspace: ForwardWorkspace) -> RotaryTable? {
+    func rotaryTable(positionCount: Int, workspace: ForwardWorkspace) -> RotaryTable? {
         guard let rotaryTable else { return nil }
         if positionCount <= rotaryTable.positionCount { return rotaryTable }
         if let extended = workspace.extendedRotaryTable, extended.positionCount >= positionCount,
@@ -143,33 +150,47 @@ public final class TransformerModel: Sendable {
         return extended
     }
 
-    /// Embeddings and every transformer block; leaves the last residual stream in `workspace.hidden`.
-    private func encode(
-        _ tokens: UnsafeBufferPointer<Int32>, causal: Bool, threads: Int, workspace w: ForwardWorkspace, table: RotaryTable?
+    /// Embeddings and every transformer block for the rows of `window` (positions of the canvas
+    /// `tokens`); leaves their last residual stream in `workspace.hidden` (row `i` = position
+    /// `window.lowerBound + i`).
+    ///
+    /// Without a cache `window` is the whole canvas and keys/values live in the workspace (the exact
+    /// path). With a cache, each layer's keys/values of the window rows are written (post-RoPE) into the
+    /// cache's rows `window`, and attention reads all `tokens.count` cache rows: the other rows keep what
+    /// an earlier pass stored there.
+    func encode(
+        _ tokens: UnsafeBufferPointer<Int32>, window: Range<Int>, causal: Bool, threads: Int, workspace w: ForwardWorkspace,
+        table: RotaryTable?, cache: KeyValueCache?
     ) {
         let c = configuration
-        let length = tokens.count, hidden = c.hiddenSize
+        let length = window.count, hidden = c.hiddenSize, first = window.lowerBound
         let queryWidth = c.headCount * c.headDimension, keyValueWidth = c.keyValueHeadCount * c.headDimension
-        Embedding.gather(parameters.tokenEmbedding, rows: tokens.baseAddress!, rowCount: length, into: w.hidden, threads: threads)
+        Embedding.gather(parameters.tokenEmbedding, rows: tokens.baseAddress! + first, rowCount: length, into: w.hidden, threads: threads)
         if let positions = parameters.positionEmbedding {
-            Activations.add(positions, into: w.hidden, count: length * hidden, threads: threads)
+            Activations.add(positions + first * hidden, into: w.hidden, count: length * hidden, threads: threads)
         }
-        let geometry = AttentionGeometry(
-            queryCount: length, keyCount: length, headCount: c.headCount, keyValueHeadCount: c.keyValueHeadCount,
-            headDimension: c.headDimension, causal: causal)
-        for layer in parameters.layers {
+        var geometry = AttentionGeometry(
+            queryCount: length, keyCount: cache == nil ? length : tokens.count, headCount: c.headCount,
+            keyValueHeadCount: c.keyValueHeadCount, headDimension: c.headDimension, causal: causal)
+        geometry.queryPositionOffset = cache == nil ? 0 : first
+        for (index, layer) in parameters.layers.enumerated() {
+            // Keys/values of all attended rows, and where this pass writes the window's rows.
+            let keys = cache?.keys(layer: index) ?? w.key
+            let values = cache?.values(layer: index) ?? w.value
+            let windowKeys = cache == nil ? keys : keys + first * keyValueWidth
+            let windowValues = cache == nil ? values : values + first * keyValueWidth
             // Attention sublayer: hidden += o(attention(rope(q(norm(hidden))), rope(k(…)), v(…))).
             normalize(w.hidden, rowCount: length, layer.attentionNorm, into: w.normed, threads: threads)
             project(w.normed, length, layer.query, into: w.query, threads)
-            project(w.normed, length, layer.key, into: w.key, threads)
-            project(w.normed, length, layer.value, into: w.value, threads)
+            project(w.normed, length, layer.key, into: windowKeys, threads)
+            project(w.normed, length, layer.value, into: windowValues, threads)
             if let table {
                 RotaryEmbedding.apply(w.query, rowCount: length, rowStride: queryWidth, headCount: c.headCount,
-                                      firstPosition: 0, table: table, threads: threads)
-                RotaryEmbedding.apply(w.key, rowCount: length, rowStride: keyValueWidth, headCount: c.keyValueHeadCount,
-                                      firstPosition: 0, table: table, threads: threads)
+                                      firstPosition: first, table: table, threads: threads)
+                RotaryEmbedding.apply(windowKeys, rowCount: length, rowStride: keyValueWidth, headCount: c.keyValueHeadCount,
+                                      firstPosition: first, table: table, threads: threads)
             }
-            Attention.compute(query: w.query, key: w.key, value: w.value, output: w.attention, geometry: geometry,
+            Attention.compute(query: w.query, key: keys, value: values, output: w.attention, geometry: geometry,
                               scale: attentionScale, threads: threads)
             project(w.attention, length, layer.output, into: w.projected, threads)
             Activations.add(w.projected, into: w.hidden, count: length * hidden, threads: threads)

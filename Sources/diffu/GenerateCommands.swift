@@ -4,6 +4,7 @@ import DiffuSamplers
 import Foundation
 
 extension SamplerAlgorithm: ExpressibleByArgument {}
+extension CacheMode: ExpressibleByArgument {}
 
 /// Sampler options shared by `generate`, `infill` and `chat`.
 struct SamplerOptions: ParsableArguments {
@@ -34,6 +35,9 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Threshold parallel decoding (Fast-dLLM): reveal every masked position whose confidence exceeds this. Changes results.")
     var threshold: Float?
 
+    @Option(help: "Approximate KV cache refreshed per block (Fast-dLLM): none|prefix|dual. Use with --block-length. Changes results.")
+    var cache: CacheMode = .none
+
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
 
@@ -46,7 +50,7 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Print {\"ids\": [...], \"text\": \"...\"} (ids = generated positions only).")
+    @Flag(help: "Print {\"ids\": [...], \"text\": \"...\", \"steps\", \"forward_passes\", \"seconds\"} (ids = generated positions only; seconds = sampling wall time, model opening excluded).")
     var json = false
 
     @Flag(help: "Plain output even on a terminal (no live view).")
@@ -71,6 +75,7 @@ struct SamplerOptions: ParsableArguments {
         if let topK { parameters.topK = topK }
         if let algorithmTemperature { parameters.algorithmTemperature = algorithmTemperature }
         parameters.confidenceThreshold = threshold
+        parameters.cache = cache
         parameters.seed = seed
         parameters.causal = causal
         if let threads { parameters.threads = threads }
@@ -94,7 +99,8 @@ func runGeneration(model: DiffuModel, prompt: Prompt, options: SamplerOptions) a
     guard let result = final else { throw DiffuError.cancelled }
     view.finish(result)
     if options.json {
-        let object: [String: Any] = ["ids": result.generatedTokens.map(Int.init), "text": result.text]
+        let object: [String: Any] = ["ids": result.generatedTokens.map(Int.init), "text": result.text, "steps": result.steps,
+                                     "forward_passes": result.forwardPasses, "seconds": result.seconds]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     } else {
