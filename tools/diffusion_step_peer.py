@@ -10,8 +10,9 @@ on SmolLM2-135M (the same weights), alternating, in one invocation.
 - In-process llama.cpp forward (llama-cpp-python on the same llada GGUF; llada is non-causal by itself):
   one 128-position forward with every position's logits, the forward part of one llama-diffusion-cli step
   (a lower bound of its step time). Measured always, so a number exists where the CLI is not built.
-- `diffu generate FILE --prompt P --length 128 − |P| --steps T --sampler maskgit-plus --temperature 0
-  --threads N --plain`: its own report "[n tokens, T steps, F forward passes, S s …]" gives S / T (the whole
+- `diffu generate FILE --prompt P --length 128 − |P| --steps T --sampler maskgit-plus --temperature 0.001
+  --top-p 1 --threads N --plain` (Diffu refuses temperature 0 with maskgit-plus, so a near-greedy 0.001;
+  top-p off, as llama.cpp's greedy path does no top-p): its own report "[n tokens, T steps, F forward passes, S s …]" gives S / T (the whole
   loop: forwards, sampling and bookkeeping; model opening excluded).
 Also checks that the relabelled F32 GGUF computes llama.cpp's own bidirectional F32 logits (the relabel
 is faithful) when --check is given.
@@ -32,6 +33,7 @@ import argparse
 import datetime
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,29 +61,44 @@ def run_cli(cli, gguf_path, steps, threads):
     return float(match.group(1)) / 1000, float(match.group(2)) / 1000
 
 
+def decode_all(llm, tokens):
+    """One forward over `tokens` (positions 0…), every position's logits; llada has no K/V cache, so this
+    calls llama_decode directly instead of Llama.eval (which trims a cache)."""
+    llm._batch.set_batch(batch=list(tokens), n_past=0, logits_all=True)
+    llm._ctx.decode(llm._batch)
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(tokens), llm.n_vocab())).copy()
+
+
 def llama_forward_seconds(llm, tokens, repeats):
-    """Median wall seconds of one all-logits forward over the canvas (after one warm-up)."""
-    llm.reset()
-    llm.eval(tokens)
+    """(median wall seconds, process CPU seconds) of one all-logits forward over the canvas (after one warm-up)."""
+    decode_all(llm, tokens)
     times = []
+    cpu_start = time.process_time()
     for _ in range(repeats):
         start = time.perf_counter()
-        llm.reset()
-        llm.eval(tokens)
+        decode_all(llm, tokens)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(times), (time.process_time() - cpu_start) / repeats
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_diffu(diffu, path, prompt_tokens, steps, threads):
-    """Seconds per step of `diffu generate` (its own loop time / steps) and the forward-pass count."""
+    """Seconds per step of `diffu generate` (its own loop time / steps), the forward-pass and step counts, and
+    the child's CPU seconds per step (the whole process: opening the file included)."""
+    cpu_start = children_cpu()
     command = [diffu, "generate", path, "--prompt", PROMPT, "--length", str(CANVAS - prompt_tokens),
-               "--steps", str(steps), "--sampler", "maskgit-plus", "--temperature", "0",
+               "--steps", str(steps), "--sampler", "maskgit-plus", "--temperature", "0.001", "--top-p", "1",
                "--threads", str(threads), "--plain", "--seed", "1"]
     result = subprocess.run(command, capture_output=True, text=True)
     match = re.search(r"\[(\d+) tokens, (\d+) steps, (\d+) forward passes, ([0-9.]+) s", result.stderr)
     if result.returncode != 0 or not match:
         raise RuntimeError(f"diffu generate failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return float(match.group(4)) / int(match.group(2)), int(match.group(3)), int(match.group(2))
+    steps_done = int(match.group(2))
+    return float(match.group(4)) / steps_done, int(match.group(3)), steps_done, (children_cpu() - cpu_start) / steps_done
 
 
 def main():
@@ -109,9 +126,7 @@ def main():
         expected = peer.llama_logits(reference, tokens, causal=False)
         del reference
         llada = peer.load_llama(os.path.join(args.llada_dir, "smollm2-llada-f32.gguf"), 256, args.threads, exact_kv=True)
-        llada.reset()
-        llada.eval(tokens)
-        got = np.array(llada.scores[:256])
+        got = decode_all(llada, tokens)
         print(f"relabel check: llada F32 vs llama F32 bidirectional max|Δ| {np.abs(got - expected).max():.3g} "
               f"(max|logit| {np.abs(expected).max():.1f})", flush=True)
         del llada
@@ -123,17 +138,20 @@ def main():
         prompt = peer.tokenize(llm, PROMPT)
         canvas = prompt + [4] * (CANVAS - len(prompt))
         for _ in range(args.rounds):
-            entry = results.setdefault((llama_type, diffu_storage), {"cli": [], "sampling": [], "forward": [], "diffu": []})
+            entry = results.setdefault((llama_type, diffu_storage), {"cli": [], "sampling": [], "forward": [], "forward_cpu": [], "diffu": [], "diffu_cpu": []})
             if have_cli:
                 step, sampling = run_cli(args.cli, gguf_path, args.steps, args.threads)
                 entry["cli"].append(step)
                 entry["sampling"].append(sampling)
-            entry["forward"].append(llama_forward_seconds(llm, canvas, 3))
-            seconds, forwards, steps = run_diffu(args.diffu, os.path.join(args.diffu_dir, f"smollm2-{diffu_storage}.diffu"),
+            wall, cpu = llama_forward_seconds(llm, canvas, 3)
+            entry["forward"].append(wall)
+            entry["forward_cpu"].append(cpu)
+            seconds, forwards, steps, diffu_cpu = run_diffu(args.diffu, os.path.join(args.diffu_dir, f"smollm2-{diffu_storage}.diffu"),
                                                  len(prompt), args.steps, args.threads)
             entry["diffu"].append(seconds)
+            entry["diffu_cpu"].append(diffu_cpu)
             print(f"  {llama_type}/{diffu_storage}: cli {entry['cli'][-1] if have_cli else float('nan'):.4f} s/step, "
-                  f"llama forward {entry['forward'][-1]:.4f} s, diffu {seconds:.4f} s/step "
+                  f"llama forward {wall:.4f} s (cpu {cpu:.4f}), diffu {seconds:.4f} s/step (cpu {diffu_cpu:.4f}) "
                   f"({forwards} forwards / {steps} steps)", flush=True)
         del llm
 
@@ -142,15 +160,18 @@ def main():
           f"{args.steps} steps, {args.threads} threads — load average %.2f %.2f %.2f at the end" % os.getloadavg())
     print()
     print("| weights (llama.cpp / Diffu) | llama-diffusion-cli s/step | of which sampling | llama.cpp forward only s "
-          "| Diffu generate s/step | Diffu / cli | Diffu / llama forward |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| Diffu generate s/step | Diffu / cli | Diffu / llama forward | CPU s: llama forward | CPU s: Diffu step "
+          "| CPU ratio Diffu step / llama forward |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (llama_type, diffu_storage), entry in results.items():
         cli = statistics.median(entry["cli"]) if entry["cli"] else float("nan")
         sampling = statistics.median(entry["sampling"]) if entry["sampling"] else float("nan")
         forward = statistics.median(entry["forward"])
         diffu = statistics.median(entry["diffu"])
         print(f"| {llama_type.upper()} / {diffu_storage} | {cli:.4f} | {sampling:.4f} | {forward:.4f} | {diffu:.4f} "
-              f"| {diffu / cli:.2f} | {diffu / forward:.2f} |")
+              f"| {diffu / cli:.2f} | {diffu / forward:.2f} | {statistics.median(entry['forward_cpu']):.4f} "
+              f"| {statistics.median(entry['diffu_cpu']):.4f} "
+              f"| {statistics.median(entry['diffu_cpu']) / statistics.median(entry['forward_cpu']):.2f} |")
 
 
 if __name__ == "__main__":
