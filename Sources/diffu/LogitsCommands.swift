@@ -122,8 +122,15 @@ struct BenchCommand: AsyncParsableCommand {
         return Double(c.layerCount) * perLayer + 2 * Double(logitRows) * h * Double(c.vocabularySize)
     }
 
-    /// Peak resident set size of this process in KiB (`getrusage`).
+    /// Peak resident set size of this process in KiB: `VmHWM` from `/proc/self/status` on Linux (it
+    /// belongs to this program's address space; `getrusage`'s `ru_maxrss` also counts a parent's peak
+    /// inherited across fork + exec, which inflates it under harnesses), `getrusage` elsewhere.
     static func peakResidentKilobytes() -> Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kilobytes = Int(line.dropFirst("VmHWM:".count).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") {
+            return kilobytes
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Int(usage.ru_maxrss)
