@@ -22,20 +22,7 @@ import argparse
 
 import gguf
 
-
-def copy_field(writer, name, field):
-    value_type = field.types[0]
-    if value_type == gguf.GGUFValueType.ARRAY:
-        element_type = field.types[-1]
-        if element_type == gguf.GGUFValueType.STRING:
-            values = [bytes(field.parts[i]) for i in field.data]
-        else:
-            values = [field.parts[i].tolist()[0] for i in field.data]
-        writer.add_array(name, values)
-    elif value_type == gguf.GGUFValueType.STRING:
-        writer.add_string(name, bytes(field.parts[field.data[0]]).decode())
-    else:
-        writer.add_key_value(name, field.parts[field.data[0]].tolist()[0], value_type)
+from gguf_fields import copy_field
 
 
 def main():

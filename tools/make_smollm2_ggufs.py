@@ -17,6 +17,7 @@ import numpy as np
 
 try:  # only the F32 step needs gguf-py; the quantize step needs llama-cpp-python
     import gguf
+    from gguf_fields import copy_field
 except ImportError:
     gguf = None
 
@@ -29,18 +30,7 @@ def write_f32(source: Path, destination: Path) -> None:
     for name, field in reader.fields.items():
         if name.startswith("GGUF.") or name in ("general.architecture", "general.file_type"):
             continue
-        value_type = field.types[0]
-        if value_type == gguf.GGUFValueType.ARRAY:
-            element_type = field.types[-1]
-            if element_type == gguf.GGUFValueType.STRING:
-                values = [bytes(field.parts[i]) for i in field.data]
-            else:
-                values = [field.parts[i].tolist()[0] for i in field.data]
-            writer.add_array(name, values)
-        elif value_type == gguf.GGUFValueType.STRING:
-            writer.add_string(name, bytes(field.parts[field.data[0]]).decode())
-        else:
-            writer.add_key_value(name, field.parts[field.data[0]].tolist()[0], value_type)
+        copy_field(writer, name, field)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     for tensor in reader.tensors:
         values = gguf.quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float32)

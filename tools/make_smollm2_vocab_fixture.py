@@ -15,6 +15,8 @@ from pathlib import Path
 import gguf
 import llama_cpp
 
+from gguf_fields import copy_field
+
 root = Path(__file__).resolve().parent.parent
 out = root / "Tests/Fixtures/tokenizers/smollm2"
 source = sys.argv[1]
@@ -24,16 +26,7 @@ writer = gguf.GGUFWriter(str(out / "ggml-vocab-smollm2.gguf"), "llama")
 for name, field in reader.fields.items():
     if not name.startswith("tokenizer.") or name == "tokenizer.chat_template":
         continue
-    value_type = field.types[0]
-    if value_type == gguf.GGUFValueType.ARRAY:
-        if field.types[-1] == gguf.GGUFValueType.STRING:
-            writer.add_array(name, [bytes(field.parts[i]) for i in field.data])
-        else:
-            writer.add_array(name, [field.parts[i].tolist()[0] for i in field.data])
-    elif value_type == gguf.GGUFValueType.STRING:
-        writer.add_string(name, bytes(field.parts[field.data[0]]).decode())
-    else:
-        writer.add_key_value(name, field.parts[field.data[0]].tolist()[0], value_type)
+    copy_field(writer, name, field)
 writer.write_header_to_file()
 writer.write_kv_data_to_file()
 writer.close()
