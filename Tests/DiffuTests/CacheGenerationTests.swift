@@ -7,10 +7,7 @@ import Testing
 /// contract is broken. Logits are compared with the exact full pass of the same converted model.
 @Suite struct CacheGenerationTests {
     static func model(_ name: String = "llama_sharded_bf16") throws -> (DiffuModel, URL) {
-        let directory = try EndToEndTests.checkpoint(name)
-        let output = directory.appendingPathComponent("model.diffu").path
-        try DiffuModel.convert(source: directory.path, destination: output, recipe: .f32, maskTokenId: 1)
-        return (try DiffuModel.open(path: output), directory)
+        try EndToEndTests.convertedModel(name, recipe: .f32)
     }
 
     static func parameters(_ model: DiffuModel, cache: CacheMode, blockLength: Int?, steps: Int) -> GenerationParameters {

@@ -40,10 +40,17 @@ import Diffu
     /// Converts the fixture `name` with `recipe` into a scratch directory and opens it; the returned
     /// directory is removed by the caller.
     static func convertedModel(_ name: String, recipe: QuantizationRecipe) throws -> (DiffuModel, URL) {
+        let (directory, path) = try convertedFile(name, recipe: recipe)
+        return (try DiffuModel.open(path: path), directory)
+    }
+
+    /// Converts the fixture `name` with `recipe` into a scratch directory; returns the directory (removed
+    /// by the caller) and the `.diffu` path.
+    static func convertedFile(_ name: String, recipe: QuantizationRecipe, compress: Bool = true) throws -> (directory: URL, path: String) {
         let directory = try checkpoint(name)
-        let output = directory.appendingPathComponent("model-\(recipe.rawValue).diffu").path
-        try DiffuModel.convert(source: directory.path, destination: output, recipe: recipe, maskTokenId: 1)
-        return (try DiffuModel.open(path: output), directory)
+        let path = directory.appendingPathComponent("model-\(recipe.rawValue).diffu").path
+        try DiffuModel.convert(source: directory.path, destination: path, recipe: recipe, maskTokenId: 1, compress: compress)
+        return (directory, path)
     }
 
     /// Runs every fixture sequence through `model` and compares with a saved transformers `.npy`:

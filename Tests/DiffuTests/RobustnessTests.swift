@@ -9,10 +9,7 @@ import Diffu
 @Suite struct RobustnessTests {
     /// Converts the GPT-2 fixture (f32, uncompressed so payload bytes can be modified in place).
     static func convertedModel() throws -> (directory: URL, path: String) {
-        let directory = try EndToEndTests.checkpoint("gpt2_plain_f32")
-        let path = directory.appendingPathComponent("model.diffu").path
-        try DiffuModel.convert(source: directory.path, destination: path, recipe: .f32, maskTokenId: 1, compress: false)
-        return (directory, path)
+        try EndToEndTests.convertedFile("gpt2_plain_f32", recipe: .f32, compress: false)
     }
 
     /// One absurd request and the typed error it must produce.
