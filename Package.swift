@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage"]),
         .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage"]),
         .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage"]),
-        .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF"]),
+        .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF", "DiffuFormat"]),
         .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage"]),
         .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"]),
         .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels"]),

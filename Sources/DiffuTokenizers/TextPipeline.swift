@@ -147,11 +147,12 @@ struct AddedTokenMatcher: Sendable {
         var token: Int32?
     }
 
-    /// Cuts `text` into plain stretches and matched tokens. Special tokens are matched only when
-    /// `includeSpecial`.
-    func split(_ text: UnsafeBufferPointer<UInt8>, includeSpecial: Bool) -> [Segment] {
-        guard !tokens.isEmpty else { return [Segment(range: 0..<text.count, token: nil)] }
-        var segments: [Segment] = []
+    /// Cuts `text` into plain stretches and matched tokens and hands each to `body` in order (no list is
+    /// built, so the memory does not grow with the number of matches). Special tokens are matched only
+    /// when `includeSpecial`. Text without added tokens is one plain segment (also when empty).
+    func forEachSegment(_ text: UnsafeBufferPointer<UInt8>, includeSpecial: Bool, _ body: (Segment) -> Void) {
+        guard !tokens.isEmpty else { return body(Segment(range: 0..<text.count, token: nil)) }
+        var emitted = false
         var plainStart = 0
         var index = 0
         while index < text.count {
@@ -171,13 +172,13 @@ struct AddedTokenMatcher: Sendable {
                     end += length
                 }
             }
-            if start > plainStart { segments.append(Segment(range: plainStart..<start, token: nil)) }
-            segments.append(Segment(range: start..<end, token: token.id))
+            if start > plainStart { body(Segment(range: plainStart..<start, token: nil)) }
+            body(Segment(range: start..<end, token: token.id))
+            emitted = true
             plainStart = end
             index = end
         }
-        if plainStart < text.count || segments.isEmpty { segments.append(Segment(range: plainStart..<text.count, token: nil)) }
-        return segments
+        if plainStart < text.count || !emitted { body(Segment(range: plainStart..<text.count, token: nil)) }
     }
 
     private func matchAt(_ text: UnsafeBufferPointer<UInt8>, _ index: Int, includeSpecial: Bool) -> Int? {

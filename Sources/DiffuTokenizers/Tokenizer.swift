@@ -65,9 +65,18 @@ public final class Tokenizer: Sendable {
     private let index: TokenIndex
     private let isSpecialId: [Bool]
     private let usesWordCache: Bool
+    private let streaming: StreamingPlan
+    /// Stretches of text longer than this many bytes are encoded in pieces of about this size (see
+    /// `encodeText`); `defaultWindowByteCount` unless a test asks for another.
+    let windowByteCount: Int
 
-    init(definition: TokenizerDefinition) {
+    /// Default encoding window: 64 KiB, a few megabytes of working memory.
+    static let defaultWindowByteCount = 1 << 16
+
+    init(definition: TokenizerDefinition, windowByteCount: Int = Tokenizer.defaultWindowByteCount) {
         self.definition = definition
+        self.windowByteCount = max(windowByteCount, 1)
+        streaming = StreamingPlan(definition: definition)
         matcher = AddedTokenMatcher(tokens: definition.addedTokens)
         index = definition.tokenIndex ?? TokenIndex(definition.tokenStrings)
         var special = [Bool](repeating: false, count: definition.tokenStrings.count)
@@ -76,6 +85,9 @@ public final class Tokenizer: Sendable {
         // Byte-level vocabularies with a pre-tokenizer split text into short, repeating words.
         usesWordCache = !definition.preTokenizer.splitters.isEmpty
     }
+
+    /// The same tokenizer with another encoding window (tests use tiny windows to cut text everywhere).
+    func withWindow(byteCount: Int) -> Tokenizer { Tokenizer(definition: definition, windowByteCount: byteCount) }
 
     /// Number of token ids (the largest id plus one).
     public var vocabularySize: Int { definition.tokenStrings.count }
@@ -126,18 +138,40 @@ public final class Tokenizer: Sendable {
         bytes.withUnsafeBufferPointer { encode(buffer: $0, addSpecialTokens: addSpecialTokens, parseSpecial: parseSpecial) }
     }
 
-    private func encode(buffer: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int32] {
+    /// Encodes any byte string (as `encode(bytes:)`) in bounded memory: the ids are handed to `body` in
+    /// order, in batches of up to about `batchSize` ids, as soon as text still to come can no longer
+    /// change them. The batches together equal `encode(bytes:)`'s result. Working memory stays near the
+    /// encoding window (64 KiB of text) plus the longest word, whatever the input's length.
+    public func encode(bytes: [UInt8], addSpecialTokens: Bool = false, parseSpecial: Bool = false, batchSize: Int = 1 << 16,
+                       _ body: ([Int32]) -> Void) {
+        let limit = max(batchSize, 1)
+        var rest = bytes.withUnsafeBufferPointer {
+            encode(buffer: $0, addSpecialTokens: addSpecialTokens, parseSpecial: parseSpecial) { output in
+                guard output.count >= limit else { return }
+                body(output)
+                output.removeAll(keepingCapacity: true)
+            }
+        }
+        if !rest.isEmpty { body(rest) }
+        rest.removeAll()
+    }
+
+    /// Encodes `buffer`; `flush` may take ids out of the output whenever it is called (between stretches
+    /// and between streamed windows); what it leaves is returned.
+    private func encode(buffer: UnsafeBufferPointer<UInt8>, addSpecialTokens: Bool, parseSpecial: Bool,
+                        flush: (inout [Int32]) -> Void = { _ in }) -> [Int32] {
         var output: [Int32] = []
-        output.reserveCapacity(buffer.count / 3 + 4)
+        output.reserveCapacity(min(buffer.count, windowByteCount) / 3 + 4)
         if addSpecialTokens { output.append(contentsOf: definition.prefixIds) }
         var workspace = EncodeWorkspace(cacheSlots: usesWordCache ? Self.cacheSlots(forByteCount: buffer.count) : 0)
-        for segment in matcher.split(buffer, includeSpecial: parseSpecial) {
+        matcher.forEachSegment(buffer, includeSpecial: parseSpecial) { segment in
             if let token = segment.token {
                 output.append(token)
             } else if !segment.range.isEmpty {
                 encodeText(UnsafeBufferPointer(rebasing: buffer[segment.range]), atStart: segment.range.lowerBound == 0,
-                           workspace: &workspace, output: &output)
+                           workspace: &workspace, output: &output, flush: flush)
             }
+            flush(&output)
         }
         if addSpecialTokens { output.append(contentsOf: definition.suffixIds) }
         return output
@@ -163,15 +197,58 @@ public final class Tokenizer: Sendable {
     }
 
     /// Normalizes, pre-tokenizes and merges one stretch of text that holds no added token.
-    private func encodeText(_ raw: UnsafeBufferPointer<UInt8>, atStart: Bool, workspace: inout EncodeWorkspace, output: inout [Int32]) {
+    ///
+    /// A stretch longer than `windowByteCount` is streamed (see `StreamingPlan`): raw pieces of about a
+    /// window are normalized and appended to `pending`, and the split stage consumes the words of
+    /// `pending` that text still to come cannot change. The ids equal those of the whole stretch; memory
+    /// stays bounded by the window and the longest word (a stage that finds no cut grows its piece).
+    private func encodeText(_ raw: UnsafeBufferPointer<UInt8>, atStart: Bool, workspace: inout EncodeWorkspace, output: inout [Int32],
+                            flush: (inout [Int32]) -> Void) {
         let plan = definition.preTokenizer
-        if definition.normalizers.isEmpty, plan.spaceReplacement == nil, plan.prefix == nil {
-            splitAndMerge(raw, workspace: &workspace, output: &output)
+        let normalizes = !definition.normalizers.isEmpty || plan.spaceReplacement != nil || plan.prefix != nil
+        if raw.count <= windowByteCount || !streaming.normalizationStreams {
+            if normalizes {
+                let text = normalize(raw, isFirstPiece: true, atStart: atStart)
+                _ = text.withUnsafeBufferPointer { splitAndMerge($0, isFinal: true, workspace: &workspace, output: &output) }
+            } else {
+                _ = splitAndMerge(raw, isFinal: true, workspace: &workspace, output: &output)
+            }
             return
         }
+        var pending: [UInt8] = []
+        var rawStart = 0
+        var pieceByteCount = windowByteCount
+        while rawStart < raw.count {
+            let rawEnd = raw.count - rawStart > pieceByteCount
+                ? streaming.normalizationCut(raw, from: rawStart + pieceByteCount) : raw.count
+            let piece = UnsafeBufferPointer(rebasing: raw[rawStart..<rawEnd])
+            if normalizes {
+                pending.append(contentsOf: normalize(piece, isFirstPiece: rawStart == 0, atStart: atStart))
+            } else {
+                pending.append(contentsOf: piece)
+            }
+            let isFinal = rawEnd == raw.count
+            let consumed = pending.withUnsafeBufferPointer { splitAndMerge($0, isFinal: isFinal, workspace: &workspace, output: &output) }
+            // No word was final yet (one long word): take a bigger piece next, so the work stays linear.
+            pieceByteCount = consumed == 0 ? pieceByteCount * 2 : windowByteCount
+            pending.removeFirst(consumed)
+            rawStart = rawEnd
+            flush(&output)
+        }
+    }
+
+    /// The normalizers, the Metaspace space replacement and the prefix, applied to one raw piece. Prefixes
+    /// (`Prepend`, `add_prefix_space`, Metaspace's prepend scheme) apply only to the first piece of a
+    /// stretch.
+    private func normalize(_ raw: UnsafeBufferPointer<UInt8>, isFirstPiece: Bool, atStart: Bool) -> [UInt8] {
+        let plan = definition.preTokenizer
         var text = Array(raw)
-        for step in definition.normalizers { text = step.apply(text) }
+        for step in definition.normalizers {
+            if case .prepend = step, !isFirstPiece { continue }
+            text = step.apply(text)
+        }
         if let replacement = plan.spaceReplacement { text = NormalizerStep.replaceAll(text, [0x20], replacement) }
+        guard isFirstPiece else { return text }
         switch plan.prefix {
         case .space:
             if !text.isEmpty, text[0] != 0x20 { text.insert(0x20, at: 0) }
@@ -182,54 +259,37 @@ public final class Tokenizer: Sendable {
         case nil:
             break
         }
-        text.withUnsafeBufferPointer { splitAndMerge($0, workspace: &workspace, output: &output) }
+        return text
     }
 
-    private func splitAndMerge(_ text: UnsafeBufferPointer<UInt8>, workspace: inout EncodeWorkspace, output: inout [Int32]) {
+    /// Splits normalized text into words and merges them, and returns how many bytes of `text` it
+    /// consumed: all of them when `isFinal`, otherwise the final words only (see `StreamingPlan`), which
+    /// may be none.
+    private func splitAndMerge(_ text: UnsafeBufferPointer<UInt8>, isFinal: Bool, workspace: inout EncodeWorkspace, output: inout [Int32]) -> Int {
         let splitters = definition.preTokenizer.splitters
-        guard !splitters.isEmpty else {
-            encodeLongWord(text, workspace: &workspace, output: &output)
-            return
+        guard let firstSplitter = splitters.first else {
+            var end = text.count
+            if !isFinal {
+                guard streaming.markerCutsAreExact, let cut = streaming.lastMarkerCut(text) else { return 0 }
+                end = cut
+            }
+            encodeLongWord(UnsafeBufferPointer(rebasing: text[0..<end]), workspace: &workspace, output: &output)
+            return end
         }
         // Word boundaries as byte offsets, refined by each splitter in turn.
-        var boundaries: [Int] = [0, text.count]
-        for splitter in splitters {
-            var refined: [Int] = [0]
-            for wordIndex in 0..<(boundaries.count - 1) {
-                let start = boundaries[wordIndex]
-                let end = boundaries[wordIndex + 1]
-                guard end > start else { continue }
-                let word = UnsafeBufferPointer(rebasing: text[start..<end])
-                switch splitter {
-                case .pattern(let pattern):
-                    workspace.units.decode(word)
-                    workspace.ends.removeAll(keepingCapacity: true)
-                    pattern.split(workspace.units, into: &workspace.ends)
-                    for unitEnd in workspace.ends { refined.append(start + workspace.units.offsets[unitEnd]) }
-                case .beforeEach(let delimiter):
-                    var index = 0
-                    while index + delimiter.count <= word.count {
-                        if index > 0, word[index..<(index + delimiter.count)].elementsEqual(delimiter) {
-                            refined.append(start + index)
-                        }
-                        index += 1
-                    }
-                    refined.append(end)
-                case .isolatedNumbers:
-                    var index = 0
-                    while index < word.count {
-                        let (value, length) = UTF8Decoding.scalar(in: word, at: index)
-                        if let scalar = Unicode.Scalar(value), Self.isNumeric(scalar) {
-                            if index > 0 { refined.append(start + index) }
-                            if index + length < word.count { refined.append(start + index + length) }
-                        }
-                        index += length
-                    }
-                    refined.append(end)
-                }
+        var boundaries = refine([0, text.count], text, by: firstSplitter, workspace: &workspace)
+        if !isFinal {
+            // Hold back the last words: text still to come may change them.
+            var held = 0
+            while held < StreamingPlan.heldBackWords, boundaries.count > 1 {
+                let end = boundaries.removeLast()
+                while boundaries.count > 1, boundaries.last == end { boundaries.removeLast() }
+                held += 1
             }
-            boundaries = refined
+            guard held == StreamingPlan.heldBackWords, boundaries.count > 1 else { return 0 }
         }
+        let consumed = boundaries.last!
+        for splitter in splitters.dropFirst() { boundaries = refine(boundaries, text, by: splitter, workspace: &workspace) }
         for wordIndex in 0..<(boundaries.count - 1) {
             let word = UnsafeBufferPointer(rebasing: text[boundaries[wordIndex]..<boundaries[wordIndex + 1]])
             if word.isEmpty { continue }
@@ -243,6 +303,49 @@ public final class Tokenizer: Sendable {
                 encodeLongWord(word, workspace: &workspace, output: &output)
             }
         }
+        return consumed
+    }
+
+    /// Cuts each word (between consecutive `boundaries`) further with one splitter; returns the new
+    /// boundaries (starting with 0, ending with the text's end).
+    private func refine(_ boundaries: [Int], _ text: UnsafeBufferPointer<UInt8>, by splitter: PreTokenizerPlan.Splitter,
+                        workspace: inout EncodeWorkspace) -> [Int] {
+        var refined: [Int] = [0]
+        for wordIndex in 0..<(boundaries.count - 1) {
+            let start = boundaries[wordIndex]
+            let end = boundaries[wordIndex + 1]
+            guard end > start else { continue }
+            let word = UnsafeBufferPointer(rebasing: text[start..<end])
+            switch splitter {
+            case .pattern(let pattern):
+                workspace.units.decode(word)
+                workspace.ends.removeAll(keepingCapacity: true)
+                pattern.split(workspace.units, into: &workspace.ends)
+                for unitEnd in workspace.ends { refined.append(start + workspace.units.offsets[unitEnd]) }
+            case .beforeEach(let delimiter):
+                var index = 0
+                while index + delimiter.count <= word.count {
+                    if index > 0, word[index..<(index + delimiter.count)].elementsEqual(delimiter) {
+                        refined.append(start + index)
+                    }
+                    index += 1
+                }
+                refined.append(end)
+            case .isolatedNumbers:
+                var index = 0
+                while index < word.count {
+                    let (value, length) = UTF8Decoding.scalar(in: word, at: index)
+                    if let scalar = Unicode.Scalar(value), Self.isNumeric(scalar) {
+                        if index > 0 { refined.append(start + index) }
+                        if index + length < word.count { refined.append(start + index + length) }
+                    }
+                    index += length
+                }
+                refined.append(end)
+            }
+        }
+        if refined.last != boundaries.last { refined.append(boundaries.last!) }
+        return refined
     }
 
     /// `\p{N}`: decimal digits, letter numbers and other numbers.

@@ -110,10 +110,14 @@ struct TokenizerBenchCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try loadTokenizerForCommand(path: path)
-        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-        let bytes = [UInt8](data)
+        let bytes = try Self.readWholeFile(file)
         let pieces: [[UInt8]] = lines ? bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init) : [bytes]
-        func encodeAll() -> Int { pieces.reduce(0) { $0 + tokenizer.encode(bytes: $1).count } }
+        // Ids are counted batch by batch (`encode(bytes:_:)`), so memory does not grow with the text.
+        func encodeAll() -> Int {
+            var count = 0
+            for piece in pieces { tokenizer.encode(bytes: piece) { count += $0.count } }
+            return count
+        }
         var tokenCount = encodeAll()  // warm-up
         var best = Double.infinity
         var total = 0.0
@@ -128,5 +132,17 @@ struct TokenizerBenchCommand: ParsableCommand {
         print(String(format: "%@: %d bytes -> %d tokens; best %.3f s = %.2f MB/s; mean %.2f MB/s (%d runs)",
                      (path as NSString).lastPathComponent, bytes.count, tokenCount, best, megabytes / best,
                      megabytes / (total / Double(max(repeats, 1))), max(repeats, 1)))
+    }
+
+    /// The file's bytes, read in 1 MiB pieces into one array sized up front, so peak memory holds the
+    /// text once (the memory measurement in tools/tokenizer_memory.sh relies on it).
+    static func readWholeFile(_ path: String) throws -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ValidationError("cannot read \(path)") }
+        defer { try? handle.close() }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { bytes.append(contentsOf: chunk) }
+        return bytes
     }
 }
