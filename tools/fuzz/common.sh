@@ -4,7 +4,8 @@
 # Tools only (never in CI). Needs the Swift toolchain for Linux (it ships libFuzzer) and libzstd-dev.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 lib="$root/.build-fuzz/lib"
-fuzz_flags=(-O -g -sanitize=fuzzer,address -parse-as-library)
+# -enable-testing: the harnesses use `@testable import` for internal knobs (the tokenizer's encoding window).
+fuzz_flags=(-O -g -sanitize=fuzzer,address -parse-as-library -enable-testing)
 
 # build_module NAME [DEPENDENCY…]: compiles Sources/NAME into lib/libNAME.a unless it is up to date.
 build_module() {
