@@ -9,7 +9,8 @@ import Foundation
 /// directory, writes the header last, `fsync`s, renames the temporary file onto the destination and
 /// `fsync`s the directory. After an I/O error, ``abort()``, or when the writer is released unfinished,
 /// the temporary file is removed: no partial file ever appears at the destination. (A process killed
-/// outright leaves its temporary file `.NAME.PID.RANDOM.tmp` next to the destination, never at it.)
+/// outright leaves its temporary file `.NAME.PID.RANDOM.tmp` next to the destination, never at it; the
+/// next writer for the same destination removes such files whose process no longer exists.)
 ///
 /// Argument errors (duplicate name, wrong payload size, invalid shape) throw without writing and leave
 /// the writer usable; I/O errors (disk full, …) close it. Not thread-safe: use from one task.
@@ -42,6 +43,7 @@ public final class DiffuFileWriter {
         guard SystemFile.isDirectory(directory) else {
             throw DiffuFormatError.ioFailure(operation: "create", path: destination, message: "no such directory: \(directory)")
         }
+        Self.removeAbandonedTemporaryFiles(of: url.lastPathComponent, in: directory)
         let random = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(SystemFile.processIdentifier).\(random).tmp").path
@@ -62,6 +64,20 @@ public final class DiffuFileWriter {
 
     deinit {
         if isOpen { closeAndRemove() }
+    }
+
+    /// Removes `.NAME.PID.RANDOM.tmp` files in `directory` left by writers for the same destination name
+    /// whose process is gone (killed before it could clean up). Files of live processes, including
+    /// this one, are left alone.
+    static func removeAbandonedTemporaryFiles(of name: String, in directory: String) {
+        let prefix = ".\(name)."
+        for entry in SystemFile.directoryEntries(directory) where entry.hasPrefix(prefix) && entry.hasSuffix(".tmp") {
+            let middle = entry.dropFirst(prefix.count).dropLast(".tmp".count).split(separator: ".", omittingEmptySubsequences: false)
+            guard middle.count == 2, let identifier = Int32(middle[0]), !middle[1].isEmpty,
+                  middle[1].allSatisfy({ $0.isASCII && ($0.isNumber || $0.isLetter) }),
+                  identifier != SystemFile.processIdentifier, SystemFile.processIsGone(identifier) else { continue }
+            SystemFile.removeQuietly(directory + "/" + entry)
+        }
     }
 
     /// Number of tensors added so far.

@@ -1,5 +1,5 @@
 // The only file in DiffuFormat that calls the operating system directly: open, stat, mmap, write,
-// fsync, rename, unlink. Everything else goes through these wrappers, which turn `errno` into
+// fsync, rename, unlink, readdir, kill(pid, 0). Everything else goes through these wrappers, which turn `errno` into
 // `DiffuFormatError` values.
 #if canImport(Glibc)
 import Glibc
@@ -144,6 +144,26 @@ enum SystemFile {
 
     /// The process id (used in temporary file names).
     static var processIdentifier: Int32 { getpid() }
+
+    /// Whether no process with this id exists (`kill(pid, 0)` fails with `ESRCH`). A process of another
+    /// user answers `EPERM` and counts as alive.
+    static func processIsGone(_ identifier: Int32) -> Bool {
+        identifier > 0 && kill(identifier, 0) == -1 && errno == ESRCH
+    }
+
+    /// Names in a directory (without `.` and `..`), or none when it cannot be read.
+    static func directoryEntries(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names
+    }
 
     /// Physical memory of the machine in bytes, or `nil` when unknown.
     static var physicalMemory: Int? {

@@ -160,3 +160,23 @@ func fullFileSystemIsDiskFullAndLeavesNothing() throws {
     }
     #expect(try directoryListing(directory) == before)
 }
+
+/// A writer killed outright (SIGKILL) leaves its temporary file; the next writer for the same destination
+/// removes it once its process is gone, and leaves files of live processes and other names alone.
+@Test func abandonedTemporaryFilesOfDeadProcessesAreRemoved() throws {
+    let directory = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("model.diffu").path
+    // No process has id 2^31 - 2 (Linux pid_max is at most 2^22); 1 is always alive.
+    let dead = ".model.diffu.2147483646.k3x9.tmp"
+    let live = ".model.diffu.1.abc.tmp"
+    let own = ".model.diffu.\(getpid()).zz.tmp"
+    let unrelated = [".other.diffu.2147483646.k3x9.tmp", ".model.diffu.2147483646.tmp", ".model.diffu.x.y.tmp", "model.diffu.2147483646.a.tmp"]
+    for name in [dead, live, own] + unrelated {
+        try Data("partial".utf8).write(to: directory.appendingPathComponent(name))
+    }
+    let writer = try DiffuFileWriter(destination: path)
+    try addVector(writer, name: "v")
+    try writer.finish(metadata: sampleMetadata())
+    #expect(try directoryListing(directory) == ([live, own, "model.diffu"] + unrelated).sorted())
+}
