@@ -24,6 +24,8 @@ struct DiffuCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(DiffuError.unsupportedCPU)\n".utf8))
             Foundation.exit(1)
         }
+        // A model file truncated while mapped faults on the next read: say so instead of dying silently.
+        _ = diffu_install_mapped_file_fault_handler()
         await main(nil)
     }
 }

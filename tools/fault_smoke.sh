@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Fault test (run by .ci/run): `diffu convert` killed with SIGKILL at random points never leaves a partial
-# or corrupt `.diffu` at the target path.
+# Fault tests on the real CLI (run by .ci/run):
+# 1. `diffu convert` killed with SIGKILL at random points never leaves a partial or corrupt `.diffu` at
+#    the target path.
+# 2. A `.diffu` file truncated while `diffu bench` has it mapped: the process does not die silently — it
+#    reports the bus error on a mapped file and exits with status 135.
 #
 # Builds a LLaMA-shaped checkpoint of about 76 MB (hidden 256, 4 layers, vocab 32000, F32 safetensors
 # written here byte by byte; values are finite floats from random base64 text) with the LLaMA-2
-# tokenizer fixture, times one full conversion, then runs ITERATIONS conversions (default 16) each killed
-# after a random delay in [0, 1.2 × that time]. After every kill the target either does not exist or is
+# tokenizer fixture (converted to q8 with --zstd none, so every weight stays mapped), times one full
+# conversion, then runs ITERATIONS conversions (default 16) each killed after a random delay in [0, 1.2 × that time]. After every kill the target either does not exist or is
 # complete (`diffu verify` passes: the kill came after the rename); the only other file may be the killed
 # writer's temporary file `.NAME.PID.RANDOM.tmp` (SIGKILL gives no chance to remove it), and at most one:
 # each new conversion removes those of dead processes. Finally a conversion without --force must succeed,
-# verify, and leave no temporary file behind.
-# Usage: tools/kill_convert.sh [ITERATIONS]     (uses `swift build`'s debug diffu unless DIFFU=path is set)
+# verify, and leave no temporary file behind. Then truncates that file to half while a benchmark reads it.
+# Usage: tools/fault_smoke.sh [ITERATIONS]     (uses `swift build`'s debug diffu unless DIFFU=path is set)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 iterations="${1:-16}"
@@ -66,7 +69,7 @@ printf '%s' "$header" >> "$model"
 
 target="$work/out/model.diffu"
 mkdir "$work/out"
-arguments=(convert "$checkpoint" -o "$target" --quant q8 --mask-id 0)
+arguments=(convert "$checkpoint" -o "$target" --quant q8 --zstd none --mask-id 0)
 convert() { "$DIFFU" "${arguments[@]}"; }
 
 start=$(date +%s%N)
@@ -100,5 +103,16 @@ done
 convert >/dev/null 2>&1
 "$DIFFU" verify "$target" >/dev/null
 [[ $(find "$work/out" -name '.model.diffu.*.tmp' | wc -l) == 0 ]] || { echo "FAIL: temporary files remain after a clean run"; exit 1; }
-echo "kill_convert: $iterations runs, $killed killed mid-run, $completed finished before the kill;" \
+echo "killed conversions: $iterations runs, $killed killed mid-run, $completed finished before the kill;" \
      "never a partial file at the target; $leftovers abandoned temporary files, each removed by the next run"
+
+# 2. Truncate the converted file under a running benchmark (forward passes read every weight page).
+"$DIFFU" bench "$target" --tokens 32 --runs 100000 --threads 1 >/dev/null 2>"$work/bench.err" &
+pid=$!
+sleep 2
+truncate -s $(( $(stat -c %s "$target") / 2 )) "$target"
+status=0
+wait "$pid" || status=$?
+[[ $status == 135 ]] || { echo "FAIL: bench on a truncated mapping exited with $status, expected 135"; cat "$work/bench.err"; exit 1; }
+grep -q "bus error reading a memory-mapped file" "$work/bench.err" || { echo "FAIL: no message"; cat "$work/bench.err"; exit 1; }
+echo "truncated while mapped: exit 135 with \"$(grep -o 'bus error[^(]*' "$work/bench.err" | head -1)\""
