@@ -8,8 +8,8 @@
 # Builds a LLaMA-shaped checkpoint of about 76 MB (hidden 256, 4 layers, vocab 32000, F32 safetensors
 # written here byte by byte; values are finite floats from random base64 text) with the LLaMA-2
 # tokenizer fixture (converted to q8 with --zstd none, so every weight stays mapped), times one full
-# conversion, then runs ITERATIONS conversions (default 16) each killed after a random delay in [0, 1.2 × that time]. After every kill the target either does not exist or is
-# complete (`diffu verify` passes: the kill came after the rename); the only other file may be the killed
+# conversion, then runs ITERATIONS conversions (default 16) each killed after a random delay in
+# [0, 1.2 × that time]. After every kill the target either does not exist or is complete (`diffu verify` passes: the kill came after the rename); the only other file may be the killed
 # writer's temporary file `.NAME.PID.RANDOM.tmp` (SIGKILL gives no chance to remove it), and at most one:
 # each new conversion removes those of dead processes. Finally a conversion without --force must succeed,
 # verify, and leave no temporary file behind. Then truncates that file to half while a benchmark reads it.
