@@ -95,6 +95,15 @@ enum Fixtures {
         return Array(text.utf8)
     }
 
+    /// The tokenizer.json variants of `hf_expected.json`: GPT-2's vocabulary under another pre-tokenizer
+    /// (`gpt2-prefix-space`, `gpt2-llama3-split`) or the small hand-made `synthetic` tokenizer.
+    static func variantTokenizer(_ variant: String) throws -> Tokenizer {
+        let json = variant == "synthetic"
+            ? try bytes("synthetic/tokenizer.json")
+            : try splicedTokenizerJSON(skeleton: "variants/\(variant).skeleton.json", vocabulary: "gpt2")
+        return try Tokenizer.load(files: ["tokenizer.json": json])
+    }
+
     /// Every tokenizer source for the three vocabularies, loaded once.
     enum Source: String, CaseIterable, CustomStringConvertible, Sendable {
         case gpt2GGUF, gpt2TokenizerJSON, gpt2VocabMerges

@@ -62,10 +62,7 @@ import Testing
 @Suite struct TokenizerJSONVariantTests {
     @Test(arguments: ["gpt2-prefix-space", "gpt2-llama3-split", "synthetic"])
     func matchesHuggingFace(variant: String) throws {
-        let json = variant == "synthetic"
-            ? try Fixtures.bytes("synthetic/tokenizer.json")
-            : try Fixtures.splicedTokenizerJSON(skeleton: "variants/\(variant).skeleton.json", vocabulary: "gpt2")
-        let tokenizer = try Tokenizer.load(files: ["tokenizer.json": json])
+        let tokenizer = try Fixtures.variantTokenizer(variant)
         for reference in try Fixtures.hfExpected(variant) {
             let ids = tokenizer.encode(reference.text, parseSpecial: reference.parse_special)
             #expect(ids == reference.ids, "\(variant): \(reference.text.debugDescription)")

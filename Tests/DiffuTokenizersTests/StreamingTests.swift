@@ -37,10 +37,7 @@ import Testing
 
     @Test(arguments: ["gpt2-prefix-space", "gpt2-llama3-split", "synthetic"])
     func tinyWindowsKeepVariantIds(variant: String) throws {
-        let json = variant == "synthetic"
-            ? try Fixtures.bytes("synthetic/tokenizer.json")
-            : try Fixtures.splicedTokenizerJSON(skeleton: "variants/\(variant).skeleton.json", vocabulary: "gpt2")
-        let base = try Tokenizer.load(files: ["tokenizer.json": json])
+        let base = try Fixtures.variantTokenizer(variant)
         for window in Self.windows {
             let tokenizer = base.withWindow(byteCount: window)
             for reference in try Fixtures.hfExpected(variant) {
