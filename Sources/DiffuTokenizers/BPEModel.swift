@@ -54,23 +54,45 @@ struct BPEModel: Sendable {
                     continue
                 }
                 let (scalar, length) = UTF8Decoding.scalar(in: word, at: index)
-                if scalar != TextUnits.invalidScalar, let id = scalarSymbols[scalar] {
-                    workspace.ids.append(id)
-                } else {
-                    for offset in 0..<length {
-                        let fallback = byteSymbols[Int(word[index + offset])]
-                        if fallback >= 0 {
-                            workspace.ids.append(fallback)
-                        } else {
-                            appendUnknown(&workspace.ids)
-                            break
-                        }
-                    }
-                }
+                appendCharacterSymbols(scalar, UnsafeBufferPointer(rebasing: word[index..<(index + length)]), to: &workspace.ids)
                 index += length
             }
         }
         MergeEngine.merge(&workspace, count: workspace.ids.count, pairs: pairs, barriers: barriers, output: &output)
+    }
+
+    /// `.characters`: the initial symbols of one unit (a scalar, or a stray byte as `invalidScalar`) that
+    /// has no ASCII symbol: its own token, else its bytes' `<0xXX>` tokens, else the unknown token.
+    @inline(__always)
+    private func appendCharacterSymbols(_ scalar: UInt32, _ bytes: UnsafeBufferPointer<UInt8>, to ids: inout [Int32]) {
+        if scalar != TextUnits.invalidScalar, let id = scalarSymbols[scalar] {
+            ids.append(id)
+            return
+        }
+        for byte in bytes {
+            let fallback = byteSymbols[Int(byte)]
+            if fallback >= 0 {
+                ids.append(fallback)
+            } else {
+                appendUnknown(&ids)
+                return
+            }
+        }
+    }
+
+    /// `.characters`: whether the unit's initial symbols are all in no merge rule (and none is the unknown
+    /// token, which fuses with a neighbour): then no merge can join the unit to what surrounds it, and
+    /// text cut right after it encodes exactly as the whole (see `StreamingPlan`).
+    func unitIsIsolated(_ scalar: UInt32, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var ids: [Int32] = []
+        if bytes.count == 1, bytes[0] < 0x80, asciiSymbols[Int(bytes[0])] >= 0 {
+            ids.append(asciiSymbols[Int(bytes[0])])
+        } else {
+            appendCharacterSymbols(scalar, bytes, to: &ids)
+        }
+        return !ids.isEmpty && ids.allSatisfy { id in
+            id != unknownId && Int(id) < barriers.count && barriers[Int(id)]
+        }
     }
 
     @inline(__always)

@@ -17,6 +17,9 @@ struct StreamingPlan: Sendable {
     private let replacedScalars: Set<UInt32>
     /// Whether a stretch without a pre-tokenizer split may be cut before `▁` (see the type's comment).
     let markerCutsAreExact: Bool
+    /// Whether a stretch without a pre-tokenizer split may be cut after an isolated character (a
+    /// `.characters` model without whole-word lookups).
+    let isolatedCharacterCuts: Bool
 
     /// Words the split stage holds back until more text (or the end) arrives.
     static let heldBackWords = 3
@@ -50,9 +53,11 @@ struct StreamingPlan: Sendable {
         normalizationStreams = streams
         replacedScalars = replaced
 
+        let characterModel = definition.preTokenizer.splitters.isEmpty && definition.model.alphabet == .characters
+            && definition.model.wholeWords == nil
+        isolatedCharacterCuts = characterModel
         var markerCuts = false
-        if definition.preTokenizer.splitters.isEmpty, definition.model.alphabet == .characters,
-           definition.model.wholeWords == nil, definition.model.scalarSymbols[0x2581] != nil {
+        if characterModel, definition.model.scalarSymbols[0x2581] != nil {
             markerCuts = !definition.tokenStrings.contains { token in
                 guard let token else { return false }
                 var previous: Unicode.Scalar?
@@ -92,18 +97,27 @@ struct StreamingPlan: Sendable {
         }
     }
 
-    /// The last position in `text` (after its first byte) where a marker `▁` starts that does not follow
-    /// another marker, or nil.
-    func lastMarkerCut(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
+    /// The last position in `text` (after its first byte, before its end) where a stretch without a
+    /// pre-tokenizer split may be cut exactly: before a `▁` that does not follow another `▁` (when
+    /// `markerCutsAreExact`), or right after a unit `model` isolates. Nil when there is none.
+    func lastCut(_ text: UnsafeBufferPointer<UInt8>, model: BPEModel) -> Int? {
         let marker = Self.wordMarker
-        var position = text.count - marker.count
+        var position = text.count - 1
         while position > 0 {
-            if text[position] == marker[0], text[position + 1] == marker[1], text[position + 2] == marker[2] {
-                let followsMarker = position >= marker.count && text[position - 3] == marker[0]
-                    && text[position - 2] == marker[1] && text[position - 1] == marker[2]
-                if !followsMarker { return position }
+            defer { position -= 1 }
+            if text[position] & 0xC0 == 0x80 { continue }  // inside a scalar
+            // The unit that ends at `position`: a well-formed scalar, or the stray byte before it.
+            var start = position - 1
+            while start > 0, position - start < 4, text[start] & 0xC0 == 0x80 { start -= 1 }
+            var (scalar, length) = UTF8Decoding.scalar(in: text, at: start)
+            if start + length != position { (scalar, length, start) = (TextUnits.invalidScalar, 1, position - 1) }
+            if markerCutsAreExact, scalar != 0x2581, position + marker.count <= text.count,
+               text[position] == marker[0], text[position + 1] == marker[1], text[position + 2] == marker[2] {
+                return position
             }
-            position -= 1
+            if isolatedCharacterCuts, model.unitIsIsolated(scalar, UnsafeBufferPointer(rebasing: text[start..<position])) {
+                return position
+            }
         }
         return nil
     }

@@ -270,7 +270,7 @@ public final class Tokenizer: Sendable {
         guard let firstSplitter = splitters.first else {
             var end = text.count
             if !isFinal {
-                guard streaming.markerCutsAreExact, let cut = streaming.lastMarkerCut(text) else { return 0 }
+                guard let cut = streaming.lastCut(text, model: definition.model) else { return 0 }
                 end = cut
             }
             encodeLongWord(UnsafeBufferPointer(rebasing: text[0..<end]), workspace: &workspace, output: &output)

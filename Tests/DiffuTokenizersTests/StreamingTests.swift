@@ -98,7 +98,7 @@ import Testing
     func randomTextsStreamExactly(source: Fixtures.Source) throws {
         let base = try Fixtures.tokenizer(source)
         let whole = base.withWindow(byteCount: Int.max)
-        let alphabet = [" ", "  ", "\n", "\r\n", "\t", "a", "Zy", "1", "23", ".", "'", "s", "'re", "e\u{301}", "\u{4E2D}", "\u{2581}", "!\n"]
+        let alphabet = [" ", "  ", "\n", "\r\n", "\t", "a", "Zy", "1", "23", ".", "'", "s", "'re", "e\u{301}", "\u{4E2D}", "\u{4E2D}\u{6587}", "\u{1F600}", "\u{2581}", "!\n"]
         let streamed = (1...3).map { base.withWindow(byteCount: $0) }
         var seed: UInt64 = 0x5EED_2026_1127
         func next(_ bound: Int) -> Int {
