@@ -1,5 +1,6 @@
 // libFuzzer target: encode and decode arbitrary bytes on fixed real tokenizers (llama.cpp's GPT-2,
-// LLaMA SentencePiece and Qwen2 vocabularies from Tests/Fixtures/tokenizers/vocab). The first byte picks
+// LLaMA SentencePiece and Qwen2 vocabularies from Tests/Fixtures/tokenizers/vocab, and LLaMA-2's HF
+// tokenizer.json with its Prepend/Replace normalizers). The first byte picks
 // the tokenizer and the flags; the rest is encoded as bytes (any, including invalid UTF-8), and also read
 // as little-endian Int32 ids to decode (any, including negative and out-of-range ids).
 // Streaming: the ids of a tokenizer with a 3-byte window (text cut wherever the streaming plan allows)
@@ -10,6 +11,13 @@
 private let tokenizers: [Tokenizer] = ["gpt-2", "llama-spm", "qwen2"].map { name in
     let path = repositoryRoot + "/Tests/Fixtures/tokenizers/vocab/ggml-vocab-\(name).gguf"
     guard let tokenizer = try? Tokenizer.load(ggufPath: path) else { fatalError("fuzz setup: cannot load \(path)") }
+    return tokenizer
+} + [llamaTokenizerJSON()]
+
+private func llamaTokenizerJSON() -> Tokenizer {
+    guard let tokenizer = try? Tokenizer.load(files: ["tokenizer.json": fixture("tokenizers/llama2/tokenizer.json")]) else {
+        fatalError("fuzz setup: cannot load tokenizers/llama2/tokenizer.json")
+    }
     return tokenizer
 }
 private let streamingTokenizers = tokenizers.map { $0.withWindow(byteCount: 3) }
