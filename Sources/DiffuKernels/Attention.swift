@@ -228,9 +228,9 @@ public enum Attention {
         for j in visible..<paddedKeys { scoreRow[j] = -.infinity }
         var blockMaximum = SIMD8<Float>(repeating: -.infinity)
         var chunk = 0
-        while chunk < paddedKeys { blockMaximum = pointwiseMax(blockMaximum, Vector.load(scoreRow + chunk)); chunk += 8 }
+        while chunk < paddedKeys { blockMaximum = FastMath.maximum(blockMaximum, Vector.load(scoreRow + chunk)); chunk += 8 }
         let previousMaximum = scratch.rowMaximum[i]
-        let newMaximum = max(previousMaximum, blockMaximum.max())
+        let newMaximum = max(previousMaximum, FastMath.horizontalMaximum(blockMaximum))
         let correction = FastMath.exp(previousMaximum - newMaximum)
         scratch.rowMaximum[i] = newMaximum
         let shift = SIMD8<Float>(repeating: newMaximum)

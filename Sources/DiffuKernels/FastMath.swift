@@ -12,7 +12,7 @@ public enum FastMath {
     @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let lowest = SIMD8<Float>(repeating: -87.33654)
-        let clamped = x.clamped(lowerBound: lowest, upperBound: SIMD8(repeating: 88))
+        let clamped = minimum(maximum(x, lowest), SIMD8(repeating: 88))
         // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
         let magic = SIMD8<Float>(repeating: 12_582_912)
         let shifted = clamped * SIMD8(repeating: 1.442_695_04) + magic
@@ -29,6 +29,33 @@ public enum FastMath {
         let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
         let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
         return (p * scale).replacing(with: 0, where: x .< lowest)
+    }
+
+    /// Lane-wise maximum. (The standard library's `pointwiseMax` and `clamped` are emitted as out-of-line
+    /// generic specializations in this toolchain — 6 % of a forward pass in calls; compare-and-select
+    /// inlines to a compare and a blend.) A NaN lane of `a` is kept (so `exp` propagates NaN); a NaN lane
+    /// of `b` is ignored.
+    @inline(__always)
+    public static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        a.replacing(with: b, where: a .< b)
+    }
+
+    /// Lane-wise minimum (see `maximum`): a NaN lane of `a` is kept, of `b` ignored.
+    @inline(__always)
+    public static func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        a.replacing(with: b, where: b .< a)
+    }
+
+    /// The largest lane (for the softmax maxima; NaN lanes give no guarantee).
+    @inline(__always)
+    public static func horizontalMaximum(_ x: SIMD8<Float>) -> Float {
+        let half = maximum(x.lowHalf, x.highHalf)
+        return Swift.max(Swift.max(half[0], half[1]), Swift.max(half[2], half[3]))
+    }
+
+    @inline(__always)
+    private static func maximum(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+        a.replacing(with: b, where: a .< b)
     }
 
     /// The logistic function `1 / (1 + e⁻ˣ)` for every lane.

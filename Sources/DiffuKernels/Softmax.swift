@@ -15,8 +15,8 @@ public enum Softmax {
         var maximum = -Float.infinity
         var index = 0
         var maximumVector = SIMD8<Float>(repeating: -.infinity)
-        while index + 8 <= width { maximumVector = pointwiseMax(maximumVector, Vector.load(x + index)); index += 8 }
-        maximum = maximumVector.max()
+        while index + 8 <= width { maximumVector = FastMath.maximum(maximumVector, Vector.load(x + index)); index += 8 }
+        maximum = FastMath.horizontalMaximum(maximumVector)
         while index < width { maximum = max(maximum, x[index]); index += 1 }
         let shift = SIMD8<Float>(repeating: maximum)
         var sumVector = SIMD8<Float>()
