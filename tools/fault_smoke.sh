@@ -109,7 +109,12 @@ echo "killed conversions: $iterations runs, $killed killed mid-run, $completed f
 # 2. Truncate the converted file under a running benchmark (forward passes read every weight page).
 "$DIFFU" bench "$target" --tokens 32 --runs 100000 --threads 1 >/dev/null 2>"$work/bench.err" &
 pid=$!
-sleep 2
+# Truncate once the file is mapped (Linux: listed in /proc/PID/maps) and forward passes are running.
+for _ in $(seq 600); do
+    if [[ -r /proc/$pid/maps ]]; then grep -q "$target" "/proc/$pid/maps" 2>/dev/null && break; else sleep 3; break; fi
+    sleep 0.1
+done
+sleep 1
 truncate -s $(( $(stat -c %s "$target") / 2 )) "$target"
 status=0
 wait "$pid" || status=$?
