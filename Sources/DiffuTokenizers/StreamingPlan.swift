@@ -23,8 +23,6 @@ struct StreamingPlan: Sendable {
 
     /// Words the split stage holds back until more text (or the end) arrives.
     static let heldBackWords = 3
-    /// SentencePiece's word-start marker `▁` (U+2581) in UTF-8.
-    static let wordMarker: [UInt8] = [0xE2, 0x96, 0x81]
 
     init(definition: TokenizerDefinition) {
         var streams = true
@@ -35,10 +33,11 @@ struct StreamingPlan: Sendable {
             case .nfc, .prepend:
                 break
             case .replace(let pattern, let content):
-                // A pattern of one scalar cannot straddle a cut made before a scalar.
-                let scalars = Array(String(decoding: pattern, as: UTF8.self).unicodeScalars)
-                if scalars.count == 1, String(decoding: pattern, as: UTF8.self).utf8.elementsEqual(pattern) {
-                    replaced.insert(scalars[0].value)
+                // A pattern of one well-formed scalar cannot straddle a cut made before a scalar.
+                let (scalar, length) = pattern.isEmpty ? (TextUnits.invalidScalar, 0)
+                    : pattern.withUnsafeBufferPointer { UTF8Decoding.scalar(in: $0, at: 0) }
+                if scalar != TextUnits.invalidScalar, length == pattern.count {
+                    replaced.insert(scalar)
                 } else {
                     streams = false
                 }
@@ -101,7 +100,7 @@ struct StreamingPlan: Sendable {
     /// pre-tokenizer split may be cut exactly: before a `▁` that does not follow another `▁` (when
     /// `markerCutsAreExact`), or right after a unit `model` isolates. Nil when there is none.
     func lastCut(_ text: UnsafeBufferPointer<UInt8>, model: BPEModel) -> Int? {
-        let marker = Self.wordMarker
+        let marker = SentencePieceVocabulary.spaceMarker
         var position = text.count - 1
         while position > 0 {
             defer { position -= 1 }

@@ -145,7 +145,7 @@ public final class Tokenizer: Sendable {
     public func encode(bytes: [UInt8], addSpecialTokens: Bool = false, parseSpecial: Bool = false, batchSize: Int = 1 << 16,
                        _ body: ([Int32]) -> Void) {
         let limit = max(batchSize, 1)
-        var rest = bytes.withUnsafeBufferPointer {
+        let rest = bytes.withUnsafeBufferPointer {
             encode(buffer: $0, addSpecialTokens: addSpecialTokens, parseSpecial: parseSpecial) { output in
                 guard output.count >= limit else { return }
                 body(output)
@@ -153,7 +153,6 @@ public final class Tokenizer: Sendable {
             }
         }
         if !rest.isEmpty { body(rest) }
-        rest.removeAll()
     }
 
     /// Encodes `buffer`; `flush` may take ids out of the output whenever it is called (between stretches
