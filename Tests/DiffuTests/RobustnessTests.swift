@@ -12,6 +12,19 @@ import Diffu
         try EndToEndTests.convertedFile("gpt2_plain_f32", recipe: .f32, compress: false)
     }
 
+    /// The converted fixture opened, with its default parameters set to a small `length`, `steps` and
+    /// `threads`; the caller removes `directory`.
+    static func openedModel(length: Int, steps: Int, threads: Int) throws
+        -> (model: DiffuModel, parameters: GenerationParameters, directory: URL) {
+        let (directory, path) = try convertedModel()
+        let model = try DiffuModel.open(path: path)
+        var parameters = model.defaultParameters
+        parameters.length = length
+        parameters.steps = steps
+        parameters.threads = threads
+        return (model, parameters, directory)
+    }
+
     /// One absurd request and the typed error it must produce.
     struct AbsurdCase: Sendable, CustomStringConvertible {
         let description: String
@@ -54,13 +67,8 @@ import Diffu
     }
 
     @Test func absurdParametersGiveTypedErrors() async throws {
-        let (directory, path) = try Self.convertedModel()
+        let (model, base, directory) = try Self.openedModel(length: 8, steps: 4, threads: 1)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = try DiffuModel.open(path: path)
-        var base = model.defaultParameters
-        base.length = 8
-        base.steps = 4
-        base.threads = 1
         // The baseline succeeds, so each failure below is the changed parameter's.
         _ = try model.generateSynchronously(.tokens([3]), parameters: base)
         for absurd in Self.absurdCases {
@@ -85,13 +93,8 @@ import Diffu
 
     /// NaN compares unequal to itself, so NaN parameters are checked by case rather than by value.
     @Test func nanParametersAreRejected() throws {
-        let (directory, path) = try Self.convertedModel()
+        let (model, base, directory) = try Self.openedModel(length: 8, steps: 4, threads: 1)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = try DiffuModel.open(path: path)
-        var base = model.defaultParameters
-        base.length = 8
-        base.steps = 4
-        base.threads = 1
         let changes: [(String, (inout GenerationParameters) -> Void, (SamplerError) -> Bool)] = [
             ("temperature NaN", { $0.temperature = .nan }, { if case .invalidTemperature(let v) = $0 { v.isNaN } else { false } }),
             ("top-p NaN", { $0.topP = .nan }, { if case .invalidTopP(let v) = $0 { v.isNaN } else { false } }),
@@ -113,13 +116,8 @@ import Diffu
 
     /// Out-of-vocabulary prompt tokens and prompts that alone exceed the context are typed errors too.
     @Test func badPromptsGiveTypedErrors() throws {
-        let (directory, path) = try Self.convertedModel()
+        let (model, parameters, directory) = try Self.openedModel(length: 4, steps: 2, threads: 1)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = try DiffuModel.open(path: path)
-        var parameters = model.defaultParameters
-        parameters.length = 4
-        parameters.steps = 2
-        parameters.threads = 1
         #expect(throws: DiffuError.invalidRequest("empty prompt")) { try model.generateSynchronously(.tokens([]), parameters: parameters) }
         for token: Int32 in [-1, 80, .max] {
             #expect(throws: (any Error).self, "token \(token)") { try model.generateSynchronously(.tokens([token]), parameters: parameters) }
@@ -134,13 +132,8 @@ import Diffu
 
     /// Eight generations at once on one model, two threads each, give exactly the sequential results.
     @Test func eightConcurrentGenerationsMatchSequentialRuns() async throws {
-        let (directory, path) = try Self.convertedModel()
+        let (model, base, directory) = try Self.openedModel(length: 10, steps: 5, threads: 2)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = try DiffuModel.open(path: path)
-        var base = model.defaultParameters
-        base.length = 10
-        base.steps = 5
-        base.threads = 2
         let parameterSets: [GenerationParameters] = (0..<8).map { index in
             var parameters = base
             parameters.seed = UInt64(index) * 7919 + 1
@@ -181,13 +174,8 @@ import Diffu
     /// ``DiffuError/cancelled`` when the generation was still running); the synchronous API's observer
     /// stops the loop after exactly the step it refused and returns the canvas as it stands.
     @Test func cancellationMidStepStopsTheGeneration() async throws {
-        let (directory, path) = try Self.convertedModel()
+        let (model, parameters, directory) = try Self.openedModel(length: 24, steps: 24, threads: 1)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = try DiffuModel.open(path: path)
-        var parameters = model.defaultParameters
-        parameters.length = 24
-        parameters.steps = 24
-        parameters.threads = 1
         let fixed = parameters
         let task = Task { () -> Int in
             var steps = 0
