@@ -44,6 +44,15 @@ import Diffu
         return (try DiffuModel.open(path: path), directory)
     }
 
+    /// `model`'s default parameters with a small canvas: `length` masks, `steps` steps, `threads` workers.
+    static func parameters(_ model: DiffuModel, length: Int, steps: Int, threads: Int) -> GenerationParameters {
+        var parameters = model.defaultParameters
+        parameters.length = length
+        parameters.steps = steps
+        parameters.threads = threads
+        return parameters
+    }
+
     /// Converts the fixture `name` with `recipe` into a scratch directory; returns the directory (removed
     /// by the caller) and the `.diffu` path.
     static func convertedFile(_ name: String, recipe: QuantizationRecipe, compress: Bool = true) throws -> (directory: URL, path: String) {
@@ -87,10 +96,7 @@ import Diffu
     @Test func generationKeepsPromptAndFillsEveryMask() async throws {
         let (model, directory) = try Self.convertedModel("llama_sharded_bf16", recipe: .q8)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var parameters = model.defaultParameters
-        parameters.length = 9
-        parameters.steps = 4
-        parameters.threads = 2
+        let parameters = Self.parameters(model, length: 9, steps: 4, threads: 2)
         let prompt: [Int32] = [5, 6, 7]
         var steps = 0
         var final: GenerationResult?
@@ -114,10 +120,7 @@ import Diffu
     @Test func cancellationStopsBetweenSteps() async throws {
         let (model, directory) = try Self.convertedModel("gpt2_plain_f32", recipe: .f32)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var parameters = model.defaultParameters
-        parameters.length = 20
-        parameters.steps = 50
-        parameters.threads = 1
+        var parameters = Self.parameters(model, length: 20, steps: 50, threads: 1)
         var seen = 0
         for try await event in model.generate(.tokens([3]), parameters: parameters) {
             if case .step = event { seen += 1 }

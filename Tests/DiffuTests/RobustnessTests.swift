@@ -18,11 +18,7 @@ import Diffu
         -> (model: DiffuModel, parameters: GenerationParameters, directory: URL) {
         let (directory, path) = try convertedModel()
         let model = try DiffuModel.open(path: path)
-        var parameters = model.defaultParameters
-        parameters.length = length
-        parameters.steps = steps
-        parameters.threads = threads
-        return (model, parameters, directory)
+        return (model, EndToEndTests.parameters(model, length: length, steps: steps, threads: threads), directory)
     }
 
     /// One absurd request and the typed error it must produce.
