@@ -74,13 +74,15 @@ let package = Package(
             ]
             // No AVX2 flags here: the CLI checks the CPU at start-up before calling any kernel.
         ),
-        .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage"]),
-        .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage"]),
-        .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage"]),
-        .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF", "DiffuFormat"]),
+        // Shared by the test targets (a deterministic generator); not part of any product.
+        .target(name: "DiffuTestSupport", path: "Tests/DiffuTestSupport"),
+        .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage", "DiffuTestSupport"]),
+        .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage", "DiffuTestSupport"]),
+        .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
+        .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF", "DiffuFormat", "DiffuTestSupport"]),
         .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage"]),
         .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"]),
-        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels"]),
+        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
         .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),
         .testTarget(name: "DiffuTests", dependencies: ["Diffu"]),
     ]

@@ -1,6 +1,7 @@
 import DiffuFormat
 import DiffuModels
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuConvert
@@ -83,7 +84,7 @@ final class FailingSink: TensorSink {
     @Test(arguments: [0, 1, 2])
     func streamingDigestMatchesWholeFileHash(seed: Int) throws {
         let directory = try TemporaryDirectory()
-        var generator = SeededGenerator(state: UInt64(seed) &+ 0x9E3779B97F4A7C15)
+        var generator = SplitMix64(state: UInt64(seed) &+ 0x9E3779B97F4A7C15)
         // Just over one 4 MiB gap-reading chunk; filled 8 bytes at a time (fast in debug builds).
         var bytes = [UInt8](repeating: 0, count: (4 << 20) + 12347)
         bytes.withUnsafeMutableBytes { raw in
@@ -223,17 +224,5 @@ final class FailingFileSink: TensorSink {
             _ = try Converter.convert(source: directory.path, destination: destination, options: ConversionOptions(maskTokenId: 1),
                                       makeSink: { try DiffuFileSink(destination: $0, overwrite: $1, compress: true) })
         }
-    }
-}
-
-/// A small deterministic generator (SplitMix64) for reproducible test data.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
     }
 }

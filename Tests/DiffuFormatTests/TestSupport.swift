@@ -1,4 +1,5 @@
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuFormat
@@ -26,15 +27,8 @@ func directoryListing(_ url: URL) throws -> [String] {
 
 /// Deterministic pseudo-random floats in [-scale, scale) (SplitMix64).
 func randomFloats(count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
-    var state = seed
-    return (0..<count).map { _ in
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return (Float(z >> 40) / Float(1 << 24) * 2 - 1) * scale
-    }
+    var generator = SplitMix64(state: seed)
+    return (0..<count).map { _ in (Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
 }
 
 /// Metadata used by the tests; `blobs` become the tokenizer's files.

@@ -1,20 +1,14 @@
 import DiffuKernels
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 
 /// Deterministic values in [-1, 1) (SplitMix64) so failures reproduce.
 struct KernelRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(Double(z >> 11) / Double(1 << 53)) * 2 - 1
-    }
+    var generator: SplitMix64
+    init(_ seed: UInt64) { generator = SplitMix64(state: seed) }
+    mutating func next() -> Float { generator.nextSignedUnit() }
     mutating func values(_ count: Int, scale: Float = 1) -> [Float] { (0..<count).map { _ in next() * scale } }
 }
 

@@ -1,26 +1,14 @@
 import Testing
 import DiffuStorage
-
-/// Deterministic pseudo-random values (SplitMix64) so failures reproduce.
-struct SeededValues {
-    var state: UInt64
-    mutating func next() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(Double(z >> 11) / Double(1 << 53)) * 2 - 1
-    }
-}
+import DiffuTestSupport
 
 @Suite struct WeightPackingTests {
     /// Round trip through every storage type with the documented per-value error bound.
     @Test(arguments: [StorageType.f32, .f16, .bf16, .q8, .q4])
     func roundTripWithinBound(storage: StorageType) throws {
         let rows = 37, columns = 70  // neither a multiple of 16 nor of 32: padding is exercised
-        var generator = SeededValues(state: 42)
-        let matrix = (0..<(rows * columns)).map { _ in generator.next() * 3 }
+        var generator = SplitMix64(state: 42)
+        let matrix = (0..<(rows * columns)).map { _ in generator.nextSignedUnit() * 3 }
         let geometry = try #require(PanelGeometry(rows: rows, columns: columns, storage: storage))
         var payload = [UInt8](repeating: 0xFF, count: geometry.byteCount)
         try matrix.withUnsafeBufferPointer { source in

@@ -1,4 +1,5 @@
 import DiffuGGUF
+import DiffuTestSupport
 import DiffuTokenizers
 import Testing
 

@@ -1,18 +1,7 @@
+import DiffuTestSupport
 import DiffuTokenizers
 import Foundation
 import Testing
-
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-}
 
 /// Random text drawn from pools that stress the pre-tokenizers: mixed scripts, emoji (with ZWJ and
 /// variation selectors), combining marks, whitespace runs of every kind, digits, apostrophes.
