@@ -157,46 +157,34 @@ def gpt2_load_canonical(model, canonical):
     model.tie_weights()
 
 
-def llama_canonical(model):
-    sd = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items()}
-    config = model.config
-    out = {"token_embedding.weight": sd["model.embed_tokens.weight"]}
+def llama_name_pairs(config):
+    """(HF state-dict name, canonical name) for every tensor a LLaMA/Qwen2 checkpoint may hold; q/k/v/o biases
+    are listed too and used where present; the LM head only when it is not tied."""
+    pairs = [("model.embed_tokens.weight", "token_embedding.weight")]
     for i in range(config.num_hidden_layers):
         p = f"model.layers.{i}."
         c = f"layers.{i}."
-        out[c + "attention_norm.weight"] = sd[p + "input_layernorm.weight"]
+        pairs.append((p + "input_layernorm.weight", c + "attention_norm.weight"))
         for name, hf in (("query", "q_proj"), ("key", "k_proj"), ("value", "v_proj"), ("output", "o_proj")):
-            out[c + f"attention.{name}.weight"] = sd[p + f"self_attn.{hf}.weight"]
-            if p + f"self_attn.{hf}.bias" in sd:
-                out[c + f"attention.{name}.bias"] = sd[p + f"self_attn.{hf}.bias"]
-        out[c + "ffn_norm.weight"] = sd[p + "post_attention_layernorm.weight"]
-        out[c + "ffn.gate.weight"] = sd[p + "mlp.gate_proj.weight"]
-        out[c + "ffn.up.weight"] = sd[p + "mlp.up_proj.weight"]
-        out[c + "ffn.down.weight"] = sd[p + "mlp.down_proj.weight"]
-    out["output_norm.weight"] = sd["model.norm.weight"]
+            pairs.append((p + f"self_attn.{hf}.weight", c + f"attention.{name}.weight"))
+            pairs.append((p + f"self_attn.{hf}.bias", c + f"attention.{name}.bias"))
+        pairs += [(p + "post_attention_layernorm.weight", c + "ffn_norm.weight"),
+                  (p + "mlp.gate_proj.weight", c + "ffn.gate.weight"),
+                  (p + "mlp.up_proj.weight", c + "ffn.up.weight"),
+                  (p + "mlp.down_proj.weight", c + "ffn.down.weight")]
+    pairs.append(("model.norm.weight", "output_norm.weight"))
     if not config.tie_word_embeddings:
-        out["output.weight"] = sd["lm_head.weight"]
-    return out
+        pairs.append(("lm_head.weight", "output.weight"))
+    return pairs
+
+
+def llama_canonical(model):
+    sd = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items()}
+    return {canonical: sd[hf] for hf, canonical in llama_name_pairs(model.config) if hf in sd}
 
 
 def llama_load_canonical(model, canonical):
-    config = model.config
-    sd = {"model.embed_tokens.weight": canonical["token_embedding.weight"]}
-    for i in range(config.num_hidden_layers):
-        p = f"model.layers.{i}."
-        c = f"layers.{i}."
-        sd[p + "input_layernorm.weight"] = canonical[c + "attention_norm.weight"]
-        for name, hf in (("query", "q_proj"), ("key", "k_proj"), ("value", "v_proj"), ("output", "o_proj")):
-            sd[p + f"self_attn.{hf}.weight"] = canonical[c + f"attention.{name}.weight"]
-            if c + f"attention.{name}.bias" in canonical:
-                sd[p + f"self_attn.{hf}.bias"] = canonical[c + f"attention.{name}.bias"]
-        sd[p + "post_attention_layernorm.weight"] = canonical[c + "ffn_norm.weight"]
-        sd[p + "mlp.gate_proj.weight"] = canonical[c + "ffn.gate.weight"]
-        sd[p + "mlp.up_proj.weight"] = canonical[c + "ffn.up.weight"]
-        sd[p + "mlp.down_proj.weight"] = canonical[c + "ffn.down.weight"]
-    sd["model.norm.weight"] = canonical["output_norm.weight"]
-    if "output.weight" in canonical:
-        sd["lm_head.weight"] = canonical["output.weight"]
+    sd = {hf: canonical[name] for hf, name in llama_name_pairs(model.config) if name in canonical}
     sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
     missing, unexpected = model.load_state_dict(sd, strict=False)
     assert not unexpected and all(k == "lm_head.weight" for k in missing), (missing, unexpected)
