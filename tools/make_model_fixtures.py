@@ -98,6 +98,14 @@ CODECS = {"f16": round_f16, "bf16": round_bf16, "q8": quantize_q8, "q4": quantiz
 # ---------------------------------------------------------------------------------------------------------
 # Canonical names <-> HF state dicts
 
+def load_state(model, sd):
+    """Loads numpy arrays by HF name into `model`; only a tied LM head may be missing."""
+    sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert not unexpected and all(k == "lm_head.weight" for k in missing), (missing, unexpected)
+    model.tie_weights()
+
+
 def gpt2_canonical(model):
     sd = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items()}
     config = model.config
@@ -151,10 +159,7 @@ def gpt2_load_canonical(model, canonical):
         sd[p + "mlp.c_proj.bias"] = canonical[c + "ffn.down.bias"]
     sd["transformer.ln_f.weight"] = canonical["output_norm.weight"]
     sd["transformer.ln_f.bias"] = canonical["output_norm.bias"]
-    sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    assert not unexpected and all(k == "lm_head.weight" for k in missing), (missing, unexpected)
-    model.tie_weights()
+    load_state(model, sd)
 
 
 def llama_name_pairs(config):
@@ -185,10 +190,7 @@ def llama_canonical(model):
 
 def llama_load_canonical(model, canonical):
     sd = {hf: canonical[name] for hf, name in llama_name_pairs(model.config) if name in canonical}
-    sd = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    assert not unexpected and all(k == "lm_head.weight" for k in missing), (missing, unexpected)
-    model.tie_weights()
+    load_state(model, sd)
 
 
 def is_matrix(name):
