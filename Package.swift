@@ -28,6 +28,24 @@ if !portable {
 }
 #endif
 
+// The AVX-512 kernel variant (DiffuKernelsAVX512 and the LLVM intrinsics it calls): compiled for
+// AVX-512 F/BW/VL/VNNI in every configuration (debug too, so `swift test` checks it) and chosen at run
+// time only on CPUs that have those instructions (`KernelVariant`, probed once). The define guards its
+// code so a portable build compiles these targets empty.
+var avx512Settings: [SwiftSetting] = []
+var avx512IntrinsicSettings: [SwiftSetting] = []
+var kernelSettings = fastSettings  // DiffuKernels: the build's ISA, and it dispatches to the AVX-512 variant
+#if arch(x86_64)
+if !portable {
+    let flags = ["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"]
+    avx512Settings = [.unsafeFlags(flags), .define("DIFFU_AVX512")]
+    // `-parse-stdlib` exposes the `Builtin` module: LLVM's x86 intrinsics (vpdpbusd, vpermd, vpshufb)
+    // called from Swift, the way the standard library implements SIMD.
+    avx512IntrinsicSettings = [.unsafeFlags(flags + ["-parse-stdlib"]), .define("DIFFU_AVX512")]
+    kernelSettings.append(.define("DIFFU_AVX512"))
+}
+#endif
+
 let package = Package(
     name: "Diffu",
     platforms: [.macOS(.v14)],
@@ -47,7 +65,9 @@ let package = Package(
         .target(name: "CDiffuSystem"),  // compiled for the baseline ISA: it runs before any AVX2 code
         .target(name: "DiffuStorage", swiftSettings: fastSettings),
         .target(name: "DiffuFormat", dependencies: ["CZstd", "DiffuStorage"], swiftSettings: fastSettings),
-        .target(name: "DiffuKernels", dependencies: ["DiffuStorage"], swiftSettings: fastSettings),
+        .target(name: "DiffuAVX512Intrinsics", swiftSettings: avx512IntrinsicSettings),
+        .target(name: "DiffuKernelsAVX512", dependencies: ["DiffuStorage", "DiffuAVX512Intrinsics"], swiftSettings: avx512Settings),
+        .target(name: "DiffuKernels", dependencies: ["DiffuStorage", "DiffuKernelsAVX512", "CDiffuSystem"], swiftSettings: kernelSettings),
         .target(name: "DiffuGGUF", swiftSettings: fastSettings),
         .target(name: "DiffuTokenizers", dependencies: ["DiffuGGUF"], swiftSettings: fastSettings),
         .target(name: "DiffuModels", dependencies: ["DiffuKernels", "DiffuStorage"], swiftSettings: fastSettings),

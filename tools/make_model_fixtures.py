@@ -19,6 +19,10 @@ Each fixture directory holds:
   *matrix* (token embedding, attention and MLP projections, LM head) rounded/quantized exactly as
   Diffu's documented storage codecs do it (see DiffuStorage/WeightPacking.swift; re-implemented here in
   numpy from that documentation, llama.cpp Q8_0/Q4_0 rounding), vectors and the position table kept f32;
+- `logits_bidirectional_{q8,q4}_int8.npy`: the q8/q4 forwards again with the *input* of every linear
+  layer (attention and MLP projections, LM head) rounded as the integer kernels of the `avx512` kernel
+  variant round it: llama.cpp's Q8_0 activation rule, per 32-input block `d = max|x| / 127`,
+  `q = round(x · (1/d))` (ties to even), `x ← q · d`, all in float32;
 - `canonical.json` + `canonical.bin`: every tensor under the canonical names of
   Sources/DiffuModels/ModelConfiguration.swift, float32 little-endian row-major, already transposed/split
   (GPT-2 Conv1D `[in, out]` with fused Q|K|V becomes query/key/value `[out, in]`);
@@ -321,6 +325,30 @@ def check_bidirectional(model, sequences, logits_bidirectional, logits_causal):
     check_mistake("causal instead of bidirectional", logits_bidirectional, logits_causal)
 
 
+def round_activations(x):
+    """llama.cpp Q8_0 rounding of the last dimension in blocks of 32 (zero padding), float32 throughout."""
+    columns = x.shape[-1]
+    padded = (columns + 31) // 32 * 32
+    blocks = torch.nn.functional.pad(x, (0, padded - columns)).reshape(*x.shape[:-1], padded // 32, 32)
+    d = blocks.abs().amax(dim=-1, keepdim=True) / 127
+    inverse = torch.where(d == 0, torch.zeros_like(d), 1 / d)
+    rounded = (torch.round(blocks * inverse) * d).reshape(*x.shape[:-1], padded)
+    return rounded[..., :columns]
+
+
+def with_rounded_activations(model):
+    """A copy of `model` whose every linear layer (nn.Linear, GPT-2's Conv1D) sees rounded inputs."""
+    from transformers.pytorch_utils import Conv1D
+    clone = copy.deepcopy(model)
+    for module in clone.modules():
+        if isinstance(module, (torch.nn.Linear, Conv1D)):
+            module.register_forward_pre_hook(lambda _, inputs: (round_activations(inputs[0]),) + tuple(inputs[1:]))
+    return clone
+
+
+ACTIVATION_ROUNDED = ("q8", "q4")
+
+
 def storage_references(model, canonical, load_canonical, sequences):
     references = {}
     exact = forward(model, sequences, False).astype(np.float64)
@@ -333,6 +361,12 @@ def storage_references(model, canonical, load_canonical, sequences):
         rows = references[storage].astype(np.float64)
         cosine = np.min(np.sum(rows * exact, axis=1) / (np.linalg.norm(rows, axis=1) * np.linalg.norm(exact, axis=1)))
         print(f"    {storage:>4} weights: max|Δ|/max|logit| = {change:.3e}, minimum row cosine = {cosine:.5f}")
+        if storage in ACTIVATION_ROUNDED:
+            rounded = forward(with_rounded_activations(clone), sequences, causal=False)
+            references[storage + "_int8"] = rounded
+            moved = relative_change(references[storage].astype(np.float64), rounded)
+            print(f"    {storage:>4} weights, int8 activations: max|Δ|/max|logit| = {relative_change(exact, rounded):.3e} "
+                  f"({moved:.3e} from f32 activations)")
     return references
 
 

@@ -10,3 +10,14 @@ int diffu_cpu_supports_avx2_fma(void) {
     return 0;
 #endif
 }
+
+int diffu_cpu_supports_avx512_vnni(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+           diffu_cpu_supports_avx2_fma();
+#else
+    return 0;
+#endif
+}

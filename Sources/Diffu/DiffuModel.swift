@@ -33,11 +33,17 @@ public final class DiffuModel: Sendable {
 
     /// Opens a `.diffu` file.
     ///
-    /// - Parameter path: the file to map.
-    /// - Throws: ``DiffuError/unsupportedCPU``, `DiffuFormatError` for a bad file, `TokenizerError` for a bad
-    ///   embedded tokenizer, `ModelError` for missing or mis-shaped tensors, ``DiffuError`` otherwise.
-    public static func open(path: String) throws -> DiffuModel {
+    /// - Parameters:
+    ///   - path: the file to map.
+    ///   - kernelVariant: the kernel set to run; `nil` (default) takes the environment's
+    ///     `DIFFU_KERNELS` when set, otherwise the best one this CPU supports (``KernelVariant``).
+    /// - Throws: ``DiffuError/unsupportedCPU``, `KernelVariantError` for a kernel variant this CPU or build
+    ///   lacks (or an unknown `DIFFU_KERNELS`), `DiffuFormatError` for a bad file, `TokenizerError` for a
+    ///   bad embedded tokenizer, `ModelError` for missing or mis-shaped tensors, ``DiffuError`` otherwise.
+    public static func open(path: String, kernelVariant: KernelVariant? = nil) throws -> DiffuModel {
         try CPUSupport.check()
+        let variant = try kernelVariant ?? KernelVariant.requested()
+        guard variant.isSupported else { throw KernelVariantError.unsupported(variant) }
         let file = try DiffuFile.open(path: path)
         let configuration: ModelConfiguration
         do {
@@ -46,7 +52,7 @@ public final class DiffuModel: Sendable {
             throw DiffuError.invalidModelMetadata("\(error)")
         }
         let tokenizer = try Tokenizer.load(files: file.tokenizerFiles())
-        let transformer = try TransformerModel(configuration: configuration, weights: FileWeights(file: file))
+        let transformer = try TransformerModel(configuration: configuration, weights: FileWeights(file: file), kernelVariant: variant)
         let diffusion = file.metadata.diffusion
         guard diffusion.maskTokenID >= 0, diffusion.maskTokenID < configuration.vocabularySize else {
             throw DiffuError.invalidModelMetadata("mask token \(diffusion.maskTokenID) outside the vocabulary of \(configuration.vocabularySize)")
@@ -62,6 +68,9 @@ public final class DiffuModel: Sendable {
         self.tokenizer = tokenizer
         self.transformer = transformer
     }
+
+    /// The kernel set this model's forward passes run (chosen when it was opened).
+    public var kernelVariant: KernelVariant { transformer.kernelVariant }
 
     /// The mask token id.
     public var maskToken: Int32 { Int32(diffusion.maskTokenID) }

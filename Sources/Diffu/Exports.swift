@@ -5,3 +5,6 @@
 @_exported import DiffuModels
 @_exported import DiffuSamplers
 @_exported import DiffuTokenizers
+// The kernel-variant choice (`DiffuModel.open(path:kernelVariant:)`), without the rest of the kernels.
+@_exported import enum DiffuKernels.KernelVariant
+@_exported import enum DiffuKernels.KernelVariantError

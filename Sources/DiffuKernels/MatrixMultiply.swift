@@ -1,4 +1,7 @@
 import DiffuStorage
+#if arch(x86_64) && DIFFU_AVX512
+import DiffuKernelsAVX512
+#endif
 
 // MARK: - Blocked GEMM `y[L × N] = x[L × K] · Wᵀ (+ bias)`
 //
@@ -32,10 +35,12 @@ import DiffuStorage
 // all activation rows); with fewer panels but at least 4 row groups per thread the rows are split (each
 // worker decodes every weight: 6 % of the time for q8 at N = 576 in a profile); otherwise panels are split.
 //
-// Integer route (q8/q4 as int8 × int8 → int32 with `vpmaddwd`): measured and rejected. Swift emits
-// `vpmaddwd` for an isolated `even·even + odd·odd` expression, but inside an accumulating micro-kernel
-// LLVM re-associates the adds and shares the sign-extensions, producing `vpmulld` + shuffles instead:
-// 9 GMAC/s against 27–53 GMAC/s for the f32 FMA micro-kernel in the same lab run (2026-11-27).
+// Integer route (variant `avx512`, q8/q4 only): the activations are quantized once per call to int8
+// blocks (`ActivationQuantizer`), each panel's weights rewritten once into a `vpdpbusd` tile and
+// multiplied in int32 with the block scales applied in f32 (`DiffuKernelsAVX512/IntegerMatrixMultiply`).
+// The f32 route below stays exact for every variant and storage type. (A scalar integer loop only
+// vectorizes to `vpmaddwd` as a one-sum reduction, never as the vertical accumulation a GEMM needs:
+// the integer kernel calls the instructions through `DiffuAVX512Intrinsics`.)
 
 /// `y = x · Wᵀ (+ bias)` for f32 activations and panel-layout weights of any storage type.
 ///
@@ -60,15 +65,23 @@ public enum MatrixMultiply {
     ///   - bias: optional `N` biases.
     ///   - y: `rowCount * N` outputs, row-major; fully overwritten.
     ///   - threads: worker count (1 runs on the calling thread).
+    ///   - variant: the kernel set to run (``KernelVariant/active`` by default; it must be supported).
     public static func multiply(
         _ x: UnsafePointer<Float>,
         rowCount: Int,
         weights: WeightMatrix,
         bias: UnsafePointer<Float>? = nil,
         into y: UnsafeMutablePointer<Float>,
-        threads: Int
+        threads: Int,
+        variant: KernelVariant = .active
     ) {
         guard rowCount > 0 else { return }
+        #if arch(x86_64) && DIFFU_AVX512
+        if variant == .avx512, IntegerMatrixMultiply.handles(weights.storage) {
+            multiplyInteger(x, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: max(1, threads))
+            return
+        }
+        #endif
         let panels = weights.geometry.panelCount
         let groups = (rowCount + GemmMicroKernel.groupRows - 1) / GemmMicroKernel.groupRows
         let requested = max(1, threads)
@@ -95,6 +108,46 @@ public enum MatrixMultiply {
             }
         }
     }
+
+    #if arch(x86_64) && DIFFU_AVX512
+    /// The integer route: quantize the activation rows (split over the workers), then split panels (or,
+    /// with too few panels, rows) as the f32 route does.
+    private static func multiplyInteger(
+        _ x: UnsafePointer<Float>, rowCount: Int, weights: WeightMatrix, bias: UnsafePointer<Float>?,
+        into y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        let geometry = weights.geometry
+        let blockCount = geometry.blockCount
+        let rowStride = IntegerMatrixMultiply.paddedRowCount(rowCount)
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: rowStride * blockCount * PanelGeometry.blockLength)
+        let scales = UnsafeMutablePointer<Float>.allocate(capacity: rowStride * blockCount)
+        defer { bytes.deallocate(); scales.deallocate() }
+        let quantizers = min(threads, rowCount)
+        Parallel.forEach(quantizers) { worker in
+            let start = rowCount * worker / quantizers, end = rowCount * (worker + 1) / quantizers
+            ActivationQuantizer.quantize(x, rows: start..<end, columns: geometry.columns, rowStride: rowStride, bytes: bytes, scales: scales)
+        }
+        ActivationQuantizer.clear(rows: rowCount..<rowStride, columns: geometry.columns, rowStride: rowStride, bytes: bytes, scales: scales)
+        let panels = geometry.panelCount
+        let groupRows = IntegerMatrixMultiply.groupRows
+        let groups = (rowCount + groupRows - 1) / groupRows
+        if threads > 1, panels < minimumPanelsPerWorker * threads, groups >= 2 * threads {
+            Parallel.forEach(threads) { worker in
+                let start = groups * worker / threads * groupRows
+                let end = min(rowCount, groups * (worker + 1) / threads * groupRows)
+                IntegerMatrixMultiply.multiply(bytes: bytes, scales: scales, rowStride: rowStride, rows: start..<end,
+                                               panels: 0..<panels, weights: weights, bias: bias, into: y)
+            }
+        } else {
+            let workers = min(threads, panels)
+            Parallel.forEach(workers) { worker in
+                let start = panels * worker / workers, end = panels * (worker + 1) / workers
+                IntegerMatrixMultiply.multiply(bytes: bytes, scales: scales, rowStride: rowStride, rows: 0..<rowCount,
+                                               panels: start..<end, weights: weights, bias: bias, into: y)
+            }
+        }
+    }
+    #endif
 
     /// One worker's share: rows `rows` of `y` for the outputs of panels `panels`.
     private static func multiplyBlock(

@@ -1,4 +1,5 @@
 import DiffuKernels
+import DiffuStorage
 
 /// The transformer families Diffu runs.
 public enum Architecture: String, Codable, Sendable, CaseIterable {

@@ -19,6 +19,8 @@ public final class TransformerModel: Sendable {
     private let rotaryTable: RotaryTable?
     /// `1/√head_dim` rounded to f32, as transformers multiplies the scores.
     private let attentionScale: Float
+    /// The kernel set every forward pass of this model runs (chosen when the model is built).
+    public let kernelVariant: KernelVariant
 
     /// Positions precomputed at load time for RoPE models.
     static let precomputedRotaryPositions = 4096
@@ -27,10 +29,15 @@ public final class TransformerModel: Sendable {
 
     /// Validates the configuration and resolves every tensor the architecture needs, checking shapes.
     ///
+    /// `kernelVariant` is the kernel set its passes run (``KernelVariant/active`` by default: the best
+    /// one this CPU supports, or `DIFFU_KERNELS`); it must be supported by the CPU.
+    ///
     /// - Throws: ``ModelError/invalidConfiguration(_:)``, ``ModelError/missingTensor(_:)``,
     ///   ``ModelError/tensorShape(name:expected:actual:)``, ``ModelError/unexpectedTensor(_:)``,
     ///   ``ModelError/tensorUnavailable(name:reason:)``.
-    public init(configuration: ModelConfiguration, weights: any ModelWeights) throws {
+    public init(configuration: ModelConfiguration, weights: any ModelWeights, kernelVariant: KernelVariant = .active) throws {
+        guard kernelVariant.isSupported else { throw ModelError.unsupportedKernelVariant(kernelVariant.rawValue) }
+        self.kernelVariant = kernelVariant
         let loader = WeightLoader(weights: weights)
         switch configuration.architecture {
         case .gpt2:
@@ -133,7 +140,7 @@ public final class TransformerModel: Sendable {
         if positions.isEmpty { return [] }
         return [Float](unsafeUninitializedCapacity: positions.count * vocabulary) { buffer, initialized in
             MatrixMultiply.multiply(workspace.selectedNormed, rowCount: positions.count, weights: parameters.head,
-                                    into: buffer.baseAddress!, threads: threads)
+                                    into: buffer.baseAddress!, threads: threads, variant: kernelVariant)
             initialized = positions.count * vocabulary
         }
     }
@@ -214,7 +221,7 @@ public final class TransformerModel: Sendable {
 
     private func project(_ input: UnsafeMutablePointer<Float>, _ rowCount: Int, _ projection: Projection, into output: UnsafeMutablePointer<Float>, _ threads: Int) {
         MatrixMultiply.multiply(UnsafePointer(input), rowCount: rowCount, weights: projection.matrix, bias: projection.bias,
-                                into: output, threads: threads)
+                                into: output, threads: threads, variant: kernelVariant)
     }
 
     private func normalize(_ input: UnsafeMutablePointer<Float>, rowCount: Int, _ norm: NormParameters, into output: UnsafeMutablePointer<Float>, threads: Int) {

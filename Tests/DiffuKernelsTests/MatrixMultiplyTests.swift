@@ -23,6 +23,8 @@ struct GemmShape: Sendable, CustomStringConvertible {
         GemmShape(rowCount: 100, rows: 40, columns: 300, withBias: true),
         GemmShape(rowCount: 30, rows: 16, columns: 32, withBias: false),
         GemmShape(rowCount: 80, rows: 300, columns: 300, withBias: true),
+        // Integer route: two 12-row groups and a 4-row tail of which 2 rows are real; K > 8 blocks.
+        GemmShape(rowCount: 26, rows: 48, columns: 320, withBias: true),
     ]
 }
 
@@ -30,9 +32,34 @@ struct GemmShape: Sendable, CustomStringConvertible {
     /// The kernel must equal a float64 product of the activations with the *decoded* weights
     /// (`WeightPacking.decodeRow`, the scalar reference decoder), for every storage type, odd shapes and
     /// 1, 2 or 3 threads; it must write exactly the `L × N` outputs and nothing past them, and read no
-    /// activation past `L × K`.
+    /// activation past `L × K`. It runs for every kernel variant this CPU supports; the `avx512`
+    /// variant multiplies q8/q4 weights by int8-rounded activations, so its reference rounds them first
+    /// (llama.cpp's Q8_0 rule, re-implemented here: per 32-input block `d = max|x| / 127`,
+    /// `q = round(x / d)`) and is then held to the same tolerance.
     @Test(arguments: [StorageType.f32, .f16, .bf16, .q8, .q4], GemmShape.all)
     func matchesDecodedReference(storage: StorageType, shape: GemmShape) throws {
+        #expect(KernelVariant.supported.contains(.avx2))
+        for variant in KernelVariant.supported {
+            try checkAgainstDecodedReference(storage: storage, shape: shape, variant: variant)
+        }
+    }
+
+    /// The activations as the integer route sees them: each 32-input block rounded to `q · d`.
+    static func roundedActivations(_ x: [Float], rowCount: Int, columns: Int) -> [Float] {
+        var rounded = x
+        for l in 0..<rowCount {
+            for blockStart in stride(from: 0, to: columns, by: 32) {
+                let range = (l * columns + blockStart)..<(l * columns + min(columns, blockStart + 32))
+                let largest = x[range].map { abs($0) }.max() ?? 0
+                let d = largest / 127
+                let inverse: Float = d == 0 ? 0 : 1 / d
+                for index in range { rounded[index] = (x[index] * inverse).rounded(.toNearestOrEven) * d }
+            }
+        }
+        return rounded
+    }
+
+    func checkAgainstDecodedReference(storage: StorageType, shape: GemmShape, variant: KernelVariant) throws {
         let rowCount = shape.rowCount, rows = shape.rows, columns = shape.columns
         var state: UInt64 = 7 &+ UInt64(rows * 131 + columns)
         func random() -> Float {
@@ -54,13 +81,15 @@ struct GemmShape: Sendable, CustomStringConvertible {
                 WeightPacking.decodeRow(UnsafeRawBufferPointer(payload), row: n, geometry: geometry, into: slice)
             }
         }
+        let integerRoute = variant == .avx512 && storage.isQuantized
+        let seen = integerRoute ? Self.roundedActivations(x, rowCount: rowCount, columns: columns) : x
         var expected = [Double](repeating: 0, count: rowCount * rows)
         var magnitude = [Double](repeating: 0, count: rowCount * rows)
         for l in 0..<rowCount {
             for n in 0..<rows {
                 var sum = shape.withBias ? Double(bias[n]) : 0, size = abs(sum)
                 for k in 0..<columns {
-                    let term = Double(x[l * columns + k]) * Double(decoded[n * columns + k])
+                    let term = Double(seen[l * columns + k]) * Double(decoded[n * columns + k])
                     sum += term
                     size += abs(term)
                 }
@@ -77,7 +106,8 @@ struct GemmShape: Sendable, CustomStringConvertible {
                     y.withUnsafeMutableBufferPointer { yp in
                         MatrixMultiply.multiply(
                             xp.baseAddress!, rowCount: rowCount, weights: matrix,
-                            bias: shape.withBias ? bp.baseAddress! : nil, into: yp.baseAddress!, threads: threads)
+                            bias: shape.withBias ? bp.baseAddress! : nil, into: yp.baseAddress!, threads: threads,
+                            variant: variant)
                     }
                 }
             }
@@ -87,10 +117,10 @@ struct GemmShape: Sendable, CustomStringConvertible {
                 let tolerance = 1e-6 + 4e-6 * magnitude[index]
                 if !(abs(Double(y[index]) - expected[index]) <= tolerance) {
                     failures += 1
-                    Issue.record("threads \(threads) l \(index / rows) n \(index % rows): \(y[index]) vs \(expected[index])")
+                    Issue.record("\(variant) threads \(threads) l \(index / rows) n \(index % rows): \(y[index]) vs \(expected[index])")
                 }
             }
-            #expect(y[(rowCount * rows)...].allSatisfy { $0.isNaN }, "threads \(threads): wrote past y")
+            #expect(y[(rowCount * rows)...].allSatisfy { $0.isNaN }, "\(variant) threads \(threads): wrote past y")
         }
     }
 

@@ -38,16 +38,29 @@ import Testing
     /// weights the only differences left are f32 arithmetic ones, so the f32 tolerance applies.
     /// Against the unquantized reference: q8 rows keep cosine ≥ 0.999; f16/bf16 stay within a first-order
     /// bound of their unit roundoff (see `roundingBound`).
+    ///
+    /// Every kernel variant this CPU supports runs. The integer variant (`avx512`, q8/q4) also rounds each
+    /// linear layer's input to int8 blocks, so it is held to the same tolerance against the reference
+    /// that rounds those inputs the same way (`logits_bidirectional_{q8,q4}_int8.npy`), and the checks
+    /// against the unquantized logits below apply to the exact-activation variants only.
     @Test(arguments: ModelFixture.names, [StorageType.f16, .bf16, .q8, .q4])
     func storageTypesMatchRoundedReference(name: String, storage: StorageType) throws {
+        for variant in KernelVariant.supported {
+            try checkStorage(name: name, storage: storage, variant: variant)
+        }
+    }
+
+    func checkStorage(name: String, storage: StorageType, variant: KernelVariant) throws {
         let fixture = ModelFixture(name)
         let configuration = try fixture.configuration()
-        let model = try TransformerModel(configuration: configuration, weights: fixture.weights(storage: storage))
+        let model = try TransformerModel(configuration: configuration, weights: fixture.weights(storage: storage), kernelVariant: variant)
         let sequences = try fixture.sequences()
         let actual = try Self.logits(model, sequences, causal: false)
-        let rounded = try fixture.npy("logits_bidirectional_\(storage.name).npy")
+        let integerActivations = variant == .avx512 && storage.isQuantized
+        let rounded = try fixture.npy("logits_bidirectional_\(storage.name)\(integerActivations ? "_int8" : "").npy")
         let (difference, scale) = Compare.maximumDifference(actual, rounded.values)
-        #expect(difference <= 1e-4 * scale, "\(name) \(storage): max|Δ| \(difference) vs rounded-weight reference, max|logit| \(scale)")
+        #expect(difference <= 1e-4 * scale, "\(name) \(storage) \(variant): max|Δ| \(difference) vs rounded reference, max|logit| \(scale)")
+        if integerActivations { return }
 
         let exact = try fixture.npy("logits_bidirectional.npy").values
         let cosine = Compare.minimumRowCosine(actual, exact, width: configuration.vocabularySize)

@@ -84,12 +84,31 @@ import Diffu
     }
 
     /// q8 end to end against transformers run on the q8-rounded weights (same codec, documented in
-    /// PanelGeometry): only f32 arithmetic differences remain.
+    /// PanelGeometry): only f32 arithmetic differences remain. Every kernel variant this CPU supports runs;
+    /// the integer one (`avx512`) against the reference whose linear-layer inputs are rounded as it rounds
+    /// them (llama.cpp's Q8_0 activation rule, tools/make_model_fixtures.py).
     @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32"])
     func q8ConversionMatchesRoundedReference(name: String) throws {
-        let (model, directory) = try Self.convertedModel(name, recipe: .q8)
+        let (directory, path) = try Self.convertedFile(name, recipe: .q8)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try Self.expectLogitsMatch(model, fixture: name, reference: "logits_bidirectional_q8.npy", causal: false)
+        for variant in KernelVariant.supported {
+            let model = try DiffuModel.open(path: path, kernelVariant: variant)
+            #expect(model.kernelVariant == variant)
+            let reference = variant == .avx512 ? "logits_bidirectional_q8_int8.npy" : "logits_bidirectional_q8.npy"
+            try Self.expectLogitsMatch(model, fixture: name, reference: reference, causal: false)
+        }
+    }
+
+    /// `DIFFU_KERNELS` names the variant `open` picks; an unknown name is a typed error, not a fallback.
+    @Test func kernelVariantFromEnvironment() throws {
+        #expect(try KernelVariant.requested(environment: [:]) == KernelVariant.detected)
+        #expect(try KernelVariant.requested(environment: ["DIFFU_KERNELS": "avx2"]) == .avx2)
+        #expect(throws: KernelVariantError.unknown("sse9")) { try KernelVariant.requested(environment: ["DIFFU_KERNELS": "sse9"]) }
+        for variant in KernelVariant.allCases where !variant.isSupported {
+            #expect(throws: KernelVariantError.unsupported(variant)) {
+                try KernelVariant.requested(environment: ["DIFFU_KERNELS": variant.rawValue])
+            }
+        }
     }
 
     /// Generation runs end to end on a converted model and respects the canvas rules.

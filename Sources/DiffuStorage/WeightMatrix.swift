@@ -1,10 +1,9 @@
-import DiffuStorage
 
-/// A read-only view of a weight matrix stored in ``DiffuStorage/TensorLayout/panel16``.
+/// A read-only view of a weight matrix stored in ``TensorLayout/panel16``.
 ///
 /// The view does not own its bytes: they usually live in a memory-mapped `.diffu` file, and the owner
 /// (the loaded model) keeps the mapping alive for as long as any view of it is used.
-/// Logical shape `[rows N (outputs), columns K (inputs)]`; see ``DiffuStorage/PanelGeometry`` for the layout.
+/// Logical shape `[rows N (outputs), columns K (inputs)]`; see ``PanelGeometry`` for the layout.
 public struct WeightMatrix: @unchecked Sendable {
     /// Geometry and storage type of the payload.
     public let geometry: PanelGeometry
