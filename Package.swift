@@ -17,7 +17,17 @@ import Foundation
 // AVX2 + FMA + F16C code generation for release builds on x86-64 (the README's and the benchmarks'
 // build). Set DIFFU_PORTABLE=1 to build without these flags (for example when Diffu is a remote
 // dependency, where SwiftPM refuses unsafe flags); the CLI checks the CPU at start-up either way.
-let portable = ProcessInfo.processInfo.environment["DIFFU_PORTABLE"] != nil
+//
+// A package that depends on Diffu by version (`.package(url:from:)`) may not use unsafe flags, so when
+// this manifest is evaluated inside a dependency checkout (SwiftPM's `.build/checkouts/`, Xcode's
+// `SourcePackages/checkouts/`) it builds the portable baseline on its own: no flags for the app's
+// developer to type, no per-lane library calls. `DIFFU_NATIVE=1` restores the native flags in a checkout
+// (SwiftPM accepts them when the dependency is pinned to a branch or revision; see README, "As a
+// dependency").
+let packageDirectory = Context.packageDirectory
+let isDependencyCheckout = packageDirectory.contains("/.build/checkouts/") || packageDirectory.contains("/SourcePackages/checkouts/")
+let environment = ProcessInfo.processInfo.environment
+let portable = environment["DIFFU_PORTABLE"] != nil || (isDependencyCheckout && environment["DIFFU_NATIVE"] == nil)
 var fastSettings: [SwiftSetting] = []
 #if arch(x86_64)
 if !portable {

@@ -84,6 +84,12 @@ public enum AVX512Intrinsics {
         UInt32(Builtin.int_vector_reduce_umax_Vec16xInt32(value._storage._value))
     }
 
+    /// The wrapping sum of the lanes, by a shuffle-and-add tree.
+    @inlinable @inline(__always)
+    public static func horizontalSum(_ value: SIMD16<Int32>) -> Int32 {
+        Int32(Builtin.int_vector_reduce_add_Vec16xInt32(value._storage._value))
+    }
+
     /// `vcvtph2ps`: 16 binary16 values to Float, exactly.
     @inlinable @inline(__always)
     public static func widen(_ value: SIMD16<Float16>) -> SIMD16<Float> {

@@ -41,7 +41,7 @@ public enum Embedding {
                 for k in 0..<count { out[k] = base.loadUnaligned(fromByteOffset: 4 * (k * width + lane), as: Float.self) }
             case .f16:
                 for k in 0..<count {
-                    out[k] = Float(Float16(bitPattern: base.loadUnaligned(fromByteOffset: 2 * (k * width + lane), as: UInt16.self)))
+                    out[k] = Arithmetic.float(fromHalf: base.loadUnaligned(fromByteOffset: 2 * (k * width + lane), as: UInt16.self))
                 }
             case .bf16:
                 for k in 0..<count {
@@ -49,10 +49,10 @@ public enum Embedding {
                     out[k] = Float(bitPattern: UInt32(bits) << 16)
                 }
             case .q8:
-                let scale = Float(Float16(bitPattern: base.loadUnaligned(fromByteOffset: 2 * lane, as: UInt16.self)))
+                let scale = Arithmetic.float(fromHalf: base.loadUnaligned(fromByteOffset: 2 * lane, as: UInt16.self))
                 for k in 0..<count { out[k] = scale * Float(base.load(fromByteOffset: 32 + k * width + lane, as: Int8.self)) }
             case .q4:
-                let scale = Float(Float16(bitPattern: base.loadUnaligned(fromByteOffset: 2 * lane, as: UInt16.self)))
+                let scale = Arithmetic.float(fromHalf: base.loadUnaligned(fromByteOffset: 2 * lane, as: UInt16.self))
                 for k in 0..<count {
                     let byte = base.load(fromByteOffset: 32 + (k % 16) * width + lane, as: UInt8.self)
                     let nibble = k < 16 ? byte & 0x0F : byte >> 4

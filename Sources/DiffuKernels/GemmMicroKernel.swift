@@ -78,26 +78,26 @@ enum GemmMicroKernel {
             let low = w.loadUnaligned(as: SIMD8<Float>.self)
             let high = w.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
             var broadcast = SIMD8<Float>(repeating: x0[k])
-            a0 = a0.addingProduct(broadcast, low); b0 = b0.addingProduct(broadcast, high)
+            a0 = Arithmetic.multiplyAdd(broadcast, low, a0); b0 = Arithmetic.multiplyAdd(broadcast, high, b0)
             if rows > 1 {
                 broadcast = SIMD8<Float>(repeating: x1[k])
-                a1 = a1.addingProduct(broadcast, low); b1 = b1.addingProduct(broadcast, high)
+                a1 = Arithmetic.multiplyAdd(broadcast, low, a1); b1 = Arithmetic.multiplyAdd(broadcast, high, b1)
             }
             if rows > 2 {
                 broadcast = SIMD8<Float>(repeating: x2[k])
-                a2 = a2.addingProduct(broadcast, low); b2 = b2.addingProduct(broadcast, high)
+                a2 = Arithmetic.multiplyAdd(broadcast, low, a2); b2 = Arithmetic.multiplyAdd(broadcast, high, b2)
             }
             if rows > 3 {
                 broadcast = SIMD8<Float>(repeating: x3[k])
-                a3 = a3.addingProduct(broadcast, low); b3 = b3.addingProduct(broadcast, high)
+                a3 = Arithmetic.multiplyAdd(broadcast, low, a3); b3 = Arithmetic.multiplyAdd(broadcast, high, b3)
             }
             if rows > 4 {
                 broadcast = SIMD8<Float>(repeating: x4[k])
-                a4 = a4.addingProduct(broadcast, low); b4 = b4.addingProduct(broadcast, high)
+                a4 = Arithmetic.multiplyAdd(broadcast, low, a4); b4 = Arithmetic.multiplyAdd(broadcast, high, b4)
             }
             if rows > 5 {
                 broadcast = SIMD8<Float>(repeating: x5[k])
-                a5 = a5.addingProduct(broadcast, low); b5 = b5.addingProduct(broadcast, high)
+                a5 = Arithmetic.multiplyAdd(broadcast, low, a5); b5 = Arithmetic.multiplyAdd(broadcast, high, b5)
             }
             w += 64
         }

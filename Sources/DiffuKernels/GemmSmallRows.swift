@@ -68,18 +68,18 @@ enum GemmSmallRows {
                     let low = w.loadUnaligned(fromByteOffset: 64 * k, as: SIMD8<Float>.self)
                     let high = w.loadUnaligned(fromByteOffset: 64 * k + 32, as: SIMD8<Float>.self)
                     var broadcast = SIMD8<Float>(repeating: xBlock[k])
-                    a0 = a0.addingProduct(broadcast, low); b0 = b0.addingProduct(broadcast, high)
+                    a0 = Arithmetic.multiplyAdd(broadcast, low, a0); b0 = Arithmetic.multiplyAdd(broadcast, high, b0)
                     if rows > 1 {
                         broadcast = SIMD8<Float>(repeating: xBlock[columns + k])
-                        a1 = a1.addingProduct(broadcast, low); b1 = b1.addingProduct(broadcast, high)
+                        a1 = Arithmetic.multiplyAdd(broadcast, low, a1); b1 = Arithmetic.multiplyAdd(broadcast, high, b1)
                     }
                     if rows > 2 {
                         broadcast = SIMD8<Float>(repeating: xBlock[2 * columns + k])
-                        a2 = a2.addingProduct(broadcast, low); b2 = b2.addingProduct(broadcast, high)
+                        a2 = Arithmetic.multiplyAdd(broadcast, low, a2); b2 = Arithmetic.multiplyAdd(broadcast, high, b2)
                     }
                     if rows > 3 {
                         broadcast = SIMD8<Float>(repeating: xBlock[3 * columns + k])
-                        a3 = a3.addingProduct(broadcast, low); b3 = b3.addingProduct(broadcast, high)
+                        a3 = Arithmetic.multiplyAdd(broadcast, low, a3); b3 = Arithmetic.multiplyAdd(broadcast, high, b3)
                     }
                 }
                 kStart += length

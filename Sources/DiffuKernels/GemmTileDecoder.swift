@@ -36,9 +36,28 @@ enum GemmTileDecoder {
     static func decodeF16(_ source: UnsafeRawPointer, _ blockCount: Int, _ tile: UnsafeMutablePointer<Float>) {
         let out = UnsafeMutableRawPointer(tile)
         for index in 0..<(blockCount * floatsPerBlock / 8) {
-            let halves = source.loadUnaligned(fromByteOffset: 16 * index, as: SIMD8<Float16>.self)
-            out.storeBytes(of: SIMD8<Float>(halves), toByteOffset: 32 * index, as: SIMD8<Float>.self)
+            let halves = source.loadUnaligned(fromByteOffset: 16 * index, as: SIMD8<UInt16>.self)
+            out.storeBytes(of: widen(halves), toByteOffset: 32 * index, as: SIMD8<Float>.self)
         }
+    }
+
+    /// 8 binary16 bit patterns → Float, exactly. F16C builds use `vcvtph2ps`; the baseline build (no F16C,
+    /// where the conversion would be a library call per lane) rebuilds the bits with integer operations:
+    /// exponent and mantissa moved into place and rescaled by 2¹¹² (exact for normals and subnormals),
+    /// infinities and NaNs given the all-ones exponent.
+    @inline(__always)
+    static func widen(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
+        #if DIFFU_AVX2
+        return SIMD8<Float>(unsafeBitCast(bits, to: SIMD8<Float16>.self))
+        #else
+        let wide = SIMD8<UInt32>(truncatingIfNeeded: bits)
+        let sign = (wide & 0x8000) &<< 16
+        let magnitude = wide & 0x7FFF
+        let scaled = unsafeBitCast(magnitude &<< 13, to: SIMD8<Float>.self) * SIMD8(repeating: 0x1p112)
+        let special = unsafeBitCast((magnitude &<< 13) | 0x7F80_0000, to: SIMD8<Float>.self)
+        let value = scaled.replacing(with: special, where: magnitude .>= 0x7C00)
+        return unsafeBitCast(unsafeBitCast(value, to: SIMD8<UInt32>.self) | sign, to: SIMD8<Float>.self)
+        #endif
     }
 
     /// bf16 block: 512 bfloat16 values at `k * 16 + c` → zero-extend and shift into the high half.
@@ -55,8 +74,7 @@ enum GemmTileDecoder {
     /// The 16 f16 scales at the start of a quantized block, as two 8-lane halves.
     @inline(__always)
     static func scales(_ block: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
-        (SIMD8<Float>(block.loadUnaligned(as: SIMD8<Float16>.self)),
-         SIMD8<Float>(block.loadUnaligned(fromByteOffset: 16, as: SIMD8<Float16>.self)))
+        (widen(block.loadUnaligned(as: SIMD8<UInt16>.self)), widen(block.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)))
     }
 
     /// q8 block (544 bytes): scales `d[c]`, then int8 `q` at `32 + k * 16 + c`; value `d[c] * q`.

@@ -8,11 +8,15 @@ import Foundation
 /// supported one (benchmarks and tests). Models take the variant when they are built and pass it to
 /// every kernel call: kernels never look it up themselves.
 public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertible {
-    /// The build's own instruction set for every kernel (`x86-64-v3`, AVX2 + FMA + F16C, in release builds
-    /// on x86-64; the baseline elsewhere): f32 activations, weights decoded to f32 tiles.
+    /// The portable build (`DIFFU_PORTABLE=1`, a version-pinned SwiftPM dependency, debug builds, arm64):
+    /// every kernel compiled for the target's baseline, f32 activations, weights decoded to f32 tiles,
+    /// no per-lane library calls.
+    case baseline
+    /// Release builds on x86-64: every kernel compiled for `x86-64-v3` (AVX2 + FMA + F16C), f32
+    /// activations, weights decoded to f32 tiles.
     case avx2
     /// AVX-512 F/BW/VL + VNNI: q8/q4 products in integer arithmetic (activations quantized to int8
-    /// blocks, `vpdpbusd` at 512 bits); every other kernel as in ``avx2``.
+    /// blocks, `vpdpbusd` at 512 bits); every other kernel as the build's own (``avx2`` or ``baseline``).
     case avx512
 
     /// The name used by `DIFFU_KERNELS`, `diffu inspect` and `diffu bench --json`.
@@ -21,7 +25,18 @@ public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertib
     /// Whether this build contains the variant and the running CPU executes it.
     public var isSupported: Bool {
         switch self {
-        case .avx2: return true
+        case .baseline:
+            #if DIFFU_AVX2
+            return false
+            #else
+            return true
+            #endif
+        case .avx2:
+            #if DIFFU_AVX2
+            return diffu_cpu_supports_avx2_fma() != 0
+            #else
+            return false
+            #endif
         case .avx512:
             #if arch(x86_64) && DIFFU_AVX512
             return diffu_cpu_supports_avx512_vnni() != 0
@@ -35,7 +50,7 @@ public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertib
     public static let supported: [KernelVariant] = allCases.filter(\.isSupported)
 
     /// The best supported variant.
-    public static let detected: KernelVariant = supported.last ?? .avx2
+    public static let detected: KernelVariant = supported.last ?? .baseline
 
     /// The variant models use by default: `DIFFU_KERNELS` when it names a supported variant, otherwise
     /// ``detected``. (An unknown or unsupported name is reported by ``requested``.)

@@ -119,31 +119,42 @@ public enum MatrixMultiply {
         let geometry = weights.geometry
         let blockCount = geometry.blockCount
         let rowStride = IntegerMatrixMultiply.paddedRowCount(rowCount)
-        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: rowStride * blockCount * PanelGeometry.blockLength)
-        let scales = UnsafeMutablePointer<Float>.allocate(capacity: rowStride * blockCount)
-        defer { bytes.deallocate(); scales.deallocate() }
-        let quantizers = min(threads, rowCount)
-        Parallel.forEach(quantizers) { worker in
-            let start = rowCount * worker / quantizers, end = rowCount * (worker + 1) / quantizers
-            ActivationQuantizer.quantize(x, rows: start..<end, columns: geometry.columns, rowStride: rowStride, bytes: bytes, scales: scales)
-        }
-        ActivationQuantizer.clear(rows: rowCount..<rowStride, columns: geometry.columns, rowStride: rowStride, bytes: bytes, scales: scales)
-        let panels = geometry.panelCount
-        let groupRows = IntegerMatrixMultiply.groupRows
-        let groups = (rowCount + groupRows - 1) / groupRows
-        if threads > 1, panels < minimumPanelsPerWorker * threads, groups >= 2 * threads {
-            Parallel.forEach(threads) { worker in
-                let start = groups * worker / threads * groupRows
-                let end = min(rowCount, groups * (worker + 1) / threads * groupRows)
-                IntegerMatrixMultiply.multiply(bytes: bytes, scales: scales, rowStride: rowStride, rows: start..<end,
-                                               panels: 0..<panels, weights: weights, bias: bias, into: y)
+        let slots = rowStride * blockCount
+        let byteCount = slots * PanelGeometry.blockLength
+        ScratchPool.shared.withBuffer(byteCount: byteCount + 8 * slots) { scratch in
+            let activations = ActivationQuantizer.Output(
+                bytes: scratch.bindMemory(to: Int8.self, capacity: byteCount),
+                scales: (scratch + byteCount).bindMemory(to: Float.self, capacity: slots),
+                starts: (scratch + byteCount + 4 * slots).bindMemory(to: Int32.self, capacity: slots),
+                rowStride: rowStride)
+            let quantizers = min(threads, rowCount)
+            Parallel.forEach(quantizers) { worker in
+                let start = rowCount * worker / quantizers, end = rowCount * (worker + 1) / quantizers
+                ActivationQuantizer.quantize(x, rows: start..<end, columns: geometry.columns, into: activations)
             }
-        } else {
-            let workers = min(threads, panels)
-            Parallel.forEach(workers) { worker in
-                let start = panels * worker / workers, end = panels * (worker + 1) / workers
-                IntegerMatrixMultiply.multiply(bytes: bytes, scales: scales, rowStride: rowStride, rows: 0..<rowCount,
-                                               panels: start..<end, weights: weights, bias: bias, into: y)
+            ActivationQuantizer.clear(rows: rowCount..<rowStride, columns: geometry.columns, into: activations)
+            let panels = geometry.panelCount
+            let groupRows = IntegerMatrixMultiply.groupRows
+            let groups = (rowCount + groupRows - 1) / groupRows
+            let tileBytes = IntegerMatrixMultiply.tileByteCount(weights)
+            if threads > 1, panels < minimumPanelsPerWorker * threads, groups >= 2 * threads {
+                Parallel.forEach(threads) { worker in
+                    let start = groups * worker / threads * groupRows
+                    let end = min(rowCount, groups * (worker + 1) / threads * groupRows)
+                    ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
+                        IntegerMatrixMultiply.multiply(activations: activations, rows: start..<end,
+                                                       panels: 0..<panels, weights: weights, bias: bias, into: y, tile: tile)
+                    }
+                }
+            } else {
+                let workers = min(threads, panels)
+                Parallel.forEach(workers) { worker in
+                    let start = panels * worker / workers, end = panels * (worker + 1) / workers
+                    ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
+                        IntegerMatrixMultiply.multiply(activations: activations, rows: 0..<rowCount,
+                                                       panels: start..<end, weights: weights, bias: bias, into: y, tile: tile)
+                    }
+                }
             }
         }
     }

@@ -8,15 +8,16 @@ import DiffuAVX512Intrinsics
 /// then q8 bytes at `32 + k * 16 + c`, or q4 nibbles at `32 + j * 16 + c` holding `k = j` low and
 /// `k = j + 16` high, each as `q + 8`).
 ///
-/// Output, per block (``blockByteCount`` = 640 bytes):
-/// - bytes 0..<512: 8 groups of 64 bytes; in group `g`, the 32-bit lane `c` holds the signed weights
-///   of inputs `4g ..< 4g + 4` for output `c` (byte `64 g + 4 c + j` = `q[k = 4g + j][c]`): the layout
-///   in which one `vpdpbusd` multiplies 4 inputs × 16 outputs;
-/// - bytes 512..<576: 16 Int32 `-128 · Σ_k q[k][c]` (removes the +128 offset of the activations);
-/// - bytes 576..<640: 16 Float scales `d[c]`.
+/// Output, per block (``blockByteCount`` = 576 bytes):
+/// - bytes 0..<512: 8 groups of 64 bytes; in group `g`, the 32-bit lane `c` holds the weights of inputs
+///   `4g ..< 4g + 4` for output `c`, offset to unsigned (byte `64 g + 4 c + j` = `q[k = 4g + j][c] + 128`):
+///   the layout in which one `vpdpbusd` multiplies 4 inputs × 16 outputs, the activations (signed)
+///   broadcast from memory; the offset is removed by the activations' start values
+///   (``ActivationQuantizer``);
+/// - bytes 512..<576: 16 Float scales `d[c]`.
 enum IntegerTileDecoder {
     /// Bytes of one decoded block.
-    static let blockByteCount = 640
+    static let blockByteCount = 576
 
     /// `vpermd` indices that gather dword `j` of each of the 4 input rows into 128-bit lane `j`.
     @inline(__always)
@@ -36,17 +37,16 @@ enum IntegerTileDecoder {
         return AVX512Intrinsics.shuffleBytesInLanes(unsafeBitCast(gathered, to: SIMD64<UInt8>.self), mask: mask)
     }
 
-    /// Bytes `u` in 0...15 (`q + 8`) → `q = u - 8` as two's-complement bytes, without borrows between
-    /// bytes: `((u | 0x80) - 8) ^ 0x80` (`u + 120` never borrows; flipping bit 7 subtracts 128 mod 256).
+    /// Bytes `u` in 0...15 (`q + 8`) → `q + 128 = u + 120`, without borrows between bytes:
+    /// `(u | 0x80) - 8` (every byte is at least 128 before the subtraction).
     @inline(__always)
-    static func signedNibbles(_ nibbles: SIMD16<UInt32>) -> SIMD16<UInt32> {
-        ((nibbles | 0x8080_8080) &- 0x0808_0808) ^ 0x8080_8080
+    static func offsetNibbles(_ nibbles: SIMD16<UInt32>) -> SIMD16<UInt32> {
+        (nibbles | 0x8080_8080) &- 0x0808_0808
     }
 
     /// Decodes `blockCount` consecutive blocks of one panel starting at `source` into `tile`.
     static func decode(_ storage: StorageType, source: UnsafeRawPointer, blockCount: Int, into tile: UnsafeMutableRawPointer) {
         let gather = laneGather, mask = byteTranspose
-        let offsets = SIMD16<Int32>(repeating: Int32(bitPattern: 0x8080_8080))
         for block in 0..<blockCount {
             let output = tile + block * blockByteCount
             let base: UnsafeRawPointer
@@ -54,16 +54,19 @@ enum IntegerTileDecoder {
             case .q8:
                 base = source + block * PanelGeometry.blockByteCount(.q8)
                 for group in 0..<8 {
-                    let rows = base.loadUnaligned(fromByteOffset: 32 + 64 * group, as: SIMD64<UInt8>.self)
-                    output.storeBytes(of: transpose(rows, gather: gather, mask: mask), toByteOffset: 64 * group, as: SIMD64<UInt8>.self)
+                    // q → q + 128: flip each byte's sign bit (on 32-bit lanes; SIMD64<UInt8> operators run
+                    // lane by lane).
+                    let rows = base.loadUnaligned(fromByteOffset: 32 + 64 * group, as: SIMD16<UInt32>.self) ^ 0x8080_8080
+                    output.storeBytes(of: transpose(unsafeBitCast(rows, to: SIMD64<UInt8>.self), gather: gather, mask: mask),
+                                      toByteOffset: 64 * group, as: SIMD64<UInt8>.self)
                 }
             case .q4:
                 base = source + block * PanelGeometry.blockByteCount(.q4)
                 for group in 0..<4 {
                     // Byte-wise work on 32-bit lanes (SIMD64<UInt8> operators run lane by lane).
                     let packed = base.loadUnaligned(fromByteOffset: 32 + 64 * group, as: SIMD16<UInt32>.self)
-                    let low = signedNibbles(packed & 0x0F0F_0F0F)
-                    let high = signedNibbles((packed &>> 4) & 0x0F0F_0F0F)
+                    let low = offsetNibbles(packed & 0x0F0F_0F0F)
+                    let high = offsetNibbles((packed &>> 4) & 0x0F0F_0F0F)
                     output.storeBytes(of: transpose(unsafeBitCast(low, to: SIMD64<UInt8>.self), gather: gather, mask: mask),
                                       toByteOffset: 64 * group, as: SIMD64<UInt8>.self)
                     output.storeBytes(of: transpose(unsafeBitCast(high, to: SIMD64<UInt8>.self), gather: gather, mask: mask),
@@ -72,15 +75,8 @@ enum IntegerTileDecoder {
             default:
                 preconditionFailure("integer tiles hold q8 or q4 blocks only")
             }
-            // 128 · Σ_k q[k][c] with the same instruction: 128 as the unsigned operand of every byte.
-            var sums = SIMD16<Int32>()
-            for group in 0..<8 {
-                let weights = output.load(fromByteOffset: 64 * group, as: SIMD16<Int32>.self)
-                sums = AVX512Intrinsics.dotProductAccumulate(sums, unsignedBytes: offsets, signedBytes: weights)
-            }
-            output.storeBytes(of: 0 &- sums, toByteOffset: 512, as: SIMD16<Int32>.self)
             let scales = AVX512Intrinsics.widen(base.loadUnaligned(as: SIMD16<Float16>.self))
-            output.storeBytes(of: scales, toByteOffset: 576, as: SIMD16<Float>.self)
+            output.storeBytes(of: scales, toByteOffset: 512, as: SIMD16<Float>.self)
         }
     }
 }

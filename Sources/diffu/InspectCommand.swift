@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diffu
 import DiffuFormat
 import Foundation
 
@@ -57,14 +58,40 @@ struct InspectReport: Encodable {
         }
     }
 
+    /// The kernels a model opened from this file would run on this machine.
+    struct Kernels: Encodable {
+        /// `KernelVariant.requested()` (DIFFU_KERNELS or the best supported), or the error's text.
+        let variant: String
+        let supported: [String]
+        /// Whether some matrix is q8/q4 and the variant multiplies those in integer arithmetic.
+        let integerProducts: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case variant, supported
+            case integerProducts = "integer_products"
+        }
+
+        init(_ file: DiffuFile) {
+            let requested = Result { try KernelVariant.requested() }
+            variant = (try? requested.get().rawValue) ?? "error: \(requested)"
+            supported = KernelVariant.supported.map(\.rawValue)
+            integerProducts = (try? requested.get()) == .avx512 && file.tensors.contains { $0.storage.isQuantized }
+        }
+
+        var text: String {
+            "\(variant) (supported: \(supported.joined(separator: ", "))\(integerProducts ? "; q8/q4 products in int8 × int8" : ""))"
+        }
+    }
+
     let path: String
     let fileBytes: Int
     let formatVersion: Int
     let metadata: DiffuMetadata
     let tensors: [Tensor]
+    let kernels: Kernels
 
     enum CodingKeys: String, CodingKey {
-        case path, metadata, tensors
+        case path, metadata, tensors, kernels
         case fileBytes = "file_bytes"
         case formatVersion = "format_version"
     }
@@ -74,6 +101,7 @@ struct InspectReport: Encodable {
         fileBytes = file.fileLength
         formatVersion = 1
         metadata = file.metadata
+        kernels = Kernels(file)
         tensors = file.tensors.map {
             Tensor(name: $0.name, shape: $0.shape, storage: $0.storage.name, layout: $0.layout.name,
                    compression: $0.compression.description, offset: $0.offset, rawBytes: $0.rawByteCount,
@@ -109,6 +137,7 @@ struct InspectReport: Encodable {
         lines.append("file:        \(file.path) (\(bytes(file.fileLength)), \(file.tensors.count) tensors, .diffu v1)")
         lines.append("metadata:    \(bytes(file.metadataLength.stored)) zstd (\(bytes(file.metadataLength.raw)) JSON)")
         lines.append("model:       \(compact(metadata.model))")
+        lines.append("kernels:     \(Kernels(file).text)")
         func id(_ value: Int?) -> String { value.map(String.init) ?? "-" }
         lines.append("diffusion:   mask \(diffusion.maskTokenID), shifted logits \(diffusion.shiftLogits ? "yes" : "no"), "
             + "bos \(id(diffusion.bosTokenID)), eos \(id(diffusion.eosTokenID)), pad \(id(diffusion.padTokenID)), sep \(id(diffusion.sepTokenID)), "

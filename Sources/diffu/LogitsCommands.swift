@@ -103,12 +103,14 @@ struct BenchCommand: AsyncParsableCommand {
                 "file": file, "tokens": tokens, "threads": threadCount, "runs": runs, "median_seconds": median,
                 "best_seconds": times[0], "gflops": flops / median / 1e9, "peak_rss_mb": rssMegabytes,
                 "open_seconds": openSeconds, "storage": model.file.metadata.provenance.quantization,
+                "kernel_variant": model.kernelVariant.rawValue,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(String(format: "%@: %d tokens, %d threads: median %.3f s (best %.3f s) over %d runs, %.1f GFLOP/s, peak RSS %.0f MB, open %.3f s",
-                         file, tokens, threadCount, median, times[0], runs, flops / median / 1e9, rssMegabytes, openSeconds))
+            print(String(format: "%@ (%@ kernels): %d tokens, %d threads: median %.3f s (best %.3f s) over %d runs, %.1f GFLOP/s, peak RSS %.0f MB, open %.3f s",
+                         file, model.kernelVariant.rawValue, tokens, threadCount, median, times[0], runs, flops / median / 1e9,
+                         rssMegabytes, openSeconds))
         }
     }
 
