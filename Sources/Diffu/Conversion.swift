@@ -8,7 +8,7 @@ extension DiffuModel {
     /// - Parameters:
     ///   - source: the checkpoint directory or GGUF file.
     ///   - destination: the `.diffu` file to write.
-    ///   - recipe: the storage recipe (`f32`, `f16`, `bf16`, `q8`, `q4`, `q4m`).
+    ///   - recipe: the storage recipe (`f32`, `f16`, `bf16`, `q8`, `q4`, `q4e`, `q4m`).
     ///   - maskTokenId: the mask id for models Diffu does not recognize (overrides the known ones).
     ///   - overwrite: replace an existing destination.
     ///   - compress: zstd per tensor where it saves enough (policy `auto`).

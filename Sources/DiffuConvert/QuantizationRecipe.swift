@@ -21,6 +21,10 @@ public enum QuantizationRecipe: String, Sendable, CaseIterable, CustomStringConv
     ///   straight into the residual stream, which llama.cpp's Q4_K_M promotes to Q6_K (in half the
     ///   layers; here in all, since q8 is the only higher type).
     case q4m
+    /// q4 with the token embedding and the LM head at q8: the tensor mix of llama.cpp's Q4_0 file type
+    /// (its quantizer keeps `token_embd` at Q8_0 when the head is tied, as in SmolLM2), so that a
+    /// comparison with a llama.cpp Q4_0 file compares the same weights.
+    case q4e
 
     /// The recipe's command-line name.
     public var description: String { rawValue }
@@ -29,6 +33,7 @@ public enum QuantizationRecipe: String, Sendable, CaseIterable, CustomStringConv
     public var summary: String {
         switch self {
         case .q4m: "q4m (q4; q8 for token_embedding, output, attention.value, ffn.down)"
+        case .q4e: "q4e (q4; q8 for token_embedding, output)"
         default: rawValue
         }
     }
@@ -42,6 +47,7 @@ public enum QuantizationRecipe: String, Sendable, CaseIterable, CustomStringConv
         case .q8: .q8
         case .q4: .q4
         case .q4m: Self.keptAtEightBits(name) ? .q8 : .q4
+        case .q4e: name == "token_embedding.weight" || name == "output.weight" ? .q8 : .q4
         }
     }
 

@@ -22,7 +22,8 @@ struct ConvertCommand: ParsableCommand {
         defaults automatically. Any other model — for example an autoregressive GGUF such as SmolLM2 — needs \
         --mask-id: the id of an existing token to use as MASK (the logit shift rule is recorded as on, as for \
         every AR-adapted model).
-        Quantization recipes: f32, f16, bf16, q8, q4, and q4m (q4, with token embedding, LM head, attention \
+        Quantization recipes: f32, f16, bf16, q8, q4, q4e (q4, with token embedding and LM head at q8, the mix \
+        of llama.cpp's Q4_0 files) and q4m (q4, with token embedding, LM head, attention \
         value and FFN down projections kept at q8). Norm weights, biases and GPT-2's position table stay f32.
         The output is written to a temporary file next to OUT and renamed into place only when complete.
         """
@@ -34,7 +35,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "The .diffu file to write.")
     var output: String?
 
-    @Option(name: .customLong("quant"), help: "Quantization recipe: f32, f16, bf16, q8, q4, q4m.")
+    @Option(name: .customLong("quant"), help: "Quantization recipe: f32, f16, bf16, q8, q4, q4e, q4m.")
     var quantization: String = "q8"
 
     @Flag(help: "Overwrite OUT if it exists.")
@@ -56,7 +57,7 @@ struct ConvertCommand: ParsableCommand {
 
     mutating func validate() throws {
         guard QuantizationRecipe(rawValue: quantization) != nil else {
-            throw ValidationError("unknown --quant '\(quantization)' (f32, f16, bf16, q8, q4, q4m)")
+            throw ValidationError("unknown --quant '\(quantization)' (\(QuantizationRecipe.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard zstd == "auto" || zstd == "none" else { throw ValidationError("--zstd must be auto or none") }
         guard output != nil || dumpDirectory != nil else { throw ValidationError("missing -o OUT.diffu") }

@@ -75,6 +75,15 @@ import Testing
         }
     }
 
+    /// `q4e` is llama.cpp's Q4_0 mix: only the token embedding and the LM head stay at q8.
+    @Test func q4eKeepsEmbeddingAndHeadAtEightBits() {
+        let recipe = QuantizationRecipe.q4e
+        #expect(recipe.storage(forMatrix: "token_embedding.weight") == .q8)
+        #expect(recipe.storage(forMatrix: "output.weight") == .q8)
+        #expect(recipe.storage(forMatrix: "layers.0.attention.value.weight") == .q4)
+        #expect(recipe.storage(forMatrix: "layers.3.ffn.down.weight") == .q4)
+    }
+
     @Test func q4mKeepsTheSensitiveMatricesAtEightBits() {
         let recipe = QuantizationRecipe.q4m
         #expect(recipe.storage(forMatrix: "token_embedding.weight") == .q8)

@@ -12,4 +12,13 @@ int diffu_cpu_supports_avx512_vnni(void);
 /// in use (one line on standard error) and exits with status 135, instead of dying silently. Returns 0 on
 /// success, -1 (errno set) otherwise. For programs, not libraries: it replaces any SIGBUS handler.
 int diffu_install_mapped_file_fault_handler(void);
+/// Sequentially consistent atomic load / store / fetch-add / exchange of a machine word (the kernels'
+/// thread pool); `diffu_spin_pause` is one spin-wait hint (`pause` on x86, `yield` on arm64).
+long diffu_atomic_load(const long *address);
+void diffu_atomic_store(long *address, long value);
+long diffu_atomic_fetch_add(long *address, long value);
+long diffu_atomic_exchange(long *address, long value);
+/// Stores `desired` when the word equals `expected`; returns 1 when it did.
+int diffu_atomic_compare_exchange(long *address, long expected, long desired);
+void diffu_spin_pause(void);
 #endif

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Checks that the hot loops of the release build still compile to the instructions they were written
+# for, so that a compiler change cannot silently turn a kernel into scalar code. Used by .ci/run.
+#
+# The kernels rely on code generation facts that no unit test sees: `vpdpbusd` (AVX512-VNNI) with the
+# activations broadcast inside the instruction, `vpermd`/`vpshufb` for the weight transpose, `vpmaxud`
+# and `vpmovdb` in the activation quantizer (generic SIMD comparisons and conversions of 16 lanes run
+# lane by lane), `vfmadd231ps` and `vcvtph2ps` in the AVX2 f32 route — and no calls inside any of them.
+# Usage: tools/kernels/check_assembly.sh [DIFFU_BINARY]   (default: builds .build/release/diffu)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+binary="${1:-}"
+if [[ -z "$binary" ]]; then
+    swift build --package-path "$root" -c release --product diffu >/dev/null
+    binary="$root/.build/release/diffu"
+fi
+if [[ "$(uname -m)" != "x86_64" ]]; then
+    echo "check_assembly: x86-64 only (this machine is $(uname -m)); nothing to check"
+    exit 0
+fi
+listing="$(mktemp)"
+trap 'rm -f "$listing"' EXIT
+objdump -d --no-show-raw-insn "$binary" > "$listing"
+
+failures=0
+# body SYMBOL_PATTERN: the instructions of every function whose mangled name matches.
+body() { awk -v pattern="$1" '/^[0-9a-f]+ <.*>:$/ { inside = ($2 ~ pattern) } inside' "$listing"; }
+# expect SYMBOL_PATTERN INSTRUCTION_REGEX MINIMUM DESCRIPTION
+expect() {
+    local count
+    count="$(body "$1" | grep -cE "$2" || true)"
+    if (( count < $3 )); then
+        echo "FAIL: $4: $count matches of /$2/ in functions matching $1 (want ≥ $3)"
+        failures=$((failures + 1))
+    else
+        echo "ok:   $4 ($count)"
+    fi
+}
+# forbid SYMBOL_PATTERN INSTRUCTION_REGEX DESCRIPTION
+forbid() {
+    local count
+    count="$(body "$1" | grep -cE "$2" || true)"
+    if (( count > 0 )); then
+        echo "FAIL: $3: $count matches of /$2/ in functions matching $1"
+        body "$1" | grep -E "$2" | head -5
+        failures=$((failures + 1))
+    else
+        echo "ok:   $3"
+    fi
+}
+
+micro='IntegerMicroKernelO9eightRows'
+expect "$micro" 'vpdpbusd.*\{1to16\}' 64 "integer micro-kernel: 8 rows x 8 vpdpbusd with the activations broadcast from memory"
+expect "$micro" 'vcvtdq2ps' 8 "integer micro-kernel: int32 sums to f32 (vcvtdq2ps)"
+forbid "$micro" 'call' "integer micro-kernel: no calls"
+expect 'IntegerTileDecoderO6decode' 'vpermd' 8 "tile decoder: vpermd lane gather"
+expect 'IntegerTileDecoderO6decode' 'vpshufb' 8 "tile decoder: vpshufb byte transpose"
+forbid 'IntegerTileDecoderO6decode' 'call|vpinsrb|vpextrb' "tile decoder: no calls, no byte-by-byte inserts"
+expect 'ActivationQuantizerO8quantize' 'vpmaxud' 1 "activation quantizer: vpmaxud magnitude maximum"
+expect 'ActivationQuantizerO8quantize' 'vpmovdb' 2 "activation quantizer: vpmovdb narrowing"
+forbid 'ActivationQuantizerO8quantize' 'vpinsr|vpextr|vinsertps|call.*max' "activation quantizer: no lane-by-lane inserts, extracts or calls"
+expect 'GemmMicroKernelO3run' 'vfmadd231ps.*ymm' 12 "f32 micro-kernel (avx2): ymm FMAs"
+forbid 'GemmMicroKernelO' 'call.*(fmaf|__extendhfsf2)' "f32 micro-kernel: no per-lane library calls"
+expect 'GemmTileDecoderO9decodeF16' 'vcvtph2ps' 1 "f16 tile decoder: vcvtph2ps"
+
+if (( failures > 0 )); then
+    echo "check_assembly: $failures check(s) failed for $binary"
+    exit 1
+fi
+echo "check_assembly: all kernel code-generation checks passed for $binary"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's test command, and what .ci/run runs: installs what a fresh machine lacks, then the unit,
+# reference and end-to-end tests, the embedding example, conversions killed at random points, the
+# kernels' code-generation check (release build) and a version-pinned dependent package.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+tools/setup_system.sh
+swift test
+tools/example_smoke.sh
+tools/fault_smoke.sh
+tools/kernels/check_assembly.sh
+tools/dependency_smoke.sh
