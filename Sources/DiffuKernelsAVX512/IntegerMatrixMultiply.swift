@@ -147,6 +147,25 @@ enum IntegerMicroKernel {
     static func eightRows(
         _ p: Problem, x: UnsafeRawPointer, scales: UnsafePointer<Float>, starts: UnsafePointer<Int32>, output: UnsafeMutablePointer<Float>
     ) {
+        kernel(8, p, x, scales, starts, output, validRows: 8)
+    }
+
+    /// 4 rows (the tail), of which `validRows` are stored; same layouts as ``eightRows(_:x:scales:starts:output:)``.
+    @inline(never)
+    static func fourRows(
+        _ p: Problem, x: UnsafeRawPointer, scales: UnsafePointer<Float>, starts: UnsafePointer<Int32>, output: UnsafeMutablePointer<Float>,
+        validRows: Int
+    ) {
+        kernel(4, p, x, scales, starts, output, validRows: validRows)
+    }
+
+    /// The body of both: `rows` (4 or 8) is a constant after inlining, so the unused accumulators and
+    /// their branches fold away.
+    @inline(__always)
+    private static func kernel(
+        _ rows: Int, _ p: Problem, _ x: UnsafeRawPointer, _ scales: UnsafePointer<Float>, _ starts: UnsafePointer<Int32>,
+        _ output: UnsafeMutablePointer<Float>, validRows: Int
+    ) {
         var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
         var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
         var xBlock = x, sBlock = scales, tBlock = starts, wBlock = p.tile
@@ -157,37 +176,12 @@ enum IntegerMicroKernel {
             a1 = w.accumulate(a1, x: xBlock + 32, scale: sBlock[1], start: tBlock[1])
             a2 = w.accumulate(a2, x: xBlock + 64, scale: sBlock[2], start: tBlock[2])
             a3 = w.accumulate(a3, x: xBlock + 96, scale: sBlock[3], start: tBlock[3])
-            a4 = w.accumulate(a4, x: xBlock + 128, scale: sBlock[4], start: tBlock[4])
-            a5 = w.accumulate(a5, x: xBlock + 160, scale: sBlock[5], start: tBlock[5])
-            a6 = w.accumulate(a6, x: xBlock + 192, scale: sBlock[6], start: tBlock[6])
-            a7 = w.accumulate(a7, x: xBlock + 224, scale: sBlock[7], start: tBlock[7])
-            xBlock += xStep
-            sBlock += p.rowStride
-            tBlock += p.rowStride
-            wBlock += IntegerTileDecoder.blockByteCount
-        }
-        let stride = p.outputStride
-        store(a0, output, p.lanes, p.bias); store(a1, output + stride, p.lanes, p.bias)
-        store(a2, output + 2 &* stride, p.lanes, p.bias); store(a3, output + 3 &* stride, p.lanes, p.bias)
-        store(a4, output + 4 &* stride, p.lanes, p.bias); store(a5, output + 5 &* stride, p.lanes, p.bias)
-        store(a6, output + 6 &* stride, p.lanes, p.bias); store(a7, output + 7 &* stride, p.lanes, p.bias)
-    }
-
-    /// 4 rows (the tail), of which `validRows` are stored; same layouts as ``eightRows(_:x:scales:starts:output:)``.
-    @inline(never)
-    static func fourRows(
-        _ p: Problem, x: UnsafeRawPointer, scales: UnsafePointer<Float>, starts: UnsafePointer<Int32>, output: UnsafeMutablePointer<Float>,
-        validRows: Int
-    ) {
-        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-        var xBlock = x, sBlock = scales, tBlock = starts, wBlock = p.tile
-        let xStep = p.rowStride &* PanelGeometry.blockLength
-        for _ in 0..<p.blockCount {
-            let w = BlockWeights(wBlock)
-            a0 = w.accumulate(a0, x: xBlock, scale: sBlock[0], start: tBlock[0])
-            a1 = w.accumulate(a1, x: xBlock + 32, scale: sBlock[1], start: tBlock[1])
-            a2 = w.accumulate(a2, x: xBlock + 64, scale: sBlock[2], start: tBlock[2])
-            a3 = w.accumulate(a3, x: xBlock + 96, scale: sBlock[3], start: tBlock[3])
+            if rows > 4 {
+                a4 = w.accumulate(a4, x: xBlock + 128, scale: sBlock[4], start: tBlock[4])
+                a5 = w.accumulate(a5, x: xBlock + 160, scale: sBlock[5], start: tBlock[5])
+                a6 = w.accumulate(a6, x: xBlock + 192, scale: sBlock[6], start: tBlock[6])
+                a7 = w.accumulate(a7, x: xBlock + 224, scale: sBlock[7], start: tBlock[7])
+            }
             xBlock += xStep
             sBlock += p.rowStride
             tBlock += p.rowStride
@@ -198,6 +192,10 @@ enum IntegerMicroKernel {
         if validRows > 1 { store(a1, output + stride, p.lanes, p.bias) }
         if validRows > 2 { store(a2, output + 2 &* stride, p.lanes, p.bias) }
         if validRows > 3 { store(a3, output + 3 &* stride, p.lanes, p.bias) }
+        if validRows > 4 { store(a4, output + 4 &* stride, p.lanes, p.bias) }
+        if validRows > 5 { store(a5, output + 5 &* stride, p.lanes, p.bias) }
+        if validRows > 6 { store(a6, output + 6 &* stride, p.lanes, p.bias) }
+        if validRows > 7 { store(a7, output + 7 &* stride, p.lanes, p.bias) }
     }
 
     /// Writes one row of 16 sums (`lanes` of them valid) plus the bias.
