@@ -16,8 +16,9 @@ import DiffuAVX512Intrinsics
 ///
 /// The rounding adds at most `d / 2 = max|x| / 254` of absolute error per activation (relative error
 /// ≤ 0.4 % of the block's largest magnitude), the same as llama.cpp's Q8_0 activations for its
-/// Q8_0/Q4_0 products (it stores `d` as f16; here it stays f32). A block holding ±infinity quantizes
-/// to zeros (its scale is infinite, its inverse 0); NaN propagates through the scale.
+/// Q8_0/Q4_0 products (it stores `d` as f16; here it stays f32). Non-finite activations still reach the
+/// outputs: a block holding ±infinity gets an infinite scale (its outputs become ±∞ or NaN), a NaN one a
+/// NaN scale.
 public enum ActivationQuantizer {
     /// The three arrays of one quantized activation matrix (sizes: see the type's documentation).
     public struct Output {

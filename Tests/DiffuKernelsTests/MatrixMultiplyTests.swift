@@ -124,6 +124,40 @@ struct GemmShape: Sendable, CustomStringConvertible {
         }
     }
 
+    /// A NaN or infinite activation must reach its row's outputs (the samplers reject non-finite logits):
+    /// every variant, q8 and f32 weights; the other rows stay finite.
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func nonFiniteActivationsPropagate(value: Float) throws {
+        let rowCount = 9, rows = 20, columns = 70
+        for storage in [StorageType.q8, .q4, .f32] {
+            let geometry = try #require(PanelGeometry(rows: rows, columns: columns, storage: storage))
+            let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: geometry.byteCount, alignment: 64)
+            defer { payload.deallocate() }
+            let w = (0..<(rows * columns)).map { Float(($0 * 37) % 101 - 50) / 50 }
+            try w.withUnsafeBufferPointer { try WeightPacking.pack($0, geometry: geometry, into: payload) }
+            let matrix = WeightMatrix(geometry: geometry, base: UnsafeRawPointer(payload.baseAddress!))
+            var x = (0..<(rowCount * columns)).map { Float(($0 * 13) % 29 - 14) / 7 }
+            x[3 * columns + 40] = value
+            for variant in KernelVariant.supported {
+                var y = [Float](repeating: 0, count: rowCount * rows)
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        MatrixMultiply.multiply(xp.baseAddress!, rowCount: rowCount, weights: matrix, into: yp.baseAddress!,
+                                                threads: 2, variant: variant)
+                    }
+                }
+                for l in 0..<rowCount {
+                    let row = y[(l * rows)..<((l + 1) * rows)]
+                    if l == 3 {
+                        #expect(row.allSatisfy { !$0.isFinite }, "\(variant) \(storage) \(value): row 3 \(Array(row.prefix(4)))")
+                    } else {
+                        #expect(row.allSatisfy { $0.isFinite }, "\(variant) \(storage) \(value): row \(l)")
+                    }
+                }
+            }
+        }
+    }
+
     /// `TileDecoder` (one block to 32 × 16 f32, input-major) must agree with the reference row decoder.
     @Test(arguments: [StorageType.f32, .f16, .bf16, .q8, .q4])
     func tileDecoderMatchesReference(storage: StorageType) throws {
