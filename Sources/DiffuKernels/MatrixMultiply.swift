@@ -56,6 +56,49 @@ public enum MatrixMultiply {
     /// Row groups per worker from which work is split over rows when there are too few panels.
     static let minimumGroupsPerWorker = 4
 
+    /// One product of a shared input: `output = x · weightsᵀ (+ bias)`, `output` row-major `[L × N]`.
+    public struct Product {
+        /// The weight matrix (`columns` = the shared input width).
+        public let weights: WeightMatrix
+        /// Optional `N` biases.
+        public let bias: UnsafePointer<Float>?
+        /// `L × N` outputs, fully overwritten.
+        public let output: UnsafeMutablePointer<Float>
+
+        /// Describes one product.
+        public init(weights: WeightMatrix, bias: UnsafePointer<Float>? = nil, output: UnsafeMutablePointer<Float>) {
+            self.weights = weights
+            self.bias = bias
+            self.output = output
+        }
+    }
+
+    /// Several products of the same activations (a layer's query/key/value, or gate/up): the integer
+    /// route quantizes `x` once for all of them; otherwise each is ``multiply(_:rowCount:weights:bias:into:threads:variant:)``.
+    ///
+    /// Every product's weights must have `columns` equal to the width of `x`'s rows.
+    public static func multiply(
+        _ x: UnsafePointer<Float>, rowCount: Int, products: [Product], threads: Int, variant: KernelVariant = .active
+    ) {
+        guard rowCount > 0, let first = products.first else { return }
+        precondition(products.allSatisfy { $0.weights.columns == first.weights.columns }, "products of one input share K")
+        #if arch(x86_64) && DIFFU_AVX512
+        if variant == .avx512, products.allSatisfy({ IntegerMatrixMultiply.handles($0.weights.storage) }) {
+            withQuantizedActivations(x, rowCount: rowCount, columns: first.weights.columns, threads: max(1, threads)) { activations in
+                for product in products {
+                    multiplyQuantized(activations, rowCount: rowCount, weights: product.weights, bias: product.bias,
+                                      into: product.output, threads: max(1, threads))
+                }
+            }
+            return
+        }
+        #endif
+        for product in products {
+            multiply(x, rowCount: rowCount, weights: product.weights, bias: product.bias, into: product.output,
+                     threads: threads, variant: variant)
+        }
+    }
+
     /// Computes `y[l, n] = Σ_k x[l, k] · W[n, k] + bias[n]` for `l < rowCount`, `n < N`.
     ///
     /// - Parameters:
@@ -110,14 +153,21 @@ public enum MatrixMultiply {
     }
 
     #if arch(x86_64) && DIFFU_AVX512
-    /// The integer route: quantize the activation rows (split over the workers), then split panels (or,
-    /// with too few panels, rows) as the f32 route does.
+    /// The integer route for one product.
     private static func multiplyInteger(
         _ x: UnsafePointer<Float>, rowCount: Int, weights: WeightMatrix, bias: UnsafePointer<Float>?,
         into y: UnsafeMutablePointer<Float>, threads: Int
     ) {
-        let geometry = weights.geometry
-        let blockCount = geometry.blockCount
+        withQuantizedActivations(x, rowCount: rowCount, columns: weights.columns, threads: threads) { activations in
+            multiplyQuantized(activations, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: threads)
+        }
+    }
+
+    /// Quantizes the activation rows (split over the workers) into pooled scratch and runs `body` on them.
+    private static func withQuantizedActivations(
+        _ x: UnsafePointer<Float>, rowCount: Int, columns: Int, threads: Int, _ body: (ActivationQuantizer.Output) -> Void
+    ) {
+        let blockCount = (columns + PanelGeometry.blockLength - 1) / PanelGeometry.blockLength
         let rowStride = IntegerMatrixMultiply.paddedRowCount(rowCount)
         let slots = rowStride * blockCount
         let byteCount = slots * PanelGeometry.blockLength
@@ -130,30 +180,39 @@ public enum MatrixMultiply {
             let quantizers = min(threads, rowCount)
             Parallel.forEach(quantizers) { worker in
                 let start = rowCount * worker / quantizers, end = rowCount * (worker + 1) / quantizers
-                ActivationQuantizer.quantize(x, rows: start..<end, columns: geometry.columns, into: activations)
+                ActivationQuantizer.quantize(x, rows: start..<end, columns: columns, into: activations)
             }
-            ActivationQuantizer.clear(rows: rowCount..<rowStride, columns: geometry.columns, into: activations)
-            let panels = geometry.panelCount
-            let groupRows = IntegerMatrixMultiply.groupRows
-            let groups = (rowCount + groupRows - 1) / groupRows
-            let tileBytes = IntegerMatrixMultiply.tileByteCount(weights)
-            if threads > 1, panels < minimumPanelsPerWorker * threads, groups >= 2 * threads {
-                Parallel.forEach(threads) { worker in
-                    let start = groups * worker / threads * groupRows
-                    let end = min(rowCount, groups * (worker + 1) / threads * groupRows)
-                    ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
-                        IntegerMatrixMultiply.multiply(activations: activations, rows: start..<end,
-                                                       panels: 0..<panels, weights: weights, bias: bias, into: y, tile: tile)
-                    }
+            ActivationQuantizer.clear(rows: rowCount..<rowStride, columns: columns, into: activations)
+            body(activations)
+        }
+    }
+
+    /// One integer product of already quantized activations: split panels (or, with too few panels,
+    /// rows) as the f32 route does; each worker rewrites its panels into its own pooled tile.
+    private static func multiplyQuantized(
+        _ activations: ActivationQuantizer.Output, rowCount: Int, weights: WeightMatrix, bias: UnsafePointer<Float>?,
+        into y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        let panels = weights.geometry.panelCount
+        let groupRows = IntegerMatrixMultiply.groupRows
+        let groups = (rowCount + groupRows - 1) / groupRows
+        let tileBytes = IntegerMatrixMultiply.tileByteCount(weights)
+        if threads > 1, panels < minimumPanelsPerWorker * threads, groups >= 2 * threads {
+            Parallel.forEach(threads) { worker in
+                let start = groups * worker / threads * groupRows
+                let end = min(rowCount, groups * (worker + 1) / threads * groupRows)
+                ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
+                    IntegerMatrixMultiply.multiply(activations: activations, rows: start..<end,
+                                                   panels: 0..<panels, weights: weights, bias: bias, into: y, tile: tile)
                 }
-            } else {
-                let workers = min(threads, panels)
-                Parallel.forEach(workers) { worker in
-                    let start = panels * worker / workers, end = panels * (worker + 1) / workers
-                    ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
-                        IntegerMatrixMultiply.multiply(activations: activations, rows: 0..<rowCount,
-                                                       panels: start..<end, weights: weights, bias: bias, into: y, tile: tile)
-                    }
+            }
+        } else {
+            let workers = min(threads, panels)
+            Parallel.forEach(workers) { worker in
+                let start = panels * worker / workers, end = panels * (worker + 1) / workers
+                ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
+                    IntegerMatrixMultiply.multiply(activations: activations, rows: 0..<rowCount,
+                                                   panels: start..<end, weights: weights, bias: bias, into: y, tile: tile)
                 }
             }
         }

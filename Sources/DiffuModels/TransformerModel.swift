@@ -188,9 +188,7 @@ public final class TransformerModel: Sendable {
             let windowValues = cache == nil ? values : values + first * keyValueWidth
             // Attention sublayer: hidden += o(attention(rope(q(norm(hidden))), rope(k(…)), v(…))).
             normalize(w.hidden, rowCount: length, layer.attentionNorm, into: w.normed, threads: threads)
-            project(w.normed, length, layer.query, into: w.query, threads)
-            project(w.normed, length, layer.key, into: windowKeys, threads)
-            project(w.normed, length, layer.value, into: windowValues, threads)
+            project(w.normed, length, [(layer.query, w.query), (layer.key, windowKeys), (layer.value, windowValues)], threads)
             if let table {
                 RotaryEmbedding.apply(w.query, rowCount: length, rowStride: queryWidth, headCount: c.headCount,
                                       firstPosition: first, table: table, threads: threads)
@@ -210,13 +208,20 @@ public final class TransformerModel: Sendable {
                 project(w.normed, length, layer.up, into: w.feedForwardA, threads)
                 Activations.geluTanh(w.feedForwardA, count: ffnCount, into: w.feedForwardA, threads: threads)
             case .swiGLU:
-                project(w.normed, length, layer.gate!, into: w.feedForwardA, threads)
-                project(w.normed, length, layer.up, into: w.feedForwardB, threads)
+                project(w.normed, length, [(layer.gate!, w.feedForwardA), (layer.up, w.feedForwardB)], threads)
                 Activations.swiGLU(gate: w.feedForwardA, up: w.feedForwardB, count: ffnCount, into: w.feedForwardA, threads: threads)
             }
             project(w.feedForwardA, length, layer.down, into: w.projected, threads)
             Activations.add(w.projected, into: w.hidden, count: length * hidden, threads: threads)
         }
+    }
+
+    /// Several projections of one input (query/key/value, gate/up): the integer kernels quantize it once.
+    private func project(
+        _ input: UnsafeMutablePointer<Float>, _ rowCount: Int, _ projections: [(Projection, UnsafeMutablePointer<Float>)], _ threads: Int
+    ) {
+        let products = projections.map { MatrixMultiply.Product(weights: $0.0.matrix, bias: $0.0.bias, output: $0.1) }
+        MatrixMultiply.multiply(UnsafePointer(input), rowCount: rowCount, products: products, threads: threads, variant: kernelVariant)
     }
 
     private func project(_ input: UnsafeMutablePointer<Float>, _ rowCount: Int, _ projection: Projection, into output: UnsafeMutablePointer<Float>, _ threads: Int) {

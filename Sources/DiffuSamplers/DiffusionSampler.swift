@@ -453,7 +453,7 @@ struct SamplerRun {
         }
         let scaled = confidences.map { $0 / temperature }
         let maximum = scaled.max() ?? 0
-        var weights = scaled.map { expf($0 - maximum) }
+        var weights = scaled.map { RowPreparer.exponential($0 - maximum) }
         var chosen: [Int] = []
         for _ in 0..<count {
             guard weights.contains(where: { $0 > 0 }) else { break }
