@@ -432,7 +432,7 @@ struct SamplerRun {
                 switch parameters.algorithm {
                 case .topkMargin: confidence = summary.margin
                 case .entropy: confidence = summary.negativeEntropy
-                default: confidence = Float(Double(weights[token]) / summary.kept)
+                case .origin, .maskgitPlus, .randomKeep, .confidence: confidence = Float(Double(weights[token]) / summary.kept)
                 }
                 output.append((Int32(token), confidence))
             }

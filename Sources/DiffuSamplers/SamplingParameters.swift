@@ -15,7 +15,13 @@ public enum SamplerAlgorithm: String, Sendable, CaseIterable, Equatable {
     case entropy
 
     /// Whether this is one of Dream's algorithms (block schedule, top-k and thresholds available).
-    public var isDreamFamily: Bool { self != .randomKeep && self != .confidence }
+    /// An exhaustive switch: a new algorithm does not compile until it is placed in a family.
+    public var isDreamFamily: Bool {
+        switch self {
+        case .randomKeep, .confidence: false
+        case .origin, .maskgitPlus, .topkMargin, .entropy: true
+        }
+    }
 }
 
 /// Everything a sampler needs besides the canvas, the logits and the randomness.
