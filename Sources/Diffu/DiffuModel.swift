@@ -42,8 +42,7 @@ public final class DiffuModel: Sendable {
     ///   bad embedded tokenizer, `ModelError` for missing or mis-shaped tensors, ``DiffuError`` otherwise.
     public static func open(path: String, kernelVariant: KernelVariant? = nil) throws -> DiffuModel {
         try CPUSupport.check()
-        let variant = try kernelVariant ?? KernelVariant.requested()
-        guard variant.isSupported else { throw KernelVariantError.unsupported(variant) }
+        let variant = try kernelVariant ?? KernelVariant.requested()  // the model checks it is supported
         let file = try DiffuFile.open(path: path)
         let configuration: ModelConfiguration
         do {

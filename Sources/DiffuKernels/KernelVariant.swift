@@ -1,4 +1,5 @@
 import CDiffuSystem
+import DiffuStorage
 import Foundation
 
 /// A set of kernels compiled for one instruction set, chosen at run time.
@@ -44,6 +45,13 @@ public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertib
             return false
             #endif
         }
+    }
+
+    /// Whether this variant multiplies weights of `storage` in integer arithmetic, rounding the
+    /// activations to int8 blocks first (llama.cpp's Q8_0 rule): `avx512` with q8/q4 weights. Every other
+    /// pair keeps f32 activations and exact results.
+    public func multipliesInIntegers(_ storage: StorageType) -> Bool {
+        self == .avx512 && storage.isQuantized
     }
 
     /// Every variant this build and CPU support, best last.

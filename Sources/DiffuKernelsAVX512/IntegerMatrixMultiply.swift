@@ -32,9 +32,6 @@ public enum IntegerMatrixMultiply {
         return grouped + (rowCount - grouped + tailRows - 1) / tailRows * tailRows
     }
 
-    /// Whether this path computes products of this storage type.
-    public static func handles(_ storage: StorageType) -> Bool { storage == .q8 || storage == .q4 }
-
     /// Bytes of the tile scratch ``multiply(activations:rows:panels:weights:bias:into:tile:)``
     /// needs for `weights` (one decoded panel over all of K).
     public static func tileByteCount(_ weights: WeightMatrix) -> Int {

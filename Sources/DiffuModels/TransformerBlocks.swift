@@ -35,8 +35,6 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case outputPositionOutsideWindow(position: Int, window: Range<Int>)
     /// The key/value cache's size overflows.
     case cacheTooLarge(length: Int)
-    /// The requested kernel variant is not supported by this CPU or build.
-    case unsupportedKernelVariant(String)
 
     /// A one-line explanation.
     public var description: String {
@@ -59,7 +57,6 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .invalidWindow(let window, let length): "window \(window) is empty or outside 0..<\(length)"
         case .outputPositionOutsideWindow(let position, let window): "output position \(position) is outside the computed window \(window)"
         case .cacheTooLarge(let length): "a key/value cache for \(length) positions does not fit in memory"
-        case .unsupportedKernelVariant(let name): "kernel variant \(name) is not supported by this CPU or build"
         }
     }
 }

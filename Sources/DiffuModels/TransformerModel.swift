@@ -32,11 +32,12 @@ public final class TransformerModel: Sendable {
     /// `kernelVariant` is the kernel set its passes run (``KernelVariant/active`` by default: the best
     /// one this CPU supports, or `DIFFU_KERNELS`); it must be supported by the CPU.
     ///
-    /// - Throws: ``ModelError/invalidConfiguration(_:)``, ``ModelError/missingTensor(_:)``,
+    /// - Throws: `KernelVariantError.unsupported` for a variant this CPU or build lacks,
+    ///   ``ModelError/invalidConfiguration(_:)``, ``ModelError/missingTensor(_:)``,
     ///   ``ModelError/tensorShape(name:expected:actual:)``, ``ModelError/unexpectedTensor(_:)``,
     ///   ``ModelError/tensorUnavailable(name:reason:)``.
     public init(configuration: ModelConfiguration, weights: any ModelWeights, kernelVariant: KernelVariant = .active) throws {
-        guard kernelVariant.isSupported else { throw ModelError.unsupportedKernelVariant(kernelVariant.rawValue) }
+        guard kernelVariant.isSupported else { throw KernelVariantError.unsupported(kernelVariant) }
         self.kernelVariant = kernelVariant
         let loader = WeightLoader(weights: weights)
         switch configuration.architecture {

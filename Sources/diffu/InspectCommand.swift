@@ -63,7 +63,7 @@ struct InspectReport: Encodable {
         /// `KernelVariant.requested()` (DIFFU_KERNELS or the best supported), or the error's text.
         let variant: String
         let supported: [String]
-        /// Whether some matrix is q8/q4 and the variant multiplies those in integer arithmetic.
+        /// Whether the variant multiplies some matrix of the file in integer arithmetic.
         let integerProducts: Bool
 
         enum CodingKeys: String, CodingKey {
@@ -75,7 +75,8 @@ struct InspectReport: Encodable {
             let requested = Result { try KernelVariant.requested() }
             variant = (try? requested.get().rawValue) ?? "error: \(requested)"
             supported = KernelVariant.supported.map(\.rawValue)
-            integerProducts = (try? requested.get()) == .avx512 && file.tensors.contains { $0.storage.isQuantized }
+            let chosen = try? requested.get()
+            integerProducts = file.tensors.contains { chosen?.multipliesInIntegers($0.storage) ?? false }
         }
 
         var text: String {

@@ -23,7 +23,7 @@ struct GemmShape: Sendable, CustomStringConvertible {
         GemmShape(rowCount: 100, rows: 40, columns: 300, withBias: true),
         GemmShape(rowCount: 30, rows: 16, columns: 32, withBias: false),
         GemmShape(rowCount: 80, rows: 300, columns: 300, withBias: true),
-        // Integer route: two 12-row groups and a 4-row tail of which 2 rows are real; K > 8 blocks.
+        // Integer route: three 8-row groups and a 4-row tail of which 2 rows are real; K > 8 blocks.
         GemmShape(rowCount: 26, rows: 48, columns: 320, withBias: true),
     ]
 }
@@ -81,7 +81,7 @@ struct GemmShape: Sendable, CustomStringConvertible {
                 WeightPacking.decodeRow(UnsafeRawBufferPointer(payload), row: n, geometry: geometry, into: slice)
             }
         }
-        let integerRoute = variant == .avx512 && storage.isQuantized
+        let integerRoute = variant.multipliesInIntegers(storage)
         let seen = integerRoute ? Self.roundedActivations(x, rowCount: rowCount, columns: columns) : x
         var expected = [Double](repeating: 0, count: rowCount * rows)
         var magnitude = [Double](repeating: 0, count: rowCount * rows)
@@ -125,7 +125,7 @@ struct GemmShape: Sendable, CustomStringConvertible {
     }
 
     /// A NaN or infinite activation must reach its row's outputs (the samplers reject non-finite logits):
-    /// every variant, q8 and f32 weights; the other rows stay finite.
+    /// every variant, q8, q4 and f32 weights; the other rows stay finite.
     @Test(arguments: [Float.nan, .infinity, -.infinity])
     func nonFiniteActivationsPropagate(value: Float) throws {
         let rowCount = 9, rows = 20, columns = 70

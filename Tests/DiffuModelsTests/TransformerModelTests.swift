@@ -56,7 +56,7 @@ import Testing
         let model = try TransformerModel(configuration: configuration, weights: fixture.weights(storage: storage), kernelVariant: variant)
         let sequences = try fixture.sequences()
         let actual = try Self.logits(model, sequences, causal: false)
-        let integerActivations = variant == .avx512 && storage.isQuantized
+        let integerActivations = variant.multipliesInIntegers(storage)
         let rounded = try fixture.npy("logits_bidirectional_\(storage.name)\(integerActivations ? "_int8" : "").npy")
         let (difference, scale) = Compare.maximumDifference(actual, rounded.values)
         #expect(difference <= 1e-4 * scale, "\(name) \(storage) \(variant): max|Δ| \(difference) vs rounded reference, max|logit| \(scale)")

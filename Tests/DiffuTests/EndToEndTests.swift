@@ -94,7 +94,7 @@ import Diffu
         for variant in KernelVariant.supported {
             let model = try DiffuModel.open(path: path, kernelVariant: variant)
             #expect(model.kernelVariant == variant)
-            let reference = variant == .avx512 ? "logits_bidirectional_q8_int8.npy" : "logits_bidirectional_q8.npy"
+            let reference = variant.multipliesInIntegers(.q8) ? "logits_bidirectional_q8_int8.npy" : "logits_bidirectional_q8.npy"
             try Self.expectLogitsMatch(model, fixture: name, reference: reference, causal: false)
         }
     }
