@@ -83,7 +83,7 @@ public enum MatrixMultiply {
         guard rowCount > 0, let first = products.first else { return }
         precondition(products.allSatisfy { $0.weights.columns == first.weights.columns }, "products of one input share K")
         #if arch(x86_64) && DIFFU_AVX512
-        if variant == .avx512, products.allSatisfy({ IntegerMatrixMultiply.handles($0.weights.storage) }) {
+        if products.allSatisfy({ variant.multipliesInIntegers($0.weights.storage) }) {
             withQuantizedActivations(x, rowCount: rowCount, columns: first.weights.columns, threads: max(1, threads)) { activations in
                 for product in products {
                     multiplyQuantized(activations, rowCount: rowCount, weights: product.weights, bias: product.bias,
@@ -120,35 +120,50 @@ public enum MatrixMultiply {
     ) {
         guard rowCount > 0 else { return }
         #if arch(x86_64) && DIFFU_AVX512
-        if variant == .avx512, IntegerMatrixMultiply.handles(weights.storage) {
+        if variant.multipliesInIntegers(weights.storage) {
             multiplyInteger(x, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: max(1, threads))
             return
         }
         #endif
         let panels = weights.geometry.panelCount
-        let groups = (rowCount + GemmMicroKernel.groupRows - 1) / GemmMicroKernel.groupRows
         let requested = max(1, threads)
         if rowCount <= GemmSmallRows.maximumRows {
-            let workers = min(requested, panels)
-            Parallel.forEach(workers) { worker in
-                let start = panels * worker / workers, end = panels * (worker + 1) / workers
-                GemmSmallRows.multiply(x, rows: rowCount, panels: start..<end, weights, bias, y)
-            }
-        } else if requested > 1, panels < minimumPanelsPerWorker * requested,
-                  groups >= minimumGroupsPerWorker * requested {
-            // Split rows: contiguous runs of whole groups.
-            Parallel.forEach(requested) { worker in
-                let groupStart = groups * worker / requested, groupEnd = groups * (worker + 1) / requested
-                let rowStart = groupStart * GemmMicroKernel.groupRows
-                let rowEnd = min(rowCount, groupEnd * GemmMicroKernel.groupRows)
-                multiplyBlock(x, rows: rowStart..<rowEnd, panels: 0..<panels, weights, bias, y)
+            forEachPanelShare(panels: panels, threads: requested) { panelShare in
+                GemmSmallRows.multiply(x, rows: rowCount, panels: panelShare, weights, bias, y)
             }
         } else {
-            let workers = min(requested, panels)
-            Parallel.forEach(workers) { worker in
-                let start = panels * worker / workers, end = panels * (worker + 1) / workers
-                multiplyBlock(x, rows: 0..<rowCount, panels: start..<end, weights, bias, y)
+            forEachShare(rowCount: rowCount, panels: panels, groupRows: GemmMicroKernel.groupRows,
+                         minimumGroupsPerWorker: minimumGroupsPerWorker, threads: requested) { rowShare, panelShare in
+                multiplyBlock(x, rows: rowShare, panels: panelShare, weights, bias, y)
             }
+        }
+    }
+
+    /// Splits one product over the workers and runs `share(rows, panels)` for each: over panels (each
+    /// weight decoded once in all; every worker reads all activation rows), unless there are fewer than
+    /// ``minimumPanelsPerWorker`` panels but at least `minimumGroupsPerWorker` row groups per worker —
+    /// then over rows, in contiguous runs of whole `groupRows`-row groups (each worker decodes every weight).
+    private static func forEachShare(
+        rowCount: Int, panels: Int, groupRows: Int, minimumGroupsPerWorker: Int, threads: Int,
+        _ share: (Range<Int>, Range<Int>) -> Void
+    ) {
+        let groups = (rowCount + groupRows - 1) / groupRows
+        if threads > 1, panels < minimumPanelsPerWorker * threads, groups >= minimumGroupsPerWorker * threads {
+            Parallel.forEach(threads) { worker in
+                let rowStart = groups * worker / threads * groupRows
+                let rowEnd = min(rowCount, groups * (worker + 1) / threads * groupRows)
+                share(rowStart..<rowEnd, 0..<panels)
+            }
+        } else {
+            forEachPanelShare(panels: panels, threads: threads) { share(0..<rowCount, $0) }
+        }
+    }
+
+    /// Runs `share(panels)` for contiguous, even runs of panels, one per worker (at most one per panel).
+    private static func forEachPanelShare(panels: Int, threads: Int, _ share: (Range<Int>) -> Void) {
+        let workers = min(threads, panels)
+        Parallel.forEach(workers) { worker in
+            share((panels * worker / workers)..<(panels * (worker + 1) / workers))
         }
     }
 
@@ -193,27 +208,14 @@ public enum MatrixMultiply {
         _ activations: ActivationQuantizer.Output, rowCount: Int, weights: WeightMatrix, bias: UnsafePointer<Float>?,
         into y: UnsafeMutablePointer<Float>, threads: Int
     ) {
-        let panels = weights.geometry.panelCount
-        let groupRows = IntegerMatrixMultiply.groupRows
-        let groups = (rowCount + groupRows - 1) / groupRows
         let tileBytes = IntegerMatrixMultiply.tileByteCount(weights)
-        if threads > 1, panels < minimumPanelsPerWorker * threads, groups >= 2 * threads {
-            Parallel.forEach(threads) { worker in
-                let start = groups * worker / threads * groupRows
-                let end = min(rowCount, groups * (worker + 1) / threads * groupRows)
-                ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
-                    IntegerMatrixMultiply.multiply(activations: activations, rows: start..<end,
-                                                   panels: 0..<panels, weights: weights, bias: bias, into: y, tile: tile)
-                }
-            }
-        } else {
-            let workers = min(threads, panels)
-            Parallel.forEach(workers) { worker in
-                let start = panels * worker / workers, end = panels * (worker + 1) / workers
-                ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
-                    IntegerMatrixMultiply.multiply(activations: activations, rows: 0..<rowCount,
-                                                   panels: start..<end, weights: weights, bias: bias, into: y, tile: tile)
-                }
+        // Row splits need only 2 groups per worker here: a group is 8 rows, and the decode every worker
+        // then repeats is cheap next to the integer products.
+        forEachShare(rowCount: rowCount, panels: weights.geometry.panelCount, groupRows: IntegerMatrixMultiply.groupRows,
+                     minimumGroupsPerWorker: 2, threads: threads) { rowShare, panelShare in
+            ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
+                IntegerMatrixMultiply.multiply(activations: activations, rows: rowShare, panels: panelShare,
+                                               weights: weights, bias: bias, into: y, tile: tile)
             }
         }
     }
