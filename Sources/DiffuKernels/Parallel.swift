@@ -62,8 +62,9 @@ final class SpinningPool: @unchecked Sendable {
 
     private init(workerCount: Int) {
         self.workerCount = workerCount
-        words = .allocate(capacity: (4 + workerCount) * Self.lineWords)
-        words.initialize(repeating: 0, count: (4 + workerCount) * Self.lineWords)
+        let count = (4 + workerCount) * Self.lineWords
+        words = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Int>.stride, alignment: 64)
+            .initializeMemory(as: Int.self, repeating: 0, count: count)
         semaphores = (0..<workerCount).map { _ in DispatchSemaphore(value: 0) }
     }
 
