@@ -47,13 +47,17 @@ public enum QuantizationRecipe: String, Sendable, CaseIterable, CustomStringConv
         case .q8: .q8
         case .q4: .q4
         case .q4m: Self.keptAtEightBits(name) ? .q8 : .q4
-        case .q4e: name == "token_embedding.weight" || name == "output.weight" ? .q8 : .q4
+        case .q4e: Self.isEmbeddingOrHead(name) ? .q8 : .q4
         }
     }
 
     /// Whether `q4m` keeps this matrix at q8.
     static func keptAtEightBits(_ name: String) -> Bool {
+        isEmbeddingOrHead(name) || name.hasSuffix(".attention.value.weight") || name.hasSuffix(".ffn.down.weight")
+    }
+
+    /// The token embedding or the untied LM head (both recipes that mix storage keep these at q8).
+    static func isEmbeddingOrHead(_ name: String) -> Bool {
         name == "token_embedding.weight" || name == "output.weight"
-            || name.hasSuffix(".attention.value.weight") || name.hasSuffix(".ffn.down.weight")
     }
 }
