@@ -90,6 +90,45 @@ public enum AVX512Intrinsics {
         Int32(Builtin.int_vector_reduce_add_Vec16xInt32(value._storage._value))
     }
 
+    /// `vpmovzxwd` + `vpslld 16`: 16 bfloat16 bit patterns to Float, exactly (each pattern becomes the
+    /// high half of a 32-bit lane).
+    @inlinable @inline(__always)
+    public static func widenHighHalf(_ bits: SIMD16<UInt16>) -> SIMD16<Float> {
+        var wide = SIMD16<UInt32>()
+        wide._storage._value = Builtin.zext_Vec16xInt16_Vec16xInt32(bits._storage._value)
+        return unsafeBitCast(wide &<< 16, to: SIMD16<Float>.self)
+    }
+
+    /// `vmaxps`: lane-wise `a < b ? b : a` — a NaN lane of `a` is kept, a NaN lane of `b` ignored. (The
+    /// standard library's `replacing(with:where:)` on 16 lanes compiles lane group by lane group.)
+    @inlinable @inline(__always)
+    public static func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        var result = a
+        let less = Builtin.fcmp_olt_Vec16xFPIEEE32(a._storage._value, b._storage._value)
+        result._storage._value = Builtin.select_Vec16xInt1_Vec16xFPIEEE32(less, b._storage._value, a._storage._value)
+        return result
+    }
+
+    /// `vminps`: lane-wise `b < a ? b : a` — a NaN lane of `a` is kept, a NaN lane of `b` ignored.
+    @inlinable @inline(__always)
+    public static func minimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        var result = a
+        let less = Builtin.fcmp_olt_Vec16xFPIEEE32(b._storage._value, a._storage._value)
+        result._storage._value = Builtin.select_Vec16xInt1_Vec16xFPIEEE32(less, b._storage._value, a._storage._value)
+        return result
+    }
+
+    /// Lane-wise `x < limit ? replacement : value` (a compare into a mask register and a masked move).
+    @inlinable @inline(__always)
+    public static func replacing(
+        _ value: SIMD16<Float>, with replacement: SIMD16<Float>, whereLessThan limit: SIMD16<Float>, compared x: SIMD16<Float>
+    ) -> SIMD16<Float> {
+        var result = value
+        let less = Builtin.fcmp_olt_Vec16xFPIEEE32(x._storage._value, limit._storage._value)
+        result._storage._value = Builtin.select_Vec16xInt1_Vec16xFPIEEE32(less, replacement._storage._value, value._storage._value)
+        return result
+    }
+
     /// `vcvtph2ps`: 16 binary16 values to Float, exactly.
     @inlinable @inline(__always)
     public static func widen(_ value: SIMD16<Float16>) -> SIMD16<Float> {

@@ -1,3 +1,7 @@
+#if arch(x86_64) && DIFFU_AVX512
+import DiffuKernelsAVX512
+#endif
+
 /// Shapes, strides and masking of one scaled-dot-product attention call.
 ///
 /// Layouts (all row-major f32, one row per token):
@@ -53,6 +57,9 @@ public struct AttentionGeometry: Sendable, Equatable {
 /// Blocked scaled-dot-product attention with an online softmax (flash-attention style): scores are
 /// computed one `queryBlock × keyBlock` tile at a time, so memory stays O(block²) per worker at any
 /// sequence length. Work is split over (head, query block) pairs.
+///
+/// Variant `avx512` runs each task at 512 bits (`DiffuKernelsAVX512/WideAttention.swift`) when the head
+/// width is a multiple of 16; the work split below is the same for every variant.
 public enum Attention {
     /// Query rows per tile.
     public static let queryBlock = 64
@@ -64,6 +71,7 @@ public enum Attention {
     /// - Parameters:
     ///   - scale: score multiplier, normally `1/√headDimension` rounded to f32.
     ///   - threads: worker count.
+    ///   - variant: the kernel set to run (``KernelVariant/active`` by default; it must be supported).
     public static func compute(
         query: UnsafePointer<Float>,
         key: UnsafePointer<Float>,
@@ -71,7 +79,8 @@ public enum Attention {
         output: UnsafeMutablePointer<Float>,
         geometry: AttentionGeometry,
         scale: Float,
-        threads: Int
+        threads: Int,
+        variant: KernelVariant = .active
     ) {
         let g = geometry
         precondition(g.headCount > 0 && g.keyValueHeadCount > 0 && g.headCount % g.keyValueHeadCount == 0)
@@ -80,6 +89,12 @@ public enum Attention {
         let queryBlocks = (g.queryCount + queryBlock - 1) / queryBlock
         let tasks = g.headCount * queryBlocks
         let workers = max(1, min(threads, tasks))
+        #if arch(x86_64) && DIFFU_AVX512
+        if variant == .avx512, WideAttention.handles(dimension: g.headDimension) {
+            computeWide(query, key, value, output, g, scale, threads: threads, tasks: tasks, queryBlocks: queryBlocks)
+            return
+        }
+        #endif
         Parallel.forEach(workers) { worker in
             let scratch = Scratch(headDimension: g.headDimension)
             defer { scratch.deallocate() }
@@ -92,6 +107,67 @@ public enum Attention {
             }
         }
     }
+
+    #if arch(x86_64) && DIFFU_AVX512
+    /// The `avx512` route: each key/value head's keys transposed once (split over (head, key tile)
+    /// pairs), then the (head, query block) tasks, interleaved over the workers as below.
+    private static func computeWide(
+        _ query: UnsafePointer<Float>, _ key: UnsafePointer<Float>, _ value: UnsafePointer<Float>,
+        _ output: UnsafeMutablePointer<Float>, _ g: AttentionGeometry, _ scale: Float, threads: Int, tasks: Int, queryBlocks: Int
+    ) {
+        let dimension = g.headDimension
+        let perHead = WideAttention.transposedFloatCount(keyCount: g.keyCount, dimension: dimension)
+        let keyTiles = (g.keyCount + keyBlock - 1) / keyBlock
+        ScratchPool.shared.withBuffer(byteCount: max(1, perHead * g.keyValueHeadCount) * 4) { raw in
+            let transposed = raw.bindMemory(to: Float.self, capacity: max(1, perHead * g.keyValueHeadCount))
+            let transposes = g.keyValueHeadCount * keyTiles
+            let transposers = max(1, min(threads, transposes))
+            Parallel.forEach(transposers) { worker in
+                var index = worker
+                while index < transposes {
+                    let head = index / keyTiles
+                    WideAttention.transposeKeys(key + head * dimension, stride: g.keyRowStride, tile: index % keyTiles,
+                                                keyCount: g.keyCount, dimension: dimension, into: transposed + head * perHead)
+                    index += transposers
+                }
+            }
+            let workers = max(1, min(threads, tasks))
+            Parallel.forEach(workers) { worker in
+                ScratchPool.shared.withBuffer(byteCount: WideAttention.scratchByteCount(dimension: dimension)) { scratch in
+                    var task = worker
+                    while task < tasks {
+                        let head = task / queryBlocks
+                        let kvHead = head / (g.headCount / g.keyValueHeadCount)
+                        WideAttention.attend(wideTask(head: head, queryStart: (task % queryBlocks) * queryBlock, query,
+                                                      UnsafePointer(transposed + kvHead * perHead), value, output, g, scale),
+                                             scratch: scratch)
+                        task += workers
+                    }
+                }
+            }
+        }
+    }
+
+    /// The (head, query block) task as ``WideAttention`` takes it (pointers at the task's heads).
+    private static func wideTask(
+        head: Int, queryStart: Int,
+        _ query: UnsafePointer<Float>, _ keysTransposed: UnsafePointer<Float>, _ value: UnsafePointer<Float>,
+        _ output: UnsafeMutablePointer<Float>, _ g: AttentionGeometry, _ scale: Float
+    ) -> WideAttention.Task {
+        let dimension = g.headDimension
+        let kvHead = head / (g.headCount / g.keyValueHeadCount)
+        let queryCount = min(queryBlock, g.queryCount - queryStart)
+        let visibleBase = g.queryPositionOffset + queryStart + 1
+        let keyLimit = g.causal ? max(0, min(g.keyCount, visibleBase + queryCount - 1)) : g.keyCount
+        return WideAttention.Task(
+            query: query + queryStart * g.queryRowStride + head * dimension, queryStride: g.queryRowStride, queryCount: queryCount,
+            keysTransposed: keysTransposed,
+            value: value + kvHead * dimension, valueStride: g.valueRowStride,
+            keyLimit: keyLimit, causalVisibleBase: g.causal ? visibleBase : nil,
+            output: output + queryStart * g.outputRowStride + head * dimension, outputStride: g.outputRowStride,
+            dimension: dimension, scale: scale)
+    }
+    #endif
 
     /// Per-worker tiles.
     private struct Scratch {

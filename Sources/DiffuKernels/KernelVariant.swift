@@ -17,7 +17,8 @@ public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertib
     /// activations, weights decoded to f32 tiles.
     case avx2
     /// AVX-512 F/BW/VL + VNNI: q8/q4 products in integer arithmetic (activations quantized to int8
-    /// blocks, `vpdpbusd` at 512 bits); every other kernel as the build's own (``avx2`` or ``baseline``).
+    /// blocks, `vpdpbusd` at 512 bits); f32/f16/bf16 products (5 rows or more) and attention (head widths
+    /// that are a multiple of 16) in f32 at 512 bits; every other kernel as the build's own (``avx2``).
     case avx512
 
     /// The name used by `DIFFU_KERNELS`, `diffu inspect` and `diffu bench --json`.

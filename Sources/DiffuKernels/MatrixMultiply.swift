@@ -124,6 +124,10 @@ public enum MatrixMultiply {
             multiplyInteger(x, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: max(1, threads))
             return
         }
+        if variant == .avx512, FloatMatrixMultiply.handles(weights.storage), rowCount > GemmSmallRows.maximumRows {
+            multiplyFloatAtFullWidth(x, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: max(1, threads))
+            return
+        }
         #endif
         let panels = weights.geometry.panelCount
         let requested = max(1, threads)
@@ -175,6 +179,23 @@ public enum MatrixMultiply {
     ) {
         withQuantizedActivations(x, rowCount: rowCount, columns: weights.columns, threads: threads) { activations in
             multiplyQuantized(activations, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: threads)
+        }
+    }
+
+    /// The 512-bit f32 route for f32 / f16 / bf16 weights (``FloatMatrixMultiply``), split as the AVX2
+    /// route is; each worker takes one pooled buffer for its widening tile and its accumulation scratch.
+    private static func multiplyFloatAtFullWidth(
+        _ x: UnsafePointer<Float>, rowCount: Int, weights: WeightMatrix, bias: UnsafePointer<Float>?,
+        into y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        forEachShare(rowCount: rowCount, panels: weights.geometry.panelCount, groupRows: FloatMatrixMultiply.groupRows,
+                     minimumGroupsPerWorker: minimumGroupsPerWorker, threads: threads) { rowShare, panelShare in
+            let tileBytes = FloatMatrixMultiply.tileByteCount
+            let scratchBytes = FloatMatrixMultiply.scratchByteCount(rowCount: rowShare.count, weights: weights)
+            ScratchPool.shared.withBuffer(byteCount: tileBytes + scratchBytes) { buffer in
+                FloatMatrixMultiply.multiply(x, rows: rowShare, panels: panelShare, weights: weights, bias: bias,
+                                             into: y, tile: buffer, scratch: buffer + tileBytes)
+            }
         }
     }
 

@@ -197,7 +197,7 @@ public final class TransformerModel: Sendable {
                                       firstPosition: first, table: table, threads: threads)
             }
             Attention.compute(query: w.query, key: keys, value: values, output: w.attention, geometry: geometry,
-                              scale: attentionScale, threads: threads)
+                              scale: attentionScale, threads: threads, variant: kernelVariant)
             project(w.attention, length, layer.output, into: w.projected, threads)
             Activations.add(w.projected, into: w.hidden, count: length * hidden, threads: threads)
 

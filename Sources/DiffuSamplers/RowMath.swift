@@ -40,35 +40,111 @@ struct RowPreparer {
         self.wantsEntropy = wantsEntropy
     }
 
-    /// `expf(x)` for x ≤ 0, skipping the call where its result is exactly 0: below ln(2⁻¹⁵⁰) ≈ −103.97
-    /// the true value is under half the smallest subnormal, so every faithfully rounded `expf` returns +0
-    /// — and glibc reaches that answer through its slow underflow path (`__math_uflowf`), which took 4 %
-    /// of a greedy diffusion step at temperature 0.001 where almost every scaled logit underflows.
+    /// `eˣ` rounded to Float for x ≤ 0 (scalar form of ``exponentials(_:count:maximum:)``, for the
+    /// reference-sampler code paths that work one value at a time): the same double-precision method, so
+    /// both give identical weights.
     @inline(__always)
     static func exponential(_ x: Float) -> Float {
-        x < -104 ? 0 : expf(x)
+        x < -104 ? 0 : SIMD4<Float>(exponential(SIMD4<Double>(repeating: Double(x))))[0]
+    }
+
+    /// `eˣ` per lane in double precision (relative error ≲ 5e-16 for x in [-104, 0]), so that rounding
+    /// it to Float gives the correctly rounded `expf(x)` except where the exact value lies within
+    /// ~1e-15 of a rounding boundary (measured against glibc's `expf` over every Float in [-104, 0]:
+    /// `tools/sampler_exp_check.swift`). Method: `x = n·ln2 + r` with the Cody–Waite split of ln2
+    /// (`n·ln2_hi` exact for |n| < 2²⁰), degree-12 Taylor polynomial of `eʳ` on |r| ≤ ln2/2 (truncation
+    /// < 2e-16), `2ⁿ` from exponent bits. Plain multiplies and adds (no fused multiply-add: the portable
+    /// build has none, and they are not needed at this precision). Valid for x in [-1022·ln2, 0].
+    @inline(__always)
+    static func exponential(_ x: SIMD4<Double>) -> SIMD4<Double> {
+        // Adding 1.5·2⁵² rounds to the nearest integer and leaves it in the low mantissa bits.
+        let magic = SIMD4<Double>(repeating: 6_755_399_441_055_744)
+        let shifted = x * SIMD4(repeating: 1.442_695_040_888_963_4) + magic
+        let n = shifted - magic
+        let r = (x - n * SIMD4(repeating: 6.931_471_803_691_238_164_90e-01)) - n * SIMD4(repeating: 1.908_214_929_270_587_700_02e-10)
+        var p = SIMD4<Double>(repeating: 1.0 / 479_001_600)
+        p = p * r + SIMD4(repeating: 1.0 / 39_916_800)
+        p = p * r + SIMD4(repeating: 1.0 / 3_628_800)
+        p = p * r + SIMD4(repeating: 1.0 / 362_880)
+        p = p * r + SIMD4(repeating: 1.0 / 40320)
+        p = p * r + SIMD4(repeating: 1.0 / 5040)
+        p = p * r + SIMD4(repeating: 1.0 / 720)
+        p = p * r + SIMD4(repeating: 1.0 / 120)
+        p = p * r + SIMD4(repeating: 1.0 / 24)
+        p = p * r + SIMD4(repeating: 1.0 / 6)
+        p = p * r + SIMD4(repeating: 0.5)
+        p = p * r + SIMD4(repeating: 1)
+        p = p * r + SIMD4(repeating: 1)
+        let integer = unsafeBitCast(shifted, to: SIMD4<Int64>.self) &- unsafeBitCast(magic, to: SIMD4<Int64>.self)
+        return p * unsafeBitCast((integer &+ 1023) &<< 52, to: SIMD4<Double>.self)
+    }
+
+    /// `row[i] = eˣ` with `x = row[i] − maximum` (rounded to Float; exactly 0 below −104, where the true
+    /// value is under half the smallest subnormal; NaN stays NaN), 8 values per step; returns Σ weights
+    /// in double precision (four partial sums per half, added at the end).
+    static func exponentials(_ row: UnsafeMutablePointer<Float>, count: Int, maximum: Float) -> Double {
+        let shift = SIMD8<Float>(repeating: maximum), lowest = SIMD8<Float>(repeating: -104)
+        var totalLow = SIMD4<Double>(), totalHigh = SIMD4<Double>()
+        var index = 0
+        while index + 8 <= count {
+            let raw = UnsafeMutableRawPointer(row + index)
+            let x = raw.loadUnaligned(as: SIMD8<Float>.self) - shift
+            let low = SIMD4<Float>(exponential(SIMD4<Double>(x.lowHalf)))
+            let high = SIMD4<Float>(exponential(SIMD4<Double>(x.highHalf)))
+            let weights = SIMD8(lowHalf: low, highHalf: high).replacing(with: 0, where: x .< lowest)
+            raw.storeBytes(of: weights, as: SIMD8<Float>.self)
+            totalLow += SIMD4<Double>(weights.lowHalf)
+            totalHigh += SIMD4<Double>(weights.highHalf)
+            index += 8
+        }
+        var total = (totalLow + totalHigh).sum()
+        while index < count {
+            let weight = exponential(row[index] - maximum)
+            row[index] = weight
+            total += Double(weight)
+            index += 1
+        }
+        return total
+    }
+
+    /// The largest value of the row and the first index holding it (NaN values are skipped, as a
+    /// `value > maximum` scan skips them); `-∞` when no value is larger than `-∞`.
+    static func maximumAndIndex(_ row: UnsafeMutablePointer<Float>, count: Int) -> (Float, Int) {
+        var lanes = SIMD8<Float>(repeating: -.infinity)
+        var index = 0
+        while index + 8 <= count {
+            let values = UnsafeRawPointer(row + index).loadUnaligned(as: SIMD8<Float>.self)
+            lanes = lanes.replacing(with: values, where: lanes .< values)
+            index += 8
+        }
+        var maximum = lanes.max()
+        while index < count {
+            if row[index] > maximum { maximum = row[index] }
+            index += 1
+        }
+        guard maximum > -.infinity else { return (maximum, 0) }
+        for position in 0..<count where row[position] == maximum { return (maximum, position) }
+        return (maximum, 0)
     }
 
     /// Turns `row` (logits) into filtered weights in place and summarises it.
     /// Throws when the row has no finite maximum (all NaN or −∞).
     mutating func prepare(_ row: UnsafeMutableBufferPointer<Float>, rowIndex: Int) throws -> PreparedRow {
+        guard let base = row.baseAddress else { throw SamplerError.invalidLogits(row: rowIndex) }
         if temperature > 0 && temperature != 1 {
             let divisor = temperature
-            for index in 0..<row.count { row[index] = row[index] / divisor }
+            let divisors = SIMD8<Float>(repeating: divisor)
+            var index = 0
+            while index + 8 <= row.count {
+                let raw = UnsafeMutableRawPointer(base + index)
+                raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) / divisors, as: SIMD8<Float>.self)
+                index += 8
+            }
+            while index < row.count { row[index] = row[index] / divisor; index += 1 }
         }
-        var maximum = -Float.infinity
-        var argmax = 0
-        for index in 0..<row.count where row[index] > maximum {
-            maximum = row[index]
-            argmax = index
-        }
+        let (maximum, argmax) = Self.maximumAndIndex(base, count: row.count)
         guard maximum.isFinite else { throw SamplerError.invalidLogits(row: rowIndex) }
-        var total = 0.0
-        for index in 0..<row.count {
-            let weight = Self.exponential(row[index] - maximum)
-            row[index] = weight
-            total += Double(weight)
-        }
+        let total = Self.exponentials(base, count: row.count, maximum: maximum)
         var summary = PreparedRow(kept: total, argmax: argmax)
         if let topP, topP < 1 { summary.kept = applyTopP(row, topP: topP, total: total) }
         if let topK { summary.kept = applyTopK(row, k: topK, kept: summary.kept) }

@@ -12,7 +12,7 @@ struct DiffuCommand: AsyncParsableCommand {
         subcommands: [
             GenerateCommand.self, InfillCommand.self, ChatCommand.self,
             ConvertCommand.self, InspectCommand.self, VerifyCommand.self,
-            LogitsCommand.self, BenchCommand.self, BenchGemmCommand.self,
+            LogitsCommand.self, BenchCommand.self, BenchGemmCommand.self, BenchAttentionCommand.self,
             TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self,
         ]
     )

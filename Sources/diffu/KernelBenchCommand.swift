@@ -111,3 +111,92 @@ struct BenchGemmCommand: ParsableCommand {
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
+
+/// `diffu bench-attention`: times `Attention.compute` (self-attention of `--tokens` rows, random
+/// queries, keys and values) with the active kernel variant (`DIFFU_KERNELS` forces one).
+///
+/// Prints the median of `--repeat` timed runs (after one warm-up run), the GFLOP/s it implies and the
+/// median process CPU time per run (see `bench-gemm`): `4·L²·heads·dimension` operations for bidirectional attention (scores and value sums, 2 per
+/// multiply-add), half of that for causal attention.
+struct BenchAttentionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-attention",
+        abstract: "Time the attention kernel: softmax(q·kᵀ/√d)·v over --tokens rows."
+    )
+
+    @Option(help: "Sequence length L (queries = keys).")
+    var tokens: Int = 256
+    @Option(help: "Query heads.")
+    var heads: Int = 9
+    @Option(name: .customLong("kv-heads"), help: "Key/value heads (divides --heads).")
+    var keyValueHeads: Int = 3
+    @Option(help: "Floats per head.")
+    var dimension: Int = 64
+    @Flag(help: "Causal attention.")
+    var causal = false
+    @Option(help: "Worker threads.")
+    var threads: Int = 1
+    @Option(name: .customLong("repeat"), help: "Timed runs (the median is reported).")
+    var repetitions: Int = 9
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard tokens > 0, heads > 0, keyValueHeads > 0, dimension > 0 else {
+            throw ValidationError("--tokens, --heads, --kv-heads and --dimension must be positive")
+        }
+        guard heads % keyValueHeads == 0 else { throw ValidationError("--kv-heads must divide --heads") }
+        guard threads > 0, repetitions > 0 else { throw ValidationError("--threads and --repeat must be positive") }
+        let (size, overflow) = tokens.multipliedReportingOverflow(by: heads * dimension)
+        guard !overflow, size <= 1 << 28 else { throw ValidationError("--tokens × --heads × --dimension is too large") }
+    }
+
+    func run() throws {
+        #if DIFFU_AVX2
+        guard diffu_cpu_supports_avx2_fma() == 1 else {
+            throw ValidationError("this build uses AVX2/FMA/F16C, which this CPU lacks; rebuild with DIFFU_PORTABLE=1")
+        }
+        #endif
+        let variant = try KernelVariant.requested()
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func random() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+        }
+        let query = (0..<(tokens * heads * dimension)).map { _ in random() }
+        let key = (0..<(tokens * keyValueHeads * dimension)).map { _ in random() }
+        let value = (0..<(tokens * keyValueHeads * dimension)).map { _ in random() }
+        var output = [Float](repeating: 0, count: tokens * heads * dimension)
+        let geometry = AttentionGeometry(queryCount: tokens, keyCount: tokens, headCount: heads, keyValueHeadCount: keyValueHeads,
+                                         headDimension: dimension, causal: causal)
+        let scale = Float(1 / Double(dimension).squareRoot())
+        var seconds: [Double] = [], cpuSeconds: [Double] = []
+        for iteration in 0...repetitions {
+            let cpuStart = BenchGemmCommand.processCPUSeconds()
+            let start = DispatchTime.now().uptimeNanoseconds
+            Attention.compute(query: query, key: key, value: value, output: &output, geometry: geometry, scale: scale,
+                              threads: threads, variant: variant)
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let cpu = BenchGemmCommand.processCPUSeconds() - cpuStart
+            if iteration > 0 { seconds.append(elapsed); cpuSeconds.append(cpu) }
+        }
+        seconds.sort()
+        cpuSeconds.sort()
+        let medianCPU = cpuSeconds[cpuSeconds.count / 2]
+        let median = seconds[seconds.count / 2]
+        let operations = 4.0 * Double(tokens) * Double(tokens) * Double(heads) * Double(dimension) * (causal ? 0.5 : 1)
+        let gflops = operations / median / 1e9
+        if json {
+            let fields = [
+                "\"tokens\": \(tokens)", "\"heads\": \(heads)", "\"kv_heads\": \(keyValueHeads)", "\"dimension\": \(dimension)",
+                "\"causal\": \(causal)", "\"threads\": \(threads)", "\"kernel_variant\": \"\(variant)\"",
+                "\"median_seconds\": \(median)", "\"min_seconds\": \(seconds[0])", "\"gflops\": \(gflops)",
+                "\"median_cpu_seconds\": \(medianCPU)", "\"gflops_per_cpu_second\": \(operations / medianCPU / 1e9)",
+            ]
+            print("{" + fields.joined(separator: ", ") + "}")
+        } else {
+            let milliseconds = (median * 1e6).rounded() / 1e3
+            print("bench-attention \(variant) L \(tokens) heads \(heads)/\(keyValueHeads) d \(dimension)\(causal ? " causal" : "") threads \(threads): median \(milliseconds) ms, \((gflops * 10).rounded() / 10) GFLOP/s, CPU \((medianCPU * 1e6).rounded() / 1e3) ms (\((operations / medianCPU / 1e8).rounded() / 10) GFLOP per CPU second)")
+        }
+    }
+}

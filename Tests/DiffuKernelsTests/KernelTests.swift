@@ -271,12 +271,16 @@ struct KernelRandom {
         let scale = Float(1 / Double(dimension).squareRoot())
         let geometry = AttentionGeometry(queryCount: length, keyCount: length, headCount: heads, keyValueHeadCount: kvHeads,
                                          headDimension: dimension, causal: causal)
-        Attention.compute(query: q, key: k, value: v, output: &out, geometry: geometry, scale: scale, threads: threads)
         let expected = Self.reference(q, k, v, queries: length, keys: length, heads: heads, kvHeads: kvHeads, dimension: dimension,
                                       causal: causal, offset: 0, scale: Double(scale))
-        var worst = 0.0
-        for index in out.indices { worst = max(worst, abs(Double(out[index]) - expected[index])) }
-        #expect(worst <= 2e-6, "max |Δ| \(worst)")
+        for variant in KernelVariant.supported {
+            out = [Float](repeating: .nan, count: length * heads * dimension)
+            Attention.compute(query: q, key: k, value: v, output: &out, geometry: geometry, scale: scale, threads: threads,
+                              variant: variant)
+            var worst = 0.0
+            for index in out.indices { worst = max(worst, abs(Double(out[index]) - expected[index])) }
+            #expect(worst <= 2e-6, "\(variant): max |Δ| \(worst)")
+        }
     }
 
     /// Causal vs bidirectional differ exactly where they should; the first row of causal attention is v[0].
@@ -308,11 +312,15 @@ struct KernelRandom {
             var geometry = AttentionGeometry(queryCount: queries, keyCount: keys, headCount: heads, keyValueHeadCount: kvHeads,
                                              headDimension: dimension, causal: causal)
             geometry.queryPositionOffset = keys - queries
-            var out = [Float](repeating: .nan, count: q.count)
-            Attention.compute(query: q, key: k, value: v, output: &out, geometry: geometry, scale: 0.25, threads: 2)
             let expected = Self.reference(q, k, v, queries: queries, keys: keys, heads: heads, kvHeads: kvHeads, dimension: dimension,
                                           causal: causal, offset: keys - queries, scale: 0.25)
-            for index in out.indices { #expect(abs(Double(out[index]) - expected[index]) <= 2e-6) }
+            for variant in KernelVariant.supported {
+                var out = [Float](repeating: .nan, count: q.count)
+                Attention.compute(query: q, key: k, value: v, output: &out, geometry: geometry, scale: 0.25, threads: 2, variant: variant)
+                var worst = 0.0
+                for index in out.indices { worst = max(worst, abs(Double(out[index]) - expected[index])) }
+                #expect(worst <= 2e-6, "\(variant) causal \(causal): max |Δ| \(worst)")
+            }
         }
     }
 }

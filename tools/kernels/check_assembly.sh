@@ -62,6 +62,17 @@ forbid 'ActivationQuantizerO8quantize' 'vpinsr|vpextr|vinsertps|call.*max' "acti
 expect 'GemmMicroKernelO3run' 'vfmadd231ps.*ymm' 12 "f32 micro-kernel (avx2): ymm FMAs"
 forbid 'GemmMicroKernelO' 'call.*(fmaf|__extendhfsf2)' "f32 micro-kernel: no per-lane library calls"
 expect 'GemmTileDecoderO9decodeF16' 'vcvtph2ps' 1 "f16 tile decoder: vcvtph2ps"
+wide='18DiffuKernelsAVX51211MicroKernelO6kernel.*Rows8O_AA4Pair'
+expect "$wide" 'vfmadd231ps.*zmm' 16 "f32 micro-kernel (avx512): 8 rows x 2 panels of zmm FMAs"
+forbid "$wide" 'call' "f32 micro-kernel (avx512): no calls"
+expect 'FloatTileWidenerO9widenF16' 'vcvtph2ps.*zmm' 1 "f16 widener (avx512): vcvtph2ps zmm"
+expect 'FloatTileWidenerO10widenBF16' 'vpmovzxwd.*zmm' 1 "bf16 widener (avx512): vpmovzxwd zmm"
+expect 'WideAttentionO10ValueBlock.*Rows4O' 'vfmadd231ps.*zmm' 16 "attention values (avx512): 4 queries x 64 dimensions of zmm FMAs"
+expect 'WideAttentionO6attend' 'vfmadd231ps.*zmm' 16 "attention scores (avx512): 4 queries x 64 keys of zmm FMAs"
+forbid 'WideAttentionO9updateRow' 'call' "attention softmax update (avx512): exp inlined, no calls"
+expect 'WideAttentionO9updateRow' 'vfmadd...ps.*zmm' 8 "attention softmax update (avx512): zmm exp polynomial"
+expect '11RowPreparerV12exponentials' 'vmulpd.*ymm' 20 "sampler exponentials: double-precision polynomial on 4 lanes"
+forbid '11RowPreparerV12exponentials' 'call' "sampler exponentials: no calls (no expf)"
 
 if (( failures > 0 )); then
     echo "check_assembly: $failures check(s) failed for $binary"
