@@ -73,6 +73,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .systemLibrary(
@@ -111,6 +112,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -136,7 +138,7 @@ let package = Package(
         .testTarget(name: "DiffuTests", dependencies: ["Diffu"]),
         .testTarget(
             name: "DiffuServerTests",
-            dependencies: ["DiffuServer", "Diffu"]
+            dependencies: ["DiffuServer", "Diffu", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

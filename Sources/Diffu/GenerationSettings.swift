@@ -75,6 +75,13 @@ public struct FinishedText: Sendable, Equatable {
     public let tokenCount: Int
     /// Why the answer ends.
     public let reason: FinishReason
+
+    /// Creates a value.
+    public init(text: String, tokenCount: Int, reason: FinishReason) {
+        self.text = text
+        self.tokenCount = tokenCount
+        self.reason = reason
+    }
 }
 
 extension DiffuModel {

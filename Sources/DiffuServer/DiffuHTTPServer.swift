@@ -2,6 +2,7 @@ import Diffu
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// How `diffu serve` runs.
@@ -67,9 +68,12 @@ public struct DiffuHTTPServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "diffu"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
+        // Shut down in reverse order: the drain first (the queue closes, /health says "draining", running
+        // generations get the drain time, then stop with an error event), then the HTTP server.
+        let drain = DrainService(service: service, seconds: configuration.drainSeconds)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.drainSeconds * 1000))
+            services: [.init(service: application), .init(service: drain)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.drainSeconds * 1000) + 10_000)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: groupConfiguration).run()
         logger.info("diffu serve: stopped")
@@ -86,7 +90,8 @@ public struct DiffuHTTPServer: Sendable {
             Self.json(200, ResponseEncoder.models(id: service.modelID, created: service.startTime))
         }
         router.get("/health") { _, _ in
-            Self.json(200, .object(["status": .string("ok"), "model": .string(service.modelID),
+            Self.json(service.scheduler.isClosed ? 503 : 200, .object([
+                "status": .string(service.scheduler.isClosed ? "draining" : "ok"), "model": .string(service.modelID),
                                     "running": .integer(service.scheduler.runningCount), "queued": .integer(service.scheduler.queuedCount)]))
         }
         router.get("/metrics") { _, _ in
@@ -106,11 +111,15 @@ public struct DiffuHTTPServer: Sendable {
     /// latest when the next event cannot be written.
     static func generate(_ request: Request, endpoint: Endpoint, service: GenerationService) async throws -> Response {
         var request = request
+        let limit = service.limits.maximumBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw APIError.bodyTooLarge(limit: limit) }
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: service.limits.maximumBodyBytes)
+            body = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError.bodyTooLarge(limit: service.limits.maximumBodyBytes)
+            throw APIError.bodyTooLarge(limit: limit)
         }
         let prepared = try service.prepare(body.readableBytesView, endpoint: endpoint)
         let collected = request
@@ -140,6 +149,25 @@ public struct DiffuHTTPServer: Sendable {
         headers[.contentType] = "application/json"
         return Response(status: HTTPResponse.Status(code: status), headers: headers,
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: ResponseEncoder.bytes(value))))
+    }
+}
+
+/// Waits for the graceful shutdown (SIGTERM/SIGINT), then closes the queue, lets running generations go
+/// on for the drain time and stops what is left.
+struct DrainService: Service {
+    let service: GenerationService
+    let seconds: Double
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        service.logger.info("diffu serve: shutting down; draining for \(seconds) s")
+        service.scheduler.close()
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while service.scheduler.runningCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        service.stopSignal.stop()
+        while service.scheduler.runningCount > 0 { try? await Task.sleep(for: .milliseconds(20)) }
     }
 }
 

@@ -29,6 +29,8 @@ public final class GenerationScheduler: Sendable {
     public var runningCount: Int { state.withLock { $0.running } }
     /// Requests waiting for a slot now.
     public var queuedCount: Int { state.withLock { $0.waiters.count } }
+    /// Whether ``close()`` was called (the server is draining).
+    public var isClosed: Bool { state.withLock { $0.closed } }
 
     /// Takes a slot, waiting in the queue when all are taken. The slot is given back when the returned
     /// ``GenerationSlot`` is released or goes away.
@@ -113,4 +115,52 @@ public final class GenerationSlot: Sendable {
     }
 
     deinit { release() }
+}
+
+/// A one-way signal that in-flight generations must stop (the server's drain time is over). Waiting is
+/// cancellable: a waiter whose task is cancelled returns at once.
+public final class StopSignal: Sendable {
+    private let state = Mutex(State())
+
+    private struct State {
+        var stopped = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    /// Creates a signal that has not fired.
+    public init() {}
+
+    /// Whether the signal fired.
+    public var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Fires the signal: every waiter returns.
+    public func stop() {
+        let waiters = state.withLock { state in
+            state.stopped = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when the signal fires, or when the calling task is cancelled.
+    public func wait() async {
+        let id = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.stopped || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
 }

@@ -20,6 +20,8 @@ public final class GenerationService: Sendable {
     public let metrics: ServerMetrics
     /// Request log (one line per request).
     public let logger: Logger
+    /// Fired when the server's drain time is over: in-flight generations stop between two steps.
+    public let stopSignal = StopSignal()
     /// Unix seconds the service started (the model's `created`).
     public let startTime: Int
     private let parser: RequestParser
@@ -192,7 +194,8 @@ public final class GenerationService: Sendable {
         return limits.requestTimeout - Double(elapsed.components.seconds) - Double(elapsed.components.attoseconds) / 1e18
     }
 
-    /// Runs `operation`, cancelling it when `seconds` pass (``APIError/timedOut(seconds:)``).
+    /// Runs `operation`, cancelling it when `seconds` pass (``APIError/timedOut(seconds:)``) or the
+    /// server stops (``APIError/shuttingDown``).
     func withTimeLimit<Value: Sendable>(_ seconds: Double, _ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
         let limit = limits.requestTimeout
         guard seconds > 0 else { throw APIError.timedOut(seconds: limit) }
@@ -201,6 +204,11 @@ public final class GenerationService: Sendable {
             group.addTask {
                 try await Task.sleep(for: .seconds(seconds))
                 throw APIError.timedOut(seconds: limit)
+            }
+            group.addTask { [stopSignal] in
+                await stopSignal.wait()
+                try Task.checkCancellation()
+                throw APIError.shuttingDown
             }
             defer { group.cancelAll() }
             return try await group.next()!
