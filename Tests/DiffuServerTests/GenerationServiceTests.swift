@@ -148,7 +148,10 @@ import Testing
         let (status, body) = await service.complete(prepared, slot: try await service.admit(prepared))
         #expect(status == 408)
         #expect(((try Self.object(body))["error"] as? [String: Any])?["code"] as? String == "timeout")
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // The full generation would take hours (100 000 steps). The bound is loose because a parallel
+        // `swift test` keeps the cooperative pool busy with other suites' synchronous work, which delays
+        // the timer task; tools/server_smoke.sh checks the time limit tightly on a running server.
+        #expect(ContinuousClock.now - start < .seconds(600))
     }
 
     @Test func heldBackTails() {
