@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 // Diffu: a pure-Swift CPU runtime for diffusion language models.
 //
 // The module graph is the data flow:
@@ -10,7 +10,9 @@
 //   DiffuModels (GPT-2, LLaMA, Qwen2; no file-format knowledge) ← DiffuKernels
 //   DiffuSamplers (diffusion samplers over a logits provider)
 //   DiffuConvert (safetensors / GGUF importers + quantizer) → DiffuFormat
-//   Diffu (public facade) → everything above;  diffu (thin CLI) → Diffu
+//   Diffu (public facade) → everything above
+//   DiffuServer (OpenAI-compatible HTTP server on Hummingbird/NIO) → Diffu;  diffu (thin CLI) → Diffu, DiffuServer
+// Only DiffuServer links the server stack: the `Diffu` library product stays free of NIO.
 import PackageDescription
 import Foundation
 
@@ -65,6 +67,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The server (DiffuServer and the CLI only). Hummingbird's default traits (swift-configuration
+        // support, full Foundation) are off: the server needs neither, and they cost build time.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .systemLibrary(
@@ -95,10 +104,22 @@ let package = Package(
             ],
             swiftSettings: fastSettings
         ),
+        .target(
+            name: "DiffuServer",
+            dependencies: [
+                "Diffu",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "diffu",
             dependencies: [
-                "Diffu", "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
+                "Diffu", "DiffuServer",
+                .product(name: "Logging", package: "swift-log"), "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
                 "DiffuSamplers", "DiffuConvert", "DiffuGGUF", "CDiffuSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -115,5 +136,9 @@ let package = Package(
         .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
         .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),
         .testTarget(name: "DiffuTests", dependencies: ["Diffu"]),
+        .testTarget(
+            name: "DiffuServerTests",
+            dependencies: ["DiffuServer", "Diffu", .product(name: "Logging", package: "swift-log")]
+        ),
     ]
 )

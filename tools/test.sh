@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command, and what .ci/run runs: installs what a fresh machine lacks, then the unit,
 # reference and end-to-end tests, the embedding example, conversions killed at random points, the
-# kernels' code-generation check (release build) and a version-pinned dependent package.
+# kernels' code-generation check (release build), a version-pinned dependent package and `diffu serve`
+# driven by the openai Python client.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -11,3 +12,4 @@ tools/example_smoke.sh
 tools/fault_smoke.sh
 tools/kernels/check_assembly.sh
 tools/dependency_smoke.sh
+tools/server_smoke.sh

@@ -5,6 +5,9 @@
 /// the template's literal text when the chat does not start with one — exactly what those templates do.
 /// Any other template is refused with a typed error rather than rendered wrongly.
 public enum ChatTemplate {
+    /// The ChatML end of a turn: a chat's answer ends before it (``DiffuModel/stopSequences(for:parameters:)``).
+    public static let endOfTurn = "<|im_end|>"
+
     /// Renders `messages` followed by the assistant generation prompt.
     /// - Throws: ``DiffuError/invalidRequest(_:)`` when the model has no template, or one that is not ChatML.
     public static func render(_ messages: [ChatMessage], template: String?) throws -> String {

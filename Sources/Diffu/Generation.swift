@@ -69,12 +69,16 @@ public struct GenerationParameters: Sendable, Equatable {
     /// Approximate key/value cache refreshed per block (Fast-dLLM prefix or dual cache). Opt-in; changes
     /// results. Pair it with ``blockLength``: without blocks only the prompt is cached.
     public var cache: CacheMode
+    /// Texts that end the answer: ``GenerationResult/text`` stops before the earliest one found (the
+    /// whole span is still generated: diffusion fills every position). Empty strings are refused.
+    public var stopSequences: [String]
 
     /// Creates parameters.
     public init(length: Int, sampler: SamplerAlgorithm = .randomKeep, steps: Int = 64, temperature: Float = 0.9,
                 topP: Float? = 0.9, topK: Int? = nil, blockLength: Int? = nil, confidenceThreshold: Float? = nil,
                 algorithmTemperature: Float = 0, seed: UInt64 = 0, autoregressive: Bool = false, causal: Bool = false,
-                threads: Int = DiffuModel.defaultThreadCount, decodeSteps: Bool = false, cache: CacheMode = .none) {
+                threads: Int = DiffuModel.defaultThreadCount, decodeSteps: Bool = false, cache: CacheMode = .none,
+                stopSequences: [String] = []) {
         self.length = length
         self.sampler = sampler
         self.steps = steps
@@ -90,6 +94,7 @@ public struct GenerationParameters: Sendable, Equatable {
         self.threads = threads
         self.decodeSteps = decodeSteps
         self.cache = cache
+        self.stopSequences = stopSequences
     }
 }
 
@@ -121,14 +126,22 @@ public struct GenerationResult: Sendable {
     public let generatedPositions: [Int]
     /// The tokens at the generated positions.
     public let generatedTokens: [Int32]
-    /// The generated tokens decoded, up to the first end-of-sequence token.
+    /// The answer: the generated tokens decoded up to the first end-of-sequence token, and before the
+    /// earliest stop sequence (``DiffuModel/finishedText(_:stopSequences:)``).
     public let text: String
+    /// Why ``text`` ends where it does.
+    public let finishReason: FinishReason
+    /// Generated tokens that ``text`` covers (at most ``generatedTokens``' count).
+    public let answerTokenCount: Int
     /// Steps run.
     public let steps: Int
     /// Forward passes run.
     public let forwardPasses: Int
     /// Wall-clock seconds.
     public let seconds: Double
+
+    /// Positions of the canvas that are not generated (the prompt, with its special tokens).
+    public var promptTokenCount: Int { tokens.count - generatedPositions.count }
 }
 
 /// An event of ``DiffuModel/generate(_:parameters:)``.
@@ -213,6 +226,8 @@ extension DiffuModel {
                                       onStep: ((GenerationStep) -> Bool)? = nil) throws -> GenerationResult {
         guard parameters.length >= 1 else { throw DiffuError.invalidRequest("length must be at least 1 (got \(parameters.length))") }
         guard parameters.threads >= 1 else { throw DiffuError.invalidRequest("threads must be at least 1 (got \(parameters.threads))") }
+        guard !parameters.stopSequences.contains("") else { throw DiffuError.invalidRequest("a stop sequence is empty") }
+        let stops = stopSequences(for: prompt, parameters: parameters)
         let canvas = try canvas(for: prompt, length: parameters.length)
         if configuration.architecture == .gpt2, canvas.count > configuration.maximumPositions {
             throw DiffuError.invalidRequest("prompt + length = \(canvas.count) tokens exceeds the model's \(configuration.maximumPositions) positions")
@@ -236,16 +251,10 @@ extension DiffuModel {
             return onStep(event) ? .proceed : .stop
         }
         let tokens = result.generatedTokens
+        let answer = finishedText(tokens, stopSequences: stops)
         return GenerationResult(tokens: result.tokens, generatedPositions: result.generatedPositions, generatedTokens: tokens,
-                                text: decodeUntilEnd(tokens), steps: result.steps, forwardPasses: result.forwardPasses,
-                                seconds: elapsed())
-    }
-
-    /// Decodes generated tokens up to the first end-of-sequence token (the model's EOS).
-    func decodeUntilEnd(_ tokens: [Int32]) -> String {
-        let eos = diffusion.eosTokenID.map(Int32.init) ?? tokenizer.specialTokens.eos
-        let end = eos.flatMap { tokens.firstIndex(of: $0) } ?? tokens.count
-        return tokenizer.decode(Array(tokens[..<end]))
+                                text: answer.text, finishReason: answer.reason, answerTokenCount: answer.tokenCount,
+                                steps: result.steps, forwardPasses: result.forwardPasses, seconds: elapsed())
     }
 
     /// Generates asynchronously: a stream of one ``GenerationEvent/step(_:)`` per denoising step and a

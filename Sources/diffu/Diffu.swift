@@ -13,7 +13,7 @@ struct DiffuCommand: AsyncParsableCommand {
             GenerateCommand.self, InfillCommand.self, ChatCommand.self,
             ConvertCommand.self, InspectCommand.self, VerifyCommand.self,
             LogitsCommand.self, BenchCommand.self, BenchGemmCommand.self, BenchAttentionCommand.self,
-            TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self,
+            TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self, ServeCommand.self,
         ]
     )
 

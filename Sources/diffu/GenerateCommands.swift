@@ -57,29 +57,10 @@ struct SamplerOptions: ParsableArguments {
     var plain = false
 
     func parameters(for model: DiffuModel) -> GenerationParameters {
-        var parameters = model.defaultParameters
-        if autoregressive {
-            parameters.autoregressive = true
-            parameters.length = 64
-            parameters.temperature = 0
-            parameters.topP = nil
-        }
-        if let length { parameters.length = length }
-        if let steps { parameters.steps = steps }
-        if let sampler { parameters.sampler = sampler }
-        if let blockLength { parameters.blockLength = blockLength }
-        if let temperature { parameters.temperature = temperature }
-        if let topP { parameters.topP = topP >= 1 ? nil : topP }
-        // The confidence sampler has no nucleus filter: drop the file's default unless asked for.
-        if parameters.sampler == .confidence && topP == nil { parameters.topP = nil }
-        if let topK { parameters.topK = topK }
-        if let algorithmTemperature { parameters.algorithmTemperature = algorithmTemperature }
-        parameters.confidenceThreshold = threshold
-        parameters.cache = cache
-        parameters.seed = seed
-        parameters.causal = causal
-        if let threads { parameters.threads = threads }
-        return parameters
+        model.parameters(GenerationSettings(
+            length: length, steps: steps, sampler: sampler, blockLength: blockLength, temperature: temperature, topP: topP,
+            topK: topK, algorithmTemperature: algorithmTemperature, confidenceThreshold: threshold, cache: cache, seed: seed,
+            autoregressive: autoregressive, causal: causal, threads: threads))
     }
 }
 
@@ -201,7 +182,7 @@ struct ChatCommand: AsyncParsableCommand {
                 case .step(let step): view.draw(step)
                 case .finished(let result):
                     view.finish(result)
-                    reply = result.text.components(separatedBy: "<|im_end|>")[0]
+                    reply = result.text  // ends before the template's end of turn
                 }
             }
             print(reply)
