@@ -28,7 +28,7 @@ build_module() {
 build_libraries() {
     build_module DiffuStorage
     build_module DiffuFormat DiffuStorage
-    build_module DiffuGGUF
+    build_module DiffuGGUF DiffuStorage
     build_module DiffuTokenizers DiffuGGUF
     build_module DiffuKernels DiffuStorage
     build_module DiffuModels DiffuKernels DiffuStorage
