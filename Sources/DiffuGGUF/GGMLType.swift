@@ -151,30 +151,30 @@ enum GGMLDequantizers {
         for block in 0..<count { body(blocks + block * byteCount, output + block * length) }
     }
 
-    static func f32(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func f32(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         for index in 0..<count {
             output[index] = Float(bitPattern: UInt32(littleEndian: blocks.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self)))
         }
     }
 
-    static func f16(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func f16(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         for index in 0..<count { output[index] = half(blocks, 2 * index) }
     }
 
-    static func bf16(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func bf16(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         for index in 0..<count {
             output[index] = HalfPrecision.float(bfloat16Bits: UInt16(littleEndian: blocks.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)))
         }
     }
 
-    static func q8_0(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func q8_0(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         forEachBlock(blocks, count, byteCount: 34, length: 32, output) { block, y in
             let d = half(block, 0)
             for j in 0..<32 { y[j] = d * Float(block.load(fromByteOffset: 2 + j, as: Int8.self)) }
         }
     }
 
-    static func q4_0(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func q4_0(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         forEachBlock(blocks, count, byteCount: 18, length: 32, output) { block, y in
             let d = half(block, 0)
             for j in 0..<16 {
@@ -185,7 +185,7 @@ enum GGMLDequantizers {
         }
     }
 
-    static func q4_1(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func q4_1(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         forEachBlock(blocks, count, byteCount: 20, length: 32, output) { block, y in
             let d = half(block, 0), m = half(block, 2)
             for j in 0..<16 {
@@ -205,14 +205,14 @@ enum GGMLDequantizers {
         return Int(low) | Int((qh >> UInt32(j)) & 1) << 4
     }
 
-    static func q5_0(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func q5_0(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         forEachBlock(blocks, count, byteCount: 22, length: 32, output) { block, y in
             let d = half(block, 0)
             for j in 0..<32 { y[j] = Float(fiveBitCode(block, highBits: 2, nibbles: 6, value: j) - 16) * d }
         }
     }
 
-    static func q5_1(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func q5_1(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         forEachBlock(blocks, count, byteCount: 24, length: 32, output) { block, y in
             let d = half(block, 0), m = half(block, 2)
             for j in 0..<32 { y[j] = d * Float(fiveBitCode(block, highBits: 4, nibbles: 8, value: j)) + m }
@@ -248,15 +248,15 @@ enum GGMLDequantizers {
         }
     }
 
-    static func q4_K(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func q4_K(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         forEachBlock(blocks, count, byteCount: 144, length: 256, output) { kQuant($0, highBits: nil, nibbles: 16, $1) }
     }
 
-    static func q5_K(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func q5_K(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         forEachBlock(blocks, count, byteCount: 176, length: 256, output) { kQuant($0, highBits: 16, nibbles: 48, $1) }
     }
 
-    static func q6_K(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
+    @Sendable static func q6_K(_ blocks: UnsafeRawPointer, _ count: Int, _ output: UnsafeMutablePointer<Float>) {
         forEachBlock(blocks, count, byteCount: 210, length: 256, output) { block, y in
             let d = half(block, 208)
             for index in 0..<256 {
@@ -272,13 +272,13 @@ enum GGMLDequantizers {
         }
     }
 
-    static func q8_0Codes(_ block: UnsafeRawPointer) -> (scaleBits: UInt16, codes: SIMD32<Int8>) {
+    @Sendable static func q8_0Codes(_ block: UnsafeRawPointer) -> (scaleBits: UInt16, codes: SIMD32<Int8>) {
         var codes = SIMD32<Int8>()
         for j in 0..<32 { codes[j] = block.load(fromByteOffset: 2 + j, as: Int8.self) }
         return (UInt16(littleEndian: block.loadUnaligned(as: UInt16.self)), codes)
     }
 
-    static func q4_0Codes(_ block: UnsafeRawPointer) -> (scaleBits: UInt16, codes: SIMD32<Int8>) {
+    @Sendable static func q4_0Codes(_ block: UnsafeRawPointer) -> (scaleBits: UInt16, codes: SIMD32<Int8>) {
         var codes = SIMD32<Int8>()
         for j in 0..<16 {
             let packed = byte(block, 2 + j)
@@ -288,7 +288,7 @@ enum GGMLDequantizers {
         return (UInt16(littleEndian: block.loadUnaligned(as: UInt16.self)), codes)
     }
 
-    static func q5_0Codes(_ block: UnsafeRawPointer) -> (scaleBits: UInt16, codes: SIMD32<Int8>) {
+    @Sendable static func q5_0Codes(_ block: UnsafeRawPointer) -> (scaleBits: UInt16, codes: SIMD32<Int8>) {
         var codes = SIMD32<Int8>()
         for j in 0..<32 { codes[j] = Int8(fiveBitCode(block, highBits: 2, nibbles: 6, value: j) - 16) }
         return (UInt16(littleEndian: block.loadUnaligned(as: UInt16.self)), codes)
