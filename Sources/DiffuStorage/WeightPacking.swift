@@ -105,6 +105,15 @@ public enum WeightPacking {
         }
     }
 
+    /// `1 / d` as llama.cpp's quantizers take it (0 for a zero scale), and 0 where it overflows: a
+    /// scale below ~3·10⁻³⁹ has an infinite inverse (whose codes would not be integers) and is 0 once
+    /// stored as f16 anyway, so the block decodes to zeros either way.
+    @inline(__always)
+    static func inverseScale(_ d: Float) -> Float {
+        let inverse = 1 / d
+        return d == 0 || !inverse.isFinite ? 0 : inverse
+    }
+
     /// Encodes one block given as `tile[c * 32 + k]` (lane-major) into its byte layout at `base`.
     private static func encodeBlock(_ tile: [Float], storage: StorageType, into base: UnsafeMutableRawPointer) {
         let width = PanelGeometry.panelWidth, length = PanelGeometry.blockLength
@@ -130,7 +139,7 @@ public enum WeightPacking {
                 var amax: Float = 0
                 for k in 0..<length { amax = max(amax, abs(tile[c * length + k])) }
                 let d = amax / 127
-                let inverse: Float = d == 0 ? 0 : 1 / d
+                let inverse = inverseScale(d)
                 base.storeBytes(of: HalfPrecision.float16Bits(d), toByteOffset: 2 * c, as: UInt16.self)
                 for k in 0..<length {
                     let q = Int8((tile[c * length + k] * inverse).rounded(.toNearestOrAwayFromZero))
@@ -145,7 +154,7 @@ public enum WeightPacking {
                     if abs(value) > amax { amax = abs(value); signedMax = value }
                 }
                 let d = signedMax / -8
-                let inverse: Float = d == 0 ? 0 : 1 / d
+                let inverse = inverseScale(d)
                 base.storeBytes(of: HalfPrecision.float16Bits(d), toByteOffset: 2 * c, as: UInt16.self)
                 for j in 0..<(length / 2) {
                     let low = min(15, UInt8(tile[c * length + j] * inverse + 8.5))

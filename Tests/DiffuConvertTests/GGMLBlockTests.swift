@@ -183,6 +183,27 @@ import Testing
         #expect(payload == expected)
     }
 
+    /// What the GGUF fuzz target does with a parsed file: dequantize every small tensor and encode every
+    /// matrix as q8 and q4; errors are fine, traps are not.
+    static func decodeAndEncodeEveryTensor(of checkpoint: GGUFCheckpoint) {
+        for name in checkpoint.tensors.keys.sorted() {
+            guard let tensor = checkpoint.tensors[name], tensor.elementCount <= 1 << 16 else { continue }
+            _ = try? tensor.readFloats()
+            guard tensor.shape.count == 2 else { continue }
+            for storage in [StorageType.q8, .q4] { _ = try? encode(tensor, storage: storage) }
+        }
+    }
+
+    /// Every tensor of the fixture encodes as q8 and q4 (the BF16 edge row holds values of 9·10⁻⁴¹, whose
+    /// q8 scale has an infinite inverse: found by the fuzz target, `WeightPacking.inverseScale`).
+    @Test func everyFixtureTensorEncodesWithoutTrapping() throws {
+        let checkpoint = try GGUFCheckpoint.open(path: Self.fixture)
+        Self.decodeAndEncodeEveryTensor(of: checkpoint)
+        let source = try Self.tensor("bf16.edge")
+        let values = try Self.decode(try Self.encode(source, storage: .q8), rows: 3, columns: source.rowLength, storage: .q8)
+        #expect(values[(2 * source.rowLength)...].allSatisfy { $0 == 0 })
+    }
+
     @Test(arguments: [("q2_k.refused", "Q2_K"), ("q3_k.refused", "Q3_K")])
     func typesWithoutADequantizerAreRefusedByName(name: String, type: String) throws {
         let source = try Self.tensor(name)
