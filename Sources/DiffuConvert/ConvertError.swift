@@ -96,7 +96,7 @@ public enum ConvertError: Error, Equatable, CustomStringConvertible {
         case .missingTokenizer(let source):
             "no tokenizer in \(source) (expected tokenizer.json, vocab.json + merges.txt or tokenizer.model; GGUF: tokenizer.ggml.* keys)"
         case .unsupportedGGUFTensorType(let tensor, let type):
-            "GGUF tensor '\(tensor)' has type \(type); Diffu imports F32, F16, BF16, Q8_0, Q4_0 and Q4_1"
+            "GGUF tensor '\(tensor)' has type \(type); Diffu imports \(GGMLType.allCases.filter { $0.traits.dequantize != nil }.map(\.description).joined(separator: ", "))"
         case .gguf(let path, let error): "\(path): \(error)"
         case .nonFiniteValue(let tensor, let index): "tensor '\(tensor)' holds NaN or infinity at element \(index)"
         case .packing(let tensor, let error): "cannot encode tensor '\(tensor)': \(error)"

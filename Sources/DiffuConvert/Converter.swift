@@ -269,8 +269,13 @@ public enum Converter {
         guard let geometry = PanelGeometry(rows: rows, columns: columns, storage: storage) else {
             throw ConvertError.shapeMismatch(tensor: tensor.name, expected: [rows, columns], actual: tensor.shape)
         }
-        // Every byte is written by `WeightPacking.pack` (padding included), so no zero fill first.
-        var output = [UInt8](unsafeUninitializedCapacity: geometry.byteCount) { _, count in count = geometry.byteCount }
+        // Source blocks that q8/q4 hold as they are are copied, not decoded and rounded again.
+        let copy = BlockCopy(tensor, storage: storage)
+        // `WeightPacking.pack` writes every byte (padding included), so it needs no zero fill first; the
+        // copy writes only the blocks of real rows.
+        var output = copy == nil
+            ? [UInt8](unsafeUninitializedCapacity: geometry.byteCount) { _, count in count = geometry.byteCount }
+            : [UInt8](repeating: 0, count: geometry.byteCount)
         try output.withUnsafeMutableBytes { destination in
             if tensor.supportsRowChunks {
                 // Whole panels (16 rows) and whole RoPE heads per chunk.
@@ -279,9 +284,13 @@ public enum Converter {
                 var start = 0
                 while start < rows {
                     let end = min(rows, start + chunkRows)
-                    let values = try tensor.readRows(start..<end)
-                    try pack(values, rows: start..<end, columns: columns, storage: storage, geometry: geometry,
-                             into: destination, threadCount: threadCount, name: tensor.name)
+                    if let copy {
+                        try copy.store(rows: start..<end, geometry: geometry, into: destination)
+                    } else {
+                        let values = try tensor.readRows(start..<end)
+                        try pack(values, rows: start..<end, columns: columns, storage: storage, geometry: geometry,
+                                 into: destination, threadCount: threadCount, name: tensor.name)
+                    }
                     start = end
                 }
             } else {

@@ -1,8 +1,9 @@
 import DiffuGGUF
 import DiffuModels
 
-/// Imports GGUF files (llama.cpp's container): `llama`, `qwen2` and `dream` architectures with F32,
-/// F16, BF16, Q8_0, Q4_0 and Q4_1 tensors.
+/// Imports GGUF files (llama.cpp's container): `llama`, `qwen2` and `dream` architectures with the tensor
+/// types that have a dequantizer in their ``GGMLType/traits`` row: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+/// Q5_1, Q4_K, Q5_K and Q6_K (Q2_K, Q3_K and unknown codes are refused by tensor name, when read).
 ///
 /// GGUF dimensions are listed fastest-first (`ne[0]` is the contiguous one); ``SourceTensor`` shapes are
 /// their reverse, the PyTorch order. For `llama` files, llama.cpp's converter permuted the Q and K rows
@@ -25,16 +26,7 @@ public struct GGUFCheckpoint: Sendable {
         var tensors: [String: SourceTensor] = [:]
         for info in parsed.tensors {
             let shape = Array(info.dimensions.reversed())
-            let elementType: SourceElementType?
-            switch info.type {
-            case .f32: elementType = .f32
-            case .f16: elementType = .f16
-            case .bf16: elementType = .bf16
-            case .q8_0: elementType = .q8_0
-            case .q4_0: elementType = .q4_0
-            case .q4_1: elementType = .q4_1
-            default: elementType = nil
-            }
+            let elementType = info.type.flatMap { $0.traits.dequantize == nil ? nil : $0 }
             let typeName = info.type?.description ?? "ggml type \(info.typeCode)"
             tensors[info.name] = SourceTensor(
                 name: info.name, shape: shape, elementType: elementType,

@@ -1,53 +1,11 @@
+import DiffuGGUF
 import DiffuStorage
 
-/// How a source tensor's elements are encoded in its file.
-public enum SourceElementType: Sendable, Equatable, CustomStringConvertible {
-    /// IEEE binary32 (safetensors `F32`, ggml `F32`).
-    case f32
-    /// IEEE binary16 (safetensors `F16`, ggml `F16`).
-    case f16
-    /// bfloat16 (safetensors `BF16`, ggml `BF16`).
-    case bf16
-    /// ggml `Q8_0`: blocks of 32 values, 34 bytes: f16 scale `d`, 32 × int8 `q`; value = `d·q`.
-    case q8_0
-    /// ggml `Q4_0`: blocks of 32 values, 18 bytes: f16 scale `d`, 16 bytes whose low nibbles are values
-    /// 0…15 and high nibbles values 16…31; value = `d·(nibble − 8)`.
-    case q4_0
-    /// ggml `Q4_1`: blocks of 32 values, 20 bytes: f16 scale `d`, f16 minimum `m`, 16 bytes of nibbles as
-    /// in `Q4_0`; value = `d·nibble + m`.
-    case q4_1
-
-    /// Values per block (1 for the float types).
-    public var blockLength: Int {
-        switch self {
-        case .f32, .f16, .bf16: 1
-        case .q8_0, .q4_0, .q4_1: 32
-        }
-    }
-
-    /// Bytes per block.
-    public var blockByteCount: Int {
-        switch self {
-        case .f32: 4
-        case .f16, .bf16: 2
-        case .q8_0: 34
-        case .q4_0: 18
-        case .q4_1: 20
-        }
-    }
-
-    /// The name used by safetensors (float types) or ggml (quantized types).
-    public var description: String {
-        switch self {
-        case .f32: "F32"
-        case .f16: "F16"
-        case .bf16: "BF16"
-        case .q8_0: "Q8_0"
-        case .q4_0: "Q4_0"
-        case .q4_1: "Q4_1"
-        }
-    }
-}
+/// How a source tensor's elements are encoded in its file: a ggml type. Safetensors' `F32`, `F16` and
+/// `BF16` are the same little-endian encodings as ggml's, so both importers describe their tensors with
+/// it, and every decode goes through the type's ``GGMLTypeTraits/dequantize`` (one row per type, in
+/// `DiffuGGUF`). A tensor whose type has no dequantizer has no element type (see ``SourceTensor/unsupported``).
+public typealias SourceElementType = GGMLType
 
 /// One tensor of a source checkpoint: where its bytes are and how to turn them into f32.
 ///
@@ -103,112 +61,77 @@ public struct SourceTensor: Sendable {
     /// Reads go through a bounded scratch buffer, so memory is the f32 result plus at most 8 MB.
     /// - Throws: the tensor's unsupported-type error, I/O errors, ``ConvertError/nonFiniteValue(tensor:index:)``.
     public func readFloats(rows: Range<Int>) throws -> [Float] {
-        guard let elementType else {
-            throw unsupported ?? ConvertError.unsupportedDataType(tensor: name, dataType: "unknown")
-        }
-        precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount, "row range outside the tensor")
-        let length = rowLength
-        let count = rows.count * length
+        let (elementType, dequantize) = try decoder()
+        let count = rows.count * rowLength
         var output = [Float](repeating: 0, count: count)
         guard count > 0 else { return output }
-        // Rows hold whole blocks (GGUF: ne[0] is a multiple of the block length, checked by the parser;
-        // rank-1 quantized tensors are read whole), so the row range is one contiguous byte range.
-        let blocksPerRow = max(1, length / elementType.blockLength)
-        let rowBytes = length % elementType.blockLength == 0
-            ? blocksPerRow * elementType.blockByteCount
-            : 0
-        let (start, end): (Int, Int)
-        if rowBytes > 0 {
-            start = offset + rows.lowerBound * rowBytes
-            end = offset + rows.upperBound * rowBytes
-        } else {
-            // Rank 1 with a quantized type: the whole tensor is one run of blocks.
-            precondition(rows == 0..<rowCount)
-            start = offset
-            end = offset + byteCount
-        }
+        let range = byteRange(rows: rows, type: elementType)
         let blockBytes = elementType.blockByteCount, blockLength = elementType.blockLength
         let chunkBlocks = max(1, (8 << 20) / blockBytes)
-        var scratch = [UInt8](repeating: 0, count: min(end - start, chunkBlocks * blockBytes))
+        var scratch = [UInt8](repeating: 0, count: min(range.count, chunkBlocks * blockBytes))
         try output.withUnsafeMutableBufferPointer { destination in
             try scratch.withUnsafeMutableBytes { raw in
-                var position = start, produced = 0
-                while position < end {
-                    let bytes = min(raw.count, end - position)
+                var position = range.lowerBound, produced = 0
+                while position < range.upperBound {
+                    let bytes = min(raw.count, range.upperBound - position)
                     let slice = UnsafeMutableRawBufferPointer(rebasing: raw[0..<bytes])
                     try file.read(into: slice, at: position)
-                    let blocks = bytes / blockBytes
-                    let values = min(blocks * blockLength, count - produced)
-                    Self.decode(UnsafeRawBufferPointer(slice), type: elementType,
+                    let values = min(bytes / blockBytes * blockLength, count - produced)
+                    Self.decode(UnsafeRawBufferPointer(slice), type: elementType, dequantize: dequantize,
                                 into: UnsafeMutableBufferPointer(rebasing: destination[produced..<(produced + values)]))
                     produced += values
                     position += bytes
                 }
             }
             if let bad = destination.firstIndex(where: { !$0.isFinite }) {
-                throw ConvertError.nonFiniteValue(tensor: name, index: rows.lowerBound * length + bad)
+                throw ConvertError.nonFiniteValue(tensor: name, index: rows.lowerBound * rowLength + bad)
             }
         }
         return output
     }
 
-    /// Decodes `output.count` values from `bytes` (which hold at least that many, in whole blocks).
-    ///
-    /// The quantized decoders compute exactly what llama.cpp's reference `dequantize_row_*` (and the
-    /// `gguf` Python package) compute: the f16 scale widened to f32, then one f32 multiply (and add).
-    static func decode(_ bytes: UnsafeRawBufferPointer, type: SourceElementType, into output: UnsafeMutableBufferPointer<Float>) {
-        let base = bytes.baseAddress!
-        switch type {
-        case .f32:
-            for index in 0..<output.count {
-                output[index] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self)))
-            }
-        case .f16:
-            for index in 0..<output.count {
-                output[index] = HalfPrecision.float(float16Bits: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)))
-            }
-        case .bf16:
-            for index in 0..<output.count {
-                output[index] = HalfPrecision.float(bfloat16Bits: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)))
-            }
-        case .q8_0:
-            var index = 0, block = 0
-            while index < output.count {
-                let blockBase = base + block * 34
-                let scale = HalfPrecision.float(float16Bits: UInt16(littleEndian: blockBase.loadUnaligned(as: UInt16.self)))
-                for j in 0..<min(32, output.count - index) {
-                    output[index + j] = scale * Float(blockBase.load(fromByteOffset: 2 + j, as: Int8.self))
-                }
-                index += 32
-                block += 1
-            }
-        case .q4_0:
-            var index = 0, block = 0
-            while index < output.count {
-                let blockBase = base + block * 18
-                let scale = HalfPrecision.float(float16Bits: UInt16(littleEndian: blockBase.loadUnaligned(as: UInt16.self)))
-                for j in 0..<16 {
-                    let byte = blockBase.load(fromByteOffset: 2 + j, as: UInt8.self)
-                    if index + j < output.count { output[index + j] = scale * Float(Int(byte & 0x0F) - 8) }
-                    if index + j + 16 < output.count { output[index + j + 16] = scale * Float(Int(byte >> 4) - 8) }
-                }
-                index += 32
-                block += 1
-            }
-        case .q4_1:
-            var index = 0, block = 0
-            while index < output.count {
-                let blockBase = base + block * 20
-                let scale = HalfPrecision.float(float16Bits: UInt16(littleEndian: blockBase.loadUnaligned(as: UInt16.self)))
-                let minimum = HalfPrecision.float(float16Bits: UInt16(littleEndian: blockBase.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-                for j in 0..<16 {
-                    let byte = blockBase.load(fromByteOffset: 4 + j, as: UInt8.self)
-                    if index + j < output.count { output[index + j] = scale * Float(byte & 0x0F) + minimum }
-                    if index + j + 16 < output.count { output[index + j + 16] = scale * Float(byte >> 4) + minimum }
-                }
-                index += 32
-                block += 1
-            }
+    /// Reads the encoded bytes of rows `rows` (whole blocks: for a rank-2 tensor, each row is a run of
+    /// blocks), for routes that keep a source's blocks instead of decoding them.
+    /// - Throws: the tensor's unsupported-type error, I/O errors.
+    public func readEncodedRows(_ rows: Range<Int>) throws -> [UInt8] {
+        let (elementType, _) = try decoder()
+        let range = byteRange(rows: rows, type: elementType)
+        return try file.read(count: range.count, at: range.lowerBound)
+    }
+
+    /// The element type and its dequantizer, or the error reading this tensor throws.
+    private func decoder() throws -> (SourceElementType, GGMLTypeTraits.Dequantizer) {
+        guard let elementType, let dequantize = elementType.traits.dequantize else {
+            throw unsupported ?? ConvertError.unsupportedDataType(tensor: name, dataType: elementType?.description ?? "unknown")
         }
+        return (elementType, dequantize)
+    }
+
+    /// The bytes of rows `rows` in the file. Rows hold whole blocks (GGUF: `ne[0]` is a multiple of the
+    /// block length, checked by the parser), so a row range is one contiguous byte range; a rank-1
+    /// quantized tensor is one run of blocks, read whole.
+    private func byteRange(rows: Range<Int>, type: SourceElementType) -> Range<Int> {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount, "row range outside the tensor")
+        let length = rowLength
+        guard length % type.blockLength == 0 else {
+            precondition(rows == 0..<rowCount, "a rank-1 quantized tensor is read whole")
+            return offset..<(offset + byteCount)
+        }
+        let rowBytes = length / type.blockLength * type.blockByteCount
+        return (offset + rows.lowerBound * rowBytes)..<(offset + rows.upperBound * rowBytes)
+    }
+
+    /// Decodes `output.count` values from `bytes`, which hold at least that many in whole blocks (a last
+    /// partial block is decoded whole into a scratch block and cut).
+    static func decode(_ bytes: UnsafeRawBufferPointer, type: SourceElementType, dequantize: GGMLTypeTraits.Dequantizer,
+                       into output: UnsafeMutableBufferPointer<Float>) {
+        guard let source = bytes.baseAddress, let destination = output.baseAddress else { return }
+        let length = type.blockLength
+        let whole = output.count / length, rest = output.count % length
+        if whole > 0 { dequantize(source, whole, destination) }
+        guard rest > 0 else { return }
+        var block = [Float](repeating: 0, count: length)
+        block.withUnsafeMutableBufferPointer { dequantize(source + whole * type.blockByteCount, 1, $0.baseAddress!) }
+        for index in 0..<rest { destination[whole * length + index] = block[index] }
     }
 }

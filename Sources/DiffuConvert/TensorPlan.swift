@@ -77,6 +77,17 @@ public struct PlannedTensor: Sendable {
         return 1
     }
 
+    /// The source row canonical row `row` comes from, for the transforms that only reorder rows
+    /// (``supportsRowChunks``): itself, or under ``TensorTransform/unpermuteRoPE(headCount:)`` GGUF row
+    /// `2·i + j` of the same head for canonical row `j·d/2 + i`.
+    public func sourceRow(ofCanonicalRow row: Int) -> Int {
+        precondition(supportsRowChunks)
+        guard case .unpermuteRoPE(let heads) = transform else { return row }
+        let headDimension = shape[0] / heads, half = headDimension / 2
+        let within = row % headDimension
+        return row - within + 2 * (within % half) + within / half
+    }
+
     /// Computes canonical rows `rows` (row-major f32). Only for tensors with ``supportsRowChunks``;
     /// `rows.lowerBound` must be a multiple of ``rowChunkAlignment`` and `rows.count` too unless the
     /// range ends at the last row.

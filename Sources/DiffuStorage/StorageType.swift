@@ -41,6 +41,16 @@ public enum StorageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     /// Whether values are stored as integer blocks with scales (only valid in ``TensorLayout/panel16``).
     public var isQuantized: Bool { self == .q8 || self == .q4 }
 
+    /// For the quantized types, the integer codes a block can hold (value = f16 scale × code): q8 any
+    /// int8, q4 −8…7. `nil` for the other types.
+    public var codeRange: ClosedRange<Int>? {
+        switch self {
+        case .q8: -128...127
+        case .q4: -8...7
+        case .f32, .f16, .bf16, .bytes: nil
+        }
+    }
+
     /// Bytes per element for the unquantized types; `nil` for quantized ones.
     public var elementByteCount: Int? {
         switch self {

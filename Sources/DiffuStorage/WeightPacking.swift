@@ -53,7 +53,8 @@ public enum HalfPrecision {
 /// quantizes with it, the kernels read what it writes, and the tests compare the fast kernels with
 /// ``decodeRow(_:row:geometry:into:)``.
 ///
-/// Quantization (matches llama.cpp's reference quantizers so GGUF Q8_0/Q4_0 blocks map exactly):
+/// Quantization (llama.cpp's reference Q8_0/Q4_0 rounding; GGUF Q8_0/Q4_0/Q5_0 blocks need none: the
+/// converter stores them unchanged with ``storeBlock(scaleBits:codes:row:block:geometry:into:)``):
 /// - `q8`: `d = amax / 127`, `q = round(x / d)` (half away from zero), scale stored as f16.
 ///   Error bound per value: `|x − x̂| ≤ amax/254 + amax·2⁻¹¹` (rounding, plus the f16 scale).
 /// - `q4`: `m` = the value of largest magnitude (sign kept), `d = m / −8`,
@@ -104,6 +105,15 @@ public enum WeightPacking {
         }
     }
 
+    /// `1 / d` as llama.cpp's quantizers take it (0 for a zero scale), and 0 where it overflows: a
+    /// scale below ~3·10⁻³⁹ has an infinite inverse (whose codes would not be integers) and is 0 once
+    /// stored as f16 anyway, so the block decodes to zeros either way.
+    @inline(__always)
+    static func inverseScale(_ d: Float) -> Float {
+        let inverse = 1 / d
+        return d == 0 || !inverse.isFinite ? 0 : inverse
+    }
+
     /// Encodes one block given as `tile[c * 32 + k]` (lane-major) into its byte layout at `base`.
     private static func encodeBlock(_ tile: [Float], storage: StorageType, into base: UnsafeMutableRawPointer) {
         let width = PanelGeometry.panelWidth, length = PanelGeometry.blockLength
@@ -129,7 +139,7 @@ public enum WeightPacking {
                 var amax: Float = 0
                 for k in 0..<length { amax = max(amax, abs(tile[c * length + k])) }
                 let d = amax / 127
-                let inverse: Float = d == 0 ? 0 : 1 / d
+                let inverse = inverseScale(d)
                 base.storeBytes(of: HalfPrecision.float16Bits(d), toByteOffset: 2 * c, as: UInt16.self)
                 for k in 0..<length {
                     let q = Int8((tile[c * length + k] * inverse).rounded(.toNearestOrAwayFromZero))
@@ -144,7 +154,7 @@ public enum WeightPacking {
                     if abs(value) > amax { amax = abs(value); signedMax = value }
                 }
                 let d = signedMax / -8
-                let inverse: Float = d == 0 ? 0 : 1 / d
+                let inverse = inverseScale(d)
                 base.storeBytes(of: HalfPrecision.float16Bits(d), toByteOffset: 2 * c, as: UInt16.self)
                 for j in 0..<(length / 2) {
                     let low = min(15, UInt8(tile[c * length + j] * inverse + 8.5))
@@ -154,6 +164,33 @@ public enum WeightPacking {
             }
         case .bytes:
             preconditionFailure("bytes has no panel layout; PanelGeometry rejects it")
+        }
+    }
+
+    /// Stores one block that is already quantized, unchanged: the 32 inputs `32 · block …` of output `row`
+    /// as the f16 scale `scaleBits` and the integer codes `codes` (value = scale × code), in a q8 or q4
+    /// payload. Nothing is rounded, so a source block of this form (GGUF Q8_0, Q4_0, Q5_0) keeps its
+    /// exact values and bytes. The caller zero-fills the payload first (padding rows stay zero).
+    /// - Precondition: `geometry.storage` is q8 or q4, every code lies in its ``StorageType/codeRange``,
+    ///   `row` and `block` lie inside the geometry.
+    public static func storeBlock(scaleBits: UInt16, codes: SIMD32<Int8>, row: Int, block: Int, geometry: PanelGeometry,
+                                  into output: UnsafeMutableRawBufferPointer) {
+        precondition(row >= 0 && row < geometry.rows && block >= 0 && block < geometry.blockCount)
+        precondition(output.count >= geometry.byteCount)
+        let width = PanelGeometry.panelWidth, c = row % width
+        let base = output.baseAddress! + geometry.blockOffset(panel: row / width, block: block)
+        base.storeBytes(of: scaleBits, toByteOffset: 2 * c, as: UInt16.self)
+        switch geometry.storage {
+        case .q8:
+            for k in 0..<PanelGeometry.blockLength { base.storeBytes(of: codes[k], toByteOffset: 32 + k * width + c, as: Int8.self) }
+        case .q4:
+            precondition(codes.min() >= -8 && codes.max() <= 7, "q4 codes lie in -8...7")
+            for j in 0..<(PanelGeometry.blockLength / 2) {
+                let low = UInt8(codes[j] + 8), high = UInt8(codes[j + 16] + 8)
+                base.storeBytes(of: low | (high << 4), toByteOffset: 32 + j * width + c, as: UInt8.self)
+            }
+        case .f32, .f16, .bf16, .bytes:
+            preconditionFailure("storeBlock writes q8 or q4 blocks only")
         }
     }
 

@@ -53,6 +53,27 @@ import Testing
         #expect(metadata.diffusion.chatTemplate == "{{ messages }}")
     }
 
+    /// Through the whole pipeline (Q/K un-permutation included, where the source is Q8_0 or Q4_0): a
+    /// Q8_0 or Q4_0 source tensor stored as q8, or a Q4_0 one stored as q4, keeps the gguf package's
+    /// dequantized values exactly (its blocks are copied, not rounded again).
+    @Test(arguments: [(QuantizationRecipe.q8, ["Q8_0", "Q4_0"]), (.q4, ["Q4_0"])])
+    func matchingStorageKeepsQuantizedBlocksExactly(recipe: QuantizationRecipe, keptTypes: [String]) throws {
+        for name in ["tiny-llama", "tiny-qwen2"] {
+            let expected = try ExpectedTensors(topic: "convert", json: "\(name).expected.json", bin: "\(name).expected.bin")
+            let (sink, _) = try Self.convert(name, recipe: recipe)
+            var kept = 0
+            for entry in expected.json["tensors"]?.arrayValue ?? [] {
+                guard let type = entry["gguf_type"]?.stringValue, keptTypes.contains(type),
+                      let tensorName = entry["name"]?.stringValue, let reference = expected.tensors[tensorName],
+                      reference.shape.count == 2 else { continue }
+                let values = try #require(sink.floats(tensorName))
+                #expect(firstMismatch(values, reference.values) == nil, "\(name): \(tensorName) (\(type)) as \(recipe)")
+                kept += 1
+            }
+            #expect(kept >= 2, "\(name): \(kept) tensors of \(keptTypes)")
+        }
+    }
+
     @Test func vocabularyBlobHoldsTheTokenizerKeys() throws {
         let (sink, prepared) = try Self.convert("tiny-llama")
         #expect(prepared.tokenizer.kind == .gguf)
@@ -107,8 +128,8 @@ import Testing
     }
 
     @Test func unsupportedTensorTypeIsATypedError() throws {
-        // Rewrite one tensor's type code in tiny-qwen2 to Q4_K (12): the file stays a valid container but the
-        // tensor cannot be dequantized. Its row length is 64 (< 256), so use type Q5_0 (6) which has blocks of 32.
+        // Rewrite one tensor's type code in tiny-qwen2 to 20 (IQ4_NL: blocks of 32 in 18 bytes, like Q4_0, a
+        // type Diffu does not know): the file stays a valid container but the tensor cannot be dequantized.
         var bytes = try Fixtures.bytes("convert", "tiny-qwen2.gguf")
         let file = try GGUFFile.parse(bytes)
         let target = try #require(file.tensors.first { $0.name == "blk.0.attn_k.weight" })
@@ -118,11 +139,11 @@ import Testing
         let position = try #require((0..<(bytes.count - name.count)).first { Array(bytes[$0..<($0 + name.count)]) == name })
         let typeOffset = position + name.count + 4 + 8 * target.dimensions.count
         #expect(bytes[typeOffset] == 2)
-        bytes[typeOffset] = 6  // Q5_0: same block length, different size; the offsets still lie in the file
+        bytes[typeOffset] = 20
         let directory = try TemporaryDirectory()
         try directory.write("model.gguf", bytes)
         let prepared = try Converter.prepare(source: directory.path + "/model.gguf", maskTokenId: 3)
-        #expect(throws: ConvertError.unsupportedGGUFTensorType(tensor: "blk.0.attn_k.weight", type: "Q5_0")) {
+        #expect(throws: ConvertError.unsupportedGGUFTensorType(tensor: "blk.0.attn_k.weight", type: "ggml type 20")) {
             _ = try Converter.write(prepared, into: InMemoryTensorSink(), options: ConversionOptions(recipe: .f32))
         }
     }

@@ -1,6 +1,7 @@
 import DiffuKernels
 import DiffuModels
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 
@@ -49,35 +50,8 @@ struct ModelFixture {
 
     /// A float32 `.npy` file: shape and values.
     func npy(_ file: String) throws -> (shape: [Int], values: [Float]) {
-        let bytes = [UInt8](try data(file))
-        guard bytes.count > 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
-            throw FixtureError.malformed("\(file): not an npy file")
-        }
-        let major = bytes[6]
-        let headerLength: Int, headerStart: Int
-        if major == 1 {
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
-            headerStart = 10
-        } else {
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-            headerStart = 12
-        }
-        guard let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .ascii),
-              header.contains("'descr': '<f4'"), header.contains("'fortran_order': False"),
-              let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")")
-        else { throw FixtureError.malformed("\(file): unsupported npy header") }
-        let shape = header[open.upperBound..<close].split(separator: ",").compactMap {
-            Int($0.trimmingCharacters(in: .whitespaces))
-        }
-        let count = shape.reduce(1, *)
-        let start = headerStart + headerLength
-        guard bytes.count == start + 4 * count else { throw FixtureError.malformed("\(file): size mismatch") }
-        let values = (0..<count).map { index -> Float in
-            let offset = start + 4 * index
-            let bits = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
-            return Float(bitPattern: bits)
-        }
-        return (shape, values)
+        let array = try NumpyArray(path: directory.appendingPathComponent(file).path)
+        return (array.shape, array.values)
     }
 
     struct CanonicalEntry: Decodable {

@@ -58,6 +58,24 @@ import DiffuTestSupport
         #expect(payload[32] == 0x00 | (8 << 4))  // input 0 → nibble 0, input 16 (zero) → nibble 8
     }
 
+    /// Blocks so small that `1 / d` overflows (`d` = amax/127 or m/−8 below ~3·10⁻³⁹, found by the GGUF
+    /// fuzz target in a subnormal-scale Q4_K block): quantized to zero codes with a zero f16 scale — the
+    /// f16 scale of such a block is 0 whatever the codes — instead of trapping on `Int8(±∞)`.
+    @Test(arguments: [StorageType.q8, .q4], [Float(1e-40), 2.5e-38, -Float.leastNonzeroMagnitude])
+    func blocksTooSmallForTheirInverseScaleBecomeZero(storage: StorageType, amax: Float) throws {
+        let geometry = try #require(PanelGeometry(rows: 1, columns: 32, storage: storage))
+        var payload = [UInt8](repeating: 0xFF, count: geometry.byteCount)
+        let values = (0..<32).map { Float($0 % 5) / 4 * amax }
+        try values.withUnsafeBufferPointer { source in
+            try payload.withUnsafeMutableBytes { try WeightPacking.pack(source, geometry: geometry, into: $0) }
+        }
+        var decoded = [Float](repeating: .nan, count: 32)
+        payload.withUnsafeBytes { bytes in
+            decoded.withUnsafeMutableBufferPointer { WeightPacking.decodeRow(bytes, row: 0, geometry: geometry, into: $0) }
+        }
+        #expect(decoded.allSatisfy { $0 == 0 })
+    }
+
     @Test func nonFiniteInputIsRejected() throws {
         let geometry = try #require(PanelGeometry(rows: 1, columns: 4, storage: .q8))
         var payload = [UInt8](repeating: 0, count: geometry.byteCount)

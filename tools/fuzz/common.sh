@@ -5,7 +5,9 @@
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 lib="$root/.build-fuzz/lib"
 # -enable-testing: the harnesses use `@testable import` for internal knobs (the tokenizer's encoding window).
-fuzz_flags=(-O -g -sanitize=fuzzer,address -parse-as-library -enable-testing)
+# The C target CDiffuSystem is found through the module map build_c_module writes. The kernels build without
+# the DIFFU_AVX512 define (the portable variant: the AVX-512 targets compile empty; no target runs kernels).
+fuzz_flags=(-O -g -sanitize=fuzzer,address -parse-as-library -enable-testing -I "$lib/CDiffuSystem-module")
 
 # build_module NAME [DEPENDENCY…]: compiles Sources/NAME into lib/libNAME.a unless it is up to date.
 build_module() {
@@ -24,13 +26,35 @@ build_module() {
         "$root/Sources/$name"/*.swift
 }
 
+# build_c_module NAME: compiles Sources/NAME/*.c (AddressSanitizer, fuzzer coverage) into lib/libNAME.a and
+# writes lib/NAME-module/module.modulemap over its umbrella header include/NAME.h, unless up to date.
+build_c_module() {
+    local name="$1"
+    local archive="$lib/lib$name.a" objects="$lib/$name-module"
+    if [[ -f "$archive" ]] && [[ -z "$(find "$root/Sources/$name" -newer "$archive")" ]]; then return 0; fi
+    echo "building $name" >&2
+    mkdir -p "$objects"
+    for source in "$root/Sources/$name"/*.c; do
+        clang -O1 -g -fsanitize=fuzzer-no-link,address -I "$root/Sources/$name/include" \
+            -c "$source" -o "$objects/$(basename "$source" .c).o"
+    done
+    rm -f "$archive"
+    ar rcs "$archive" "$objects"/*.o
+    printf 'module %s {\n    umbrella header "%s"\n    export *\n}\n' "$name" "$root/Sources/$name/include/$name.h" \
+        > "$objects/module.modulemap"
+}
+
 # build_libraries: every module the fuzz targets import, in dependency order.
 build_libraries() {
+    mkdir -p "$lib"
+    build_c_module CDiffuSystem
     build_module DiffuStorage
     build_module DiffuFormat DiffuStorage
-    build_module DiffuGGUF
+    build_module DiffuGGUF DiffuStorage
     build_module DiffuTokenizers DiffuGGUF
-    build_module DiffuKernels DiffuStorage
+    build_module DiffuAVX512Intrinsics
+    build_module DiffuKernelsAVX512 DiffuStorage DiffuAVX512Intrinsics
+    build_module DiffuKernels DiffuStorage DiffuKernelsAVX512 CDiffuSystem
     build_module DiffuModels DiffuKernels DiffuStorage
     build_module DiffuConvert DiffuFormat DiffuStorage DiffuGGUF DiffuModels DiffuTokenizers
 }
@@ -49,7 +73,8 @@ build_target() {
     echo "linking $name" >&2
     swiftc "${fuzz_flags[@]}" -module-name "FuzzTarget" -I "$lib" -I "$root/Sources/CZstd" \
         "${files[@]}" \
-        "$lib/libDiffuConvert.a" "$lib/libDiffuModels.a" "$lib/libDiffuKernels.a" "$lib/libDiffuTokenizers.a" \
+        "$lib/libDiffuConvert.a" "$lib/libDiffuModels.a" "$lib/libDiffuKernels.a" "$lib/libDiffuKernelsAVX512.a" \
+        "$lib/libDiffuAVX512Intrinsics.a" "$lib/libCDiffuSystem.a" "$lib/libDiffuTokenizers.a" \
         "$lib/libDiffuGGUF.a" "$lib/libDiffuFormat.a" "$lib/libDiffuStorage.a" \
         -lzstd -o "$binary" 2>&1 | { grep -v "Cannot export local symbol" || true; }
 }

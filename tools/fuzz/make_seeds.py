@@ -50,6 +50,8 @@ def safetensors_seeds():
 def gguf_seeds():
     for name in ["tiny-qwen2.gguf"]:
         put("gguf", name, (FIX / "convert" / name).read_bytes())
+    # Every ggml block type Diffu reads (K-quants, Q5_x, Q8_0, Q4_x, F16, BF16) plus the refused Q2_K/Q3_K.
+    put("gguf", "blocks.gguf", (FIX / "convert" / "blocks" / "blocks.gguf").read_bytes())
 
 
 def tokenizer_seeds():
