@@ -9,6 +9,49 @@ import Glibc
 import Darwin
 #endif
 
+/// What both kernel benchmarks share: the build's CPU check, deterministic inputs, timed runs.
+enum KernelBench {
+    /// Refuses to run an AVX2 build on a CPU without AVX2/FMA/F16C.
+    static func checkCPU() throws {
+        #if DIFFU_AVX2
+        guard diffu_cpu_supports_avx2_fma() == 1 else {
+            throw ValidationError("this build uses AVX2/FMA/F16C, which this CPU lacks; rebuild with DIFFU_PORTABLE=1")
+        }
+        #endif
+    }
+
+    /// `count` values in [-1, 1] times `scale` from a 64-bit LCG seeded with `seed` (inputs only).
+    static func values(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000 * scale
+        }
+    }
+
+    /// Runs `body` once to warm up, then `repetitions` times; the sorted wall-clock and process-CPU
+    /// seconds of the timed runs.
+    static func time(repetitions: Int, _ body: () -> Void) -> (wall: [Double], cpu: [Double]) {
+        var wall: [Double] = [], cpu: [Double] = []
+        for iteration in 0...repetitions {
+            let cpuStart = processCPUSeconds()
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let cpuSeconds = processCPUSeconds() - cpuStart
+            if iteration > 0 { wall.append(elapsed); cpu.append(cpuSeconds) }
+        }
+        return (wall.sorted(), cpu.sorted())
+    }
+
+    /// CPU time consumed so far by all threads of this process, in seconds.
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
 /// `diffu bench-gemm`: times `MatrixMultiply.multiply` on random weights of one storage type.
 ///
 /// Prints the median of `--repeat` timed runs (after one warm-up run) and the GFLOP/s it implies
@@ -50,40 +93,23 @@ struct BenchGemmCommand: ParsableCommand {
     }
 
     func run() throws {
-        #if DIFFU_AVX2
-        guard diffu_cpu_supports_avx2_fma() == 1 else {
-            throw ValidationError("this build uses AVX2/FMA/F16C, which this CPU lacks; rebuild with DIFFU_PORTABLE=1")
-        }
-        #endif
+        try KernelBench.checkCPU()
         let type = StorageType(name: storage)!
         let geometry = PanelGeometry(rows: n, columns: k, storage: type)!
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func random() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
-        }
-        let weightValues = (0..<(n * k)).map { _ in random() * 0.05 }
-        let x = (0..<(rows * k)).map { _ in random() }
+        let weightValues = KernelBench.values(n * k, seed: 0x9E37_79B9_7F4A_7C15, scale: 0.05)
+        let x = KernelBench.values(rows * k, seed: 0x9E37_79B9_7F4A_7C16)
         let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: geometry.byteCount, alignment: 64)
         defer { payload.deallocate() }
         try weightValues.withUnsafeBufferPointer { try WeightPacking.pack($0, geometry: geometry, into: payload) }
         let matrix = WeightMatrix(geometry: geometry, base: UnsafeRawPointer(payload.baseAddress!))
         var y = [Float](repeating: 0, count: rows * n)
-        var seconds: [Double] = [], cpuSeconds: [Double] = []
-        x.withUnsafeBufferPointer { xp in
+        let (seconds, cpuSeconds) = x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                for iteration in 0...repetitions {
-                    let cpuStart = Self.processCPUSeconds()
-                    let start = DispatchTime.now().uptimeNanoseconds
+                KernelBench.time(repetitions: repetitions) {
                     MatrixMultiply.multiply(xp.baseAddress!, rowCount: rows, weights: matrix, into: yp.baseAddress!, threads: threads)
-                    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                    let cpu = Self.processCPUSeconds() - cpuStart
-                    if iteration > 0 { seconds.append(elapsed); cpuSeconds.append(cpu) }
                 }
             }
         }
-        seconds.sort()
-        cpuSeconds.sort()
         let median = seconds[seconds.count / 2]
         let medianCPU = cpuSeconds[cpuSeconds.count / 2]
         let flops = 2.0 * Double(rows) * Double(k) * Double(n)
@@ -103,21 +129,14 @@ struct BenchGemmCommand: ParsableCommand {
             print("bench-gemm rows \(rows) k \(k) n \(n) \(type.name) threads \(threads): median \(milliseconds) ms, \(rate) GFLOP/s, CPU \(cpuMilliseconds) ms")
         }
     }
-
-    /// CPU time consumed so far by all threads of this process, in seconds.
-    static func processCPUSeconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
 }
 
 /// `diffu bench-attention`: times `Attention.compute` (self-attention of `--tokens` rows, random
 /// queries, keys and values) with the active kernel variant (`DIFFU_KERNELS` forces one).
 ///
 /// Prints the median of `--repeat` timed runs (after one warm-up run), the GFLOP/s it implies and the
-/// median process CPU time per run (see `bench-gemm`): `4·L²·heads·dimension` operations for bidirectional attention (scores and value sums, 2 per
-/// multiply-add), half of that for causal attention.
+/// median process CPU time per run (see `bench-gemm`): `4·L²·heads·dimension` operations for
+/// bidirectional attention (scores and value sums, 2 per multiply-add), half of that for causal attention.
 struct BenchAttentionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-attention",
@@ -152,36 +171,20 @@ struct BenchAttentionCommand: ParsableCommand {
     }
 
     func run() throws {
-        #if DIFFU_AVX2
-        guard diffu_cpu_supports_avx2_fma() == 1 else {
-            throw ValidationError("this build uses AVX2/FMA/F16C, which this CPU lacks; rebuild with DIFFU_PORTABLE=1")
-        }
-        #endif
+        try KernelBench.checkCPU()
         let variant = try KernelVariant.requested()
-        var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        func random() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
-        }
-        let query = (0..<(tokens * heads * dimension)).map { _ in random() }
-        let key = (0..<(tokens * keyValueHeads * dimension)).map { _ in random() }
-        let value = (0..<(tokens * keyValueHeads * dimension)).map { _ in random() }
+        let query = KernelBench.values(tokens * heads * dimension, seed: 0x2545_F491_4F6C_DD1D)
+        let key = KernelBench.values(tokens * keyValueHeads * dimension, seed: 0x2545_F491_4F6C_DD1E)
+        let value = KernelBench.values(tokens * keyValueHeads * dimension, seed: 0x2545_F491_4F6C_DD1F)
         var output = [Float](repeating: 0, count: tokens * heads * dimension)
         let geometry = AttentionGeometry(queryCount: tokens, keyCount: tokens, headCount: heads, keyValueHeadCount: keyValueHeads,
                                          headDimension: dimension, causal: causal)
         let scale = Float(1 / Double(dimension).squareRoot())
-        var seconds: [Double] = [], cpuSeconds: [Double] = []
-        for iteration in 0...repetitions {
-            let cpuStart = BenchGemmCommand.processCPUSeconds()
-            let start = DispatchTime.now().uptimeNanoseconds
+        let (seconds, cpuSeconds) = KernelBench.time(repetitions: repetitions) {
             Attention.compute(query: query, key: key, value: value, output: &output, geometry: geometry, scale: scale,
                               threads: threads, variant: variant)
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let cpu = BenchGemmCommand.processCPUSeconds() - cpuStart
-            if iteration > 0 { seconds.append(elapsed); cpuSeconds.append(cpu) }
         }
-        seconds.sort()
-        cpuSeconds.sort()
+        let median = seconds[seconds.count / 2]
         let medianCPU = cpuSeconds[cpuSeconds.count / 2]
         let median = seconds[seconds.count / 2]
         let operations = 4.0 * Double(tokens) * Double(tokens) * Double(heads) * Double(dimension) * (causal ? 0.5 : 1)
