@@ -17,8 +17,11 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Sampler: \(SamplerAlgorithm.allCases.map(\.rawValue).joined(separator: "|")).")
     var sampler: SamplerAlgorithm?
 
-    @Option(help: "Semi-autoregressive block length (default: one block).")
+    @Option(help: "Semi-autoregressive block length (Dream and LLaDA samplers; default: the model's, or one block).")
     var blockLength: Int?
+
+    @Option(help: "Classifier-free guidance scale (LLaDA samplers; the prompt-masked pass): 0 disables it.")
+    var cfgScale: Float?
 
     @Option(help: "Softmax temperature; 0 is greedy.")
     var temperature: Float?
@@ -57,7 +60,7 @@ struct SamplerOptions: ParsableArguments {
     var plain = false
 
     func parameters(for model: DiffuModel) -> GenerationParameters {
-        var parameters = model.defaultParameters
+        var parameters = model.defaultParameters(sampler: sampler)
         if autoregressive {
             parameters.autoregressive = true
             parameters.length = 64
@@ -66,12 +69,10 @@ struct SamplerOptions: ParsableArguments {
         }
         if let length { parameters.length = length }
         if let steps { parameters.steps = steps }
-        if let sampler { parameters.sampler = sampler }
         if let blockLength { parameters.blockLength = blockLength }
+        if let cfgScale { parameters.guidanceScale = cfgScale }
         if let temperature { parameters.temperature = temperature }
         if let topP { parameters.topP = topP >= 1 ? nil : topP }
-        // The confidence sampler has no nucleus filter: drop the file's default unless asked for.
-        if parameters.sampler == .confidence && topP == nil { parameters.topP = nil }
         if let topK { parameters.topK = topK }
         if let algorithmTemperature { parameters.algorithmTemperature = algorithmTemperature }
         parameters.confidenceThreshold = threshold

@@ -12,10 +12,10 @@ import DiffuSamplers
         FakeLogitsProvider(vocabularySize: Self.vocabulary, maskToken: Self.mask)
     }
 
-    @Test(arguments: [SamplerAlgorithm.randomKeep, .confidence, .origin, .maskgitPlus, .topkMargin, .entropy])
+    @Test(arguments: SamplerAlgorithm.allCases)
     func observerSeesStepsInOrder(algorithm: SamplerAlgorithm) throws {
         let parameters = SamplingParameters(algorithm: algorithm, maskToken: Self.mask, steps: 6, temperature: 0.9,
-                                            topP: algorithm == .confidence ? nil : 0.9)
+                                            topP: algorithm.acceptsTopP ? 0.9 : nil)
         let sampler = try DiffusionSampler(parameters: parameters)
         let canvas = try Canvas.prefix(prompt: [3, 9, 12], generationLength: 10)
         var random = SeededRandomSource(seed: 7)
@@ -197,6 +197,13 @@ import DiffuSamplers
             (make({ $0.blockLength = 4 }, algorithm: .randomKeep), .unsupportedParameter(algorithm: .randomKeep, parameter: "block length")),
             (make({ $0.topP = 0.9 }, algorithm: .confidence), .unsupportedParameter(algorithm: .confidence, parameter: "top-p")),
             (make({ $0.confidenceThreshold = 0.9 }, algorithm: .origin), .unsupportedParameter(algorithm: .origin, parameter: "confidence threshold")),
+            (make({ $0.guidanceScale = -1 }, algorithm: .lowConfidence), .invalidGuidanceScale(-1)),
+            (make({ $0.guidanceScale = .infinity }, algorithm: .randomRemask), .invalidGuidanceScale(.infinity)),
+            (make({ $0.guidanceScale = 1 }, algorithm: .entropy), .unsupportedParameter(algorithm: .entropy, parameter: "guidance scale")),
+            (make({ $0.topP = 0.9 }, algorithm: .lowConfidence), .unsupportedParameter(algorithm: .lowConfidence, parameter: "top-p")),
+            (make({ $0.topK = 5 }, algorithm: .randomRemask), .unsupportedParameter(algorithm: .randomRemask, parameter: "top-k")),
+            (make({ $0.confidenceThreshold = 0.9 }, algorithm: .lowConfidence),
+             .unsupportedParameter(algorithm: .lowConfidence, parameter: "confidence threshold")),
         ]
         for (parameters, error) in cases {
             #expect(throws: error) { try DiffusionSampler(parameters: parameters) }
@@ -207,6 +214,10 @@ import DiffuSamplers
         #expect(throws: SamplerError.self) { try DiffusionSampler(parameters: nan) }
         nan = make { $0.topP = .nan }
         #expect(throws: SamplerError.self) { try DiffusionSampler(parameters: nan) }
+        nan = make({ $0.guidanceScale = .nan }, algorithm: .lowConfidence)
+        #expect(throws: SamplerError.self) { try DiffusionSampler(parameters: nan) }
+        // LLaDA's sampler takes the block schedule and guidance.
+        #expect(throws: Never.self) { try DiffusionSampler(parameters: .llada(maskToken: Self.mask, steps: 8, blockLength: 4, guidanceScale: 2)) }
     }
 
     @Test func badVocabularyAndLogitsAreTypedErrors() throws {
