@@ -76,6 +76,19 @@ class Recorder:
         self.checks = []
         self.rows = []  # rows of logits each forward pass actually needs
 
+    def gumbel_uniforms(self, length, vocab, rows):
+        """generate.py's rand_like over the whole [L, V] float64 tensor; the given rows are recorded."""
+        noise = self.rng.random((length, vocab))
+        for p in rows:
+            self.uniforms.extend(float(v) for v in noise[p])
+        return noise
+
+    def remask_uniforms(self, length, positions):
+        """generate.py's rand((L,)) float32 confidences of `random` remasking; `positions` are recorded."""
+        u = self.rng.random(length, dtype=np.float32)
+        self.uniforms.extend(float(u[p]) for p in positions)
+        return u
+
     def uniforms_for(self, length, record_positions):
         u = self.rng.random(length, dtype=np.float32)
         for position in record_positions:
@@ -414,7 +427,7 @@ def dream_blocks(x, src_mask, steps, block_length, alg, alg_temp, temperature, t
 # ------------------------------------------------------------------------------- LLaDA generate.py
 
 def llada_generate(x, src_mask, steps, block_length, temperature, cfg_scale, remasking, shift, mask_id, vocab, rec,
-                   causal=False):
+                   causal=False, argmax_margin=0.0):
     """LLaDA `generate.py::generate` in its own style: the canvas x (prompt fixed, the rest MASK), blocks of
     `block_length` over the generated span, steps split over blocks, `get_num_transfer_tokens` per block,
     whole-canvas logits each step (twice with cfg_scale > 0: the second with every prompt position
@@ -425,7 +438,8 @@ def llada_generate(x, src_mask, steps, block_length, temperature, cfg_scale, rem
     does; only those of the block's masked positions can matter and are recorded. Generalised as Diffu
     documents: the generated span may be followed by a fixed suffix, a ragged last block and an uneven
     step split (earlier blocks take the remainder) are allowed (the official code asserts they do not
-    occur)."""
+    occur). `argmax_margin` > 0 rejects runs whose token choices hinge on a closer top-2 gap (for model
+    logits, which two correct implementations compute only to float32 rounding)."""
     x = np.array(x, dtype=np.int64)
     prompt_index = np.array(src_mask, dtype=bool)
     x = np.where(prompt_index, x, mask_id)
@@ -467,23 +481,21 @@ def llada_generate(x, src_mask, steps, block_length, temperature, cfg_scale, rem
             if temperature == 0:
                 noisy = logits.astype(np.float64)
             else:
-                noise = rec.rng.random((length, vocab))  # float64, as rand_like(float64 logits)
-                for p in candidates:
-                    rec.uniforms.extend(float(v) for v in noise[p])
+                noise = rec.gumbel_uniforms(length, vocab, candidates)  # float64, as rand_like(float64 logits)
                 noisy = np.exp(logits.astype(np.float64)) / (-np.log(noise)) ** temperature
             x0 = np.argmax(noisy, axis=-1)
-            for p in candidates:  # the drawn token must not hinge on a near-tie of the noisy scores
+            for p in candidates:  # the drawn token must not hinge on a near-tie of the (noisy) scores
                 ordered = np.sort(noisy[p])[::-1]
-                if temperature > 0 and ordered[0] - ordered[1] < 1e-9 * ordered[0]:
+                if temperature > 0 and ordered[0] - ordered[1] < max(1e-9, argmax_margin) * ordered[0]:
                     raise Fragile("Gumbel argmax tie")
+                if temperature == 0 and argmax_margin > 0 and ordered[0] - ordered[1] < argmax_margin:
+                    raise Fragile("argmax tie")
             if remasking == "low_confidence":
                 p_all = np.exp(logits.astype(np.float64) - logits.max(axis=-1, keepdims=True))
                 p_all = p_all / p_all.sum(axis=-1, keepdims=True)
                 x0_p = p_all[np.arange(length), x0]
             else:
-                u = rec.rng.random(length, dtype=np.float32)
-                rec.uniforms.extend(float(u[p]) for p in candidates)
-                x0_p = u.astype(np.float64)
+                x0_p = rec.remask_uniforms(length, candidates).astype(np.float64)
             x0_p = np.where(np.arange(length) >= stop, -np.inf, x0_p)
             x0 = np.where(mask_index, x0, x)
             confidence = np.where(mask_index, x0_p, -np.inf)
@@ -769,6 +781,85 @@ def build_model_cases():
     return cases
 
 
+class XoshiroRecorder:
+    """Draws from Diffu's default generator (xoshiro256**, SeededRandomSource: uniform = (next >> 11)·2⁻⁵³)
+    in Diffu's documented order — only the draws that matter, the block's masked positions ascending —
+    so that a run of the facade with the same seed must reproduce the reference."""
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.consumed = 0
+        self.rows = []
+
+    def next_uniforms(self, count):
+        values = xoshiro256starstar(self.seed, self.consumed + count)[self.consumed:]
+        self.consumed += count
+        return np.array([(v >> 11) * 2.0 ** -53 for v in values], dtype=np.float64)
+
+    def gumbel_uniforms(self, length, vocab, rows):
+        noise = np.full((length, vocab), 0.5)
+        for p in rows:
+            noise[p] = self.next_uniforms(vocab)
+        return noise
+
+    def remask_uniforms(self, length, positions):
+        u = np.zeros(length, dtype=np.float32)
+        for p in positions:
+            u[p] = np.float32(self.next_uniforms(1)[0])
+        return u
+
+
+LLADA_MODEL = "llada_gqa_bf16"
+LLADA_MODEL_SPECS = [
+    # (name, prompt length, generated length, steps, block length, temperature, cfg scale, remasking)
+    ("tiny LLaDA low-confidence greedy", 4, 8, 4, 4, 0.0, 0.0, "low-confidence"),
+    ("tiny LLaDA low-confidence gumbel cfg", 3, 6, 6, 3, 0.7, 1.0, "low-confidence"),
+    ("tiny LLaDA random-remask gumbel", 3, 8, 4, 8, 1.0, 0.0, "random-remask"),
+]
+
+
+def build_llada_model_cases():
+    """generate.py over the tiny LLaDA-layout checkpoint (Tests/Fixtures/models/llada_gqa_bf16), its logits
+    from the numpy forward of modeling_llada.py's mathematics (tools/make_llada_fixture.py), draws from
+    Diffu's seeded generator: the Swift test converts the checkpoint and runs the facade with the seed."""
+    global LOGITS
+    import make_llada_fixture as llada  # noqa: E402 (needs torch; only this part of the script does)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    directory = os.path.join(root, "Tests", "Fixtures", "models", LLADA_MODEL)
+    config = json.load(open(os.path.join(directory, "config.json")))
+    from safetensors.torch import load_file
+    weights = {name: value.float().numpy() for name, value in load_file(os.path.join(directory, "model.safetensors")).items()}
+    vocab, mask = config["embedding_size"], config["mask_token_id"]
+    saved = LOGITS
+    LOGITS = lambda tokens, vocab_, causal, mask_id: llada.forward_sequence(weights, config, list(tokens), causal)
+    cases = []
+    try:
+        for number, (name, prompt_length, length, steps, block, temperature, cfg, remasking) in enumerate(LLADA_MODEL_SPECS):
+            for attempt in range(50):
+                rng = np.random.default_rng(7000 + 100 * number + attempt)
+                prompt = [int(v) for v in rng.integers(0, mask, prompt_length)]
+                seed = 7000 + 100 * number + attempt
+                rec = XoshiroRecorder(seed)
+                try:
+                    final, _ = llada_generate(prompt + [0] * length, [True] * prompt_length + [False] * length, steps, block,
+                                              temperature, cfg, "low_confidence" if remasking == "low-confidence" else "random",
+                                              False, mask, vocab, rec, argmax_margin=1e-3)
+                    if any(int(t) == mask for t in final[prompt_length:]):
+                        raise Fragile("the mask token proposed")
+                except Fragile as reason:
+                    print(f"{name}: attempt {attempt} fragile ({reason}), retrying", file=sys.stderr)
+                    continue
+                cases.append({"name": name, "model": LLADA_MODEL, "prompt": prompt, "length": length, "steps": steps,
+                              "blockLength": block, "temperature": temperature, "guidanceScale": cfg, "sampler": remasking,
+                              "seed": seed, "expected": [int(t) for t in final[prompt_length:]]})
+                break
+            else:
+                raise SystemExit(f"{name}: no robust seed")
+    finally:
+        LOGITS = saved
+    return cases
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cases = build_cases(SPECS, 0)
@@ -787,6 +878,11 @@ def main():
         json.dump({"generator": "tools/reference_samplers.py", "cases": llada_cases}, handle, separators=(",", ":"))
         handle.write("\n")
     print(f"wrote {len(llada_cases)} cases to {llada_path} ({os.path.getsize(llada_path)} bytes)")
+    llada_model_path = os.path.join(out_dir, "cases_llada_model.json")
+    with open(llada_model_path, "w") as handle:
+        json.dump({"generator": "tools/reference_samplers.py", "cases": build_llada_model_cases()}, handle, indent=1)
+        handle.write("\n")
+    print(f"wrote {llada_model_path}")
     model_cases = build_model_cases()
     model_path = os.path.join(out_dir, "cases_tiny_gpt2.json")
     with open(model_path, "w") as handle:

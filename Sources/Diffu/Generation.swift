@@ -156,14 +156,23 @@ extension DiffuModel {
             parameters.steps = defaults.steps
             parameters.temperature = Float(defaults.temperature)
             parameters.topP = defaults.topP > 0 && defaults.topP < 1 ? Float(defaults.topP) : nil
-            if case .number(let length)? = defaults.options?["block_length"], length >= 1, length <= Double(Canvas.maximumLength) {
+            if let length = Self.number(defaults.options?["block_length"]), length >= 1, length <= Double(Canvas.maximumLength) {
                 parameters.blockLength = Int(length)
             }
-            if case .number(let scale)? = defaults.options?["cfg_scale"], scale.isFinite, scale >= 0 {
+            if let scale = Self.number(defaults.options?["cfg_scale"]), scale.isFinite, scale >= 0 {
                 parameters.guidanceScale = Float(scale)
             }
         }
         return parameters
+    }
+
+    /// A sampler option's numeric value (JSON integers and other numbers alike).
+    static func number(_ value: JSONValue?) -> Double? {
+        switch value {
+        case .integer(let integer)?: Double(integer)
+        case .number(let number)?: number
+        default: nil
+        }
     }
 
     /// The file's defaults with another sampler: the settings that sampler does not take (a top-p for

@@ -48,7 +48,7 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
         case .dream: SamplerDefaults(sampler: "entropy", steps: 512, temperature: 0.2, topP: 0.95, generationLength: 512)
         case .llada:
             SamplerDefaults(sampler: "low-confidence", steps: 128, temperature: 0, topP: 1, generationLength: 128,
-                            options: ["block_length": .number(32), "cfg_scale": .number(0)])
+                            options: ["block_length": .integer(32), "cfg_scale": .integer(0)])
         }
     }
 

@@ -88,7 +88,7 @@ extension SyntheticCheckpoint {
         #expect(settings.eosTokenID == 38 && settings.padTokenID == 38)
         #expect(settings.samplerDefaults == SamplerDefaults(
             sampler: "low-confidence", steps: 128, temperature: 0, topP: 1, generationLength: 128,
-            options: ["block_length": .number(32), "cfg_scale": .number(0)]))
+            options: ["block_length": .integer(32), "cfg_scale": .integer(0)]))
         // Without mask_token_id in the config, LLaDA's own 126336 is used (and must fit the vocabulary).
         let noMask = SyntheticCheckpoint.llada().replacingConfig("\"mask_token_id\":39,", with: "")
         #expect(throws: ConvertError.tokenOutOfRange(what: "mask token", id: 126336, vocabularySize: 40)) {
