@@ -68,7 +68,7 @@ extension SamplerRun {
                 let row = row(for: position)
                 let slot = slotOfRow[row]!
                 let values = UnsafeBufferPointer(rebasing: buffer[(slot * width)..<((slot + 1) * width)])
-                guard let maximum = values.filter({ $0.isFinite }).max() else { throw SamplerError.invalidLogits(row: row) }
+                guard let maximum = Self.finiteMaximum(values) else { throw SamplerError.invalidLogits(row: row) }
                 let token = temperature == 0 ? Self.firstArgmax(values) : Self.gumbelArgmax(values, temperature: temperature, random: &random)
                 var confidence = 0.0
                 if parameters.algorithm == .lowConfidence {
@@ -83,6 +83,13 @@ extension SamplerRun {
             for index in proposals.indices { proposals[index].confidence = Double(Float(random.nextUniform())) }
         }
         return proposals
+    }
+
+    /// The largest finite value, if any.
+    static func finiteMaximum(_ values: UnsafeBufferPointer<Float>) -> Float? {
+        var maximum: Float? = nil
+        for value in values where value.isFinite && value > (maximum ?? -.infinity) { maximum = value }
+        return maximum
     }
 
     /// The first index of the largest value (NaN never wins).
