@@ -32,6 +32,9 @@ extension HuggingFaceImporter {
         let keyValueHeads = try reader.positiveInteger("n_kv_heads", default: multiQuery ? 1 : heads)
         let ratio = try reader.positiveInteger("mlp_ratio", default: 4)
         let ffn = try reader.positiveInteger("mlp_hidden_size", default: ratio * hidden)
+        guard ffn <= ImportLimits.maximumDimension else {
+            throw reader.fail("mlp_ratio · d_model = \(ffn) is implausibly large (> \(ImportLimits.maximumDimension))")
+        }
         let epsilon = try reader.positiveNumber("rms_norm_eps", default: 1e-5)
         let theta = try reader.positiveNumber("rope_theta", default: 10000)
         let positions = try reader.positiveInteger("max_sequence_length", default: 1024)

@@ -138,10 +138,36 @@ extension SyntheticCheckpoint {
             (base.replacingConfig("\"embedding_size\":40", with: "\"embedding_size\":48"),
              Self.invalid("embedding_size 48 but the embedding has 40 rows")),
             (base.replacingConfig("\"rms_norm_eps\":1e-05", with: "\"rms_norm_eps\":0"), Self.invalid("'rms_norm_eps' is not a positive number")),
+            (base.replacingConfig("\"mlp_hidden_size\":48,\"mlp_ratio\":4", with: "\"mlp_ratio\":16777216"),
+             Self.invalid("mlp_ratio · d_model = 536870912 is implausibly large (> 16777216)")),
         ]
         for (checkpoint, expected) in cases {
             #expect(throws: expected, "\(expected)") { _ = try Self.prepare(checkpoint) }
         }
+    }
+
+    /// Every field of LLaDA's config.json replaced by every kind of hostile value: a plan or a ConvertError,
+    /// never a trap (the deterministic companion of the config fuzz target's LLaDA seed).
+    @Test func hostileFieldValuesNeverTrap() throws {
+        let directory = Fixtures.path("models", "llada_gqa_bf16")
+        let checkpoint = try HuggingFaceCheckpoint.open(directory: directory)
+        let values: [SourceJSON] = [.null, .bool(true), .string("x"), .array([]), .object([:]),
+                                    .integer(-1), .integer(0), .integer(1), .number(0.5), .number(1e300), .integer(1 << 40), .integer(Int.max)]
+        var outcomes = 0
+        for key in checkpoint.configuration.keys.sorted() {
+            for value in values {
+                var configuration = checkpoint.configuration
+                configuration[key] = value
+                do {
+                    _ = try HuggingFaceImporter.sanitize(configuration: configuration, tensors: checkpoint.tensors)
+                } catch is ConvertError {
+                } catch {
+                    Issue.record("\(key) = \(value): untyped error \(error)")
+                }
+                outcomes += 1
+            }
+        }
+        #expect(outcomes == checkpoint.configuration.count * values.count)
     }
 
     @Test func wrongShapesAndTensorsAreTypedErrors() throws {
