@@ -6,7 +6,8 @@ Run from the repository root:  python3 tools/reference_samplers.py
 Written from the official code's semantics (HKUNLP/DiffuLLaMA `model.py::generate_samples` = random-keep,
 `LLaMA-Factory/.../ddm/trainer.py::generate_samples` = confidence; Dream `generation_utils.py::_sample`
 and `sample_tokens`; LLaDA `generate` + `get_num_transfer_tokens` for the block schedule; Fast-dLLM
-`get_transfer_index` for threshold decoding), in the official style: every forward computes all L rows,
+`get_transfer_index` for threshold decoding; LLaDA `generate.py` for its own sampler, written to
+cases_llada.json), in the official style: every forward computes all L rows,
 draws happen for all rows, masks are whole-sequence boolean arrays. Logits come from the fake function
 in tools/sampler_fake_logits.py, and, for cases_tiny_gpt2.json, from a tiny random GPT-2 run by
 transformers with the causal mask removed (its logits are recorded per input sequence so the Swift test
@@ -74,6 +75,19 @@ class Recorder:
         self.categoricals = []
         self.checks = []
         self.rows = []  # rows of logits each forward pass actually needs
+
+    def gumbel_uniforms(self, length, vocab, rows):
+        """generate.py's rand_like over the whole [L, V] float64 tensor; the given rows are recorded."""
+        noise = self.rng.random((length, vocab))
+        for p in rows:
+            self.uniforms.extend(float(v) for v in noise[p])
+        return noise
+
+    def remask_uniforms(self, length, positions):
+        """generate.py's rand((L,)) float32 confidences of `random` remasking; `positions` are recorded."""
+        u = self.rng.random(length, dtype=np.float32)
+        self.uniforms.extend(float(u[p]) for p in positions)
+        return u
 
     def uniforms_for(self, length, record_positions):
         u = self.rng.random(length, dtype=np.float32)
@@ -410,6 +424,91 @@ def dream_blocks(x, src_mask, steps, block_length, alg, alg_temp, temperature, t
     return x, revealed_per_step
 
 
+# ------------------------------------------------------------------------------- LLaDA generate.py
+
+def llada_generate(x, src_mask, steps, block_length, temperature, cfg_scale, remasking, shift, mask_id, vocab, rec,
+                   causal=False, argmax_margin=0.0):
+    """LLaDA `generate.py::generate` in its own style: the canvas x (prompt fixed, the rest MASK), blocks of
+    `block_length` over the generated span, steps split over blocks, `get_num_transfer_tokens` per block,
+    whole-canvas logits each step (twice with cfg_scale > 0: the second with every prompt position
+    masked, logits = un + (cfg + 1)·(cond − un)), `add_gumbel_noise` in float64 (exp(logits) /
+    (−log u)^temperature, u from rand_like over the whole [L, V] tensor), x0 = argmax, confidence =
+    softmax(logits)[x0] (`low_confidence`) or rand(L) (`random`), −inf beyond the block and at unmasked
+    positions, topk of the schedule's count. Draws are made for the whole tensors as the official code
+    does; only those of the block's masked positions can matter and are recorded. Generalised as Diffu
+    documents: the generated span may be followed by a fixed suffix, a ragged last block and an uneven
+    step split (earlier blocks take the remainder) are allowed (the official code asserts they do not
+    occur). `argmax_margin` > 0 rejects runs whose token choices hinge on a closer top-2 gap (for model
+    logits, which two correct implementations compute only to float32 rounding)."""
+    x = np.array(x, dtype=np.int64)
+    prompt_index = np.array(src_mask, dtype=bool)
+    x = np.where(prompt_index, x, mask_id)
+    length = len(x)
+    generated = np.nonzero(~prompt_index)[0]
+    first, end = int(generated[0]), int(generated[-1]) + 1
+    starts = list(range(first, end, block_length))
+    base, remainder = divmod(steps, len(starts))
+    revealed_per_step = []
+    rows_of = (lambda p: max(p - 1, 0)) if shift else (lambda p: p)
+
+    def model_logits(tokens):
+        logits = LOGITS(tokens, vocab, causal, mask_id)
+        return np.concatenate([logits[:1], logits[:-1]]) if shift else logits
+
+    for b, start in enumerate(starts):
+        stop = min(start + block_length, end)
+        block_steps = max(1, base + (1 if b < remainder else 0))
+        in_block = np.zeros(length, dtype=bool)
+        in_block[start:stop] = True
+        block_masks = int(((x == mask_id) & in_block).sum())
+        if block_masks == 0:
+            continue
+        schedule = num_transfer_tokens(block_masks, block_steps)
+        for i in range(block_steps):
+            mask_index = x == mask_id
+            candidates = np.nonzero(mask_index & in_block)[0]
+            if len(candidates) == 0:
+                break  # the official remaining steps have k = 0 and change nothing
+            rows = sorted({rows_of(p) for p in candidates})
+            logits = model_logits(x)
+            rec.rows.append(rows)
+            if cfg_scale > 0:
+                un_x = x.copy()
+                un_x[prompt_index] = mask_id
+                un_logits = model_logits(un_x)
+                rec.rows.append(rows)
+                logits = (un_logits + np.float32(cfg_scale + 1) * (logits - un_logits)).astype(np.float32)
+            if temperature == 0:
+                noisy = logits.astype(np.float64)
+            else:
+                noise = rec.gumbel_uniforms(length, vocab, candidates)  # float64, as rand_like(float64 logits)
+                noisy = np.exp(logits.astype(np.float64)) / (-np.log(noise)) ** temperature
+            x0 = np.argmax(noisy, axis=-1)
+            for p in candidates:  # the drawn token must not hinge on a near-tie of the (noisy) scores
+                ordered = np.sort(noisy[p])[::-1]
+                if temperature > 0 and ordered[0] - ordered[1] < max(1e-9, argmax_margin) * ordered[0]:
+                    raise Fragile("Gumbel argmax tie")
+                if temperature == 0 and argmax_margin > 0 and ordered[0] - ordered[1] < argmax_margin:
+                    raise Fragile("argmax tie")
+            if remasking == "low_confidence":
+                p_all = np.exp(logits.astype(np.float64) - logits.max(axis=-1, keepdims=True))
+                p_all = p_all / p_all.sum(axis=-1, keepdims=True)
+                x0_p = p_all[np.arange(length), x0]
+            else:
+                x0_p = rec.remask_uniforms(length, candidates).astype(np.float64)
+            x0_p = np.where(np.arange(length) >= stop, -np.inf, x0_p)
+            x0 = np.where(mask_index, x0, x)
+            confidence = np.where(mask_index, x0_p, -np.inf)
+            count = min(schedule[i], len(candidates))
+            check_ranking_margin(confidence[candidates].astype(np.float32) if remasking == "random"
+                                 else confidence[candidates], count)
+            order = np.argsort(-confidence, kind="stable")[:count]
+            before = x.copy()
+            x[order] = x0[order]
+            revealed_per_step.append(np.nonzero(before != x)[0].tolist())
+    return x, revealed_per_step
+
+
 # ------------------------------------------------------------------------------------------ cases
 
 VOCAB = 48
@@ -433,7 +532,12 @@ def build_case(name, spec, seed):
     alg = params["algorithm"]
     shift = params.get("shiftLogits", True)
     causal = params.get("causal", False)
-    if alg == "random-keep":
+    if alg in ("low-confidence", "random-remask"):
+        final, revealed = llada_generate(tokens, fixed, params["steps"], params.get("blockLength") or len(tokens),
+                                         params["temperature"], params.get("guidanceScale", 0.0),
+                                         "low_confidence" if alg == "low-confidence" else "random", shift, MASK, VOCAB,
+                                         rec, causal)
+    elif alg == "random-keep":
         final, revealed = random_keep(tokens, fixed, params["steps"], params["temperature"], params.get("topP"),
                                       shift, MASK, VOCAB, rec, causal)
     elif alg == "confidence":
@@ -541,6 +645,62 @@ SPECS = [
 ]
 
 
+LLADA_SPECS = [
+    # generate.py's own setting: prompt + gen_length masks, gen_length a multiple of block_length, steps a
+    # multiple of the block count; greedy (temperature 0) and Gumbel-max, both remasking strategies, cfg.
+    ("llada low-confidence greedy blocks", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 16},
+                                            "params": {"algorithm": "low-confidence", "steps": 8, "temperature": 0.0,
+                                                       "blockLength": 4, "shiftLogits": False}}),
+    ("llada low-confidence greedy one block", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 10},
+                                               "params": {"algorithm": "low-confidence", "steps": 4, "temperature": 0.0,
+                                                          "shiftLogits": False}}),
+    ("llada low-confidence gumbel", {"canvas": "prefix", "canvas_args": {"prompt": 4, "middle": 8},
+                                     "params": {"algorithm": "low-confidence", "steps": 4, "temperature": 0.8,
+                                                "blockLength": 4, "shiftLogits": False}}),
+    ("llada random-remask greedy", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 12},
+                                    "params": {"algorithm": "random-remask", "steps": 6, "temperature": 0.0,
+                                               "blockLength": 6, "shiftLogits": False}}),
+    ("llada random-remask gumbel", {"canvas": "prefix", "canvas_args": {"prompt": 2, "middle": 6},
+                                    "params": {"algorithm": "random-remask", "steps": 6, "temperature": 1.0,
+                                               "blockLength": 3, "shiftLogits": False}}),
+    ("llada cfg greedy", {"canvas": "prefix", "canvas_args": {"prompt": 5, "middle": 8},
+                          "params": {"algorithm": "low-confidence", "steps": 4, "temperature": 0.0, "blockLength": 4,
+                                     "guidanceScale": 1.5, "shiftLogits": False}}),
+    ("llada cfg gumbel", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 4},
+                          "params": {"algorithm": "low-confidence", "steps": 2, "temperature": 0.5, "blockLength": 4,
+                                     "guidanceScale": 0.5, "shiftLogits": False}}),
+    # Diffu's generalisations: T greater than the masks, a ragged last block with an uneven step split,
+    # an infill (fixed suffix, masked too in the cfg pass), and the shift rule honoured.
+    ("llada T greater than masks", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 4},
+                                    "params": {"algorithm": "low-confidence", "steps": 8, "temperature": 0.0,
+                                               "blockLength": 2, "shiftLogits": False}}),
+    ("llada ragged blocks uneven steps", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 11},
+                                          "params": {"algorithm": "low-confidence", "steps": 7, "temperature": 0.0,
+                                                     "blockLength": 4, "shiftLogits": False}}),
+    ("llada cfg infill", {"canvas": "infill", "canvas_args": {"prompt": 3, "middle": 6, "suffix": 3},
+                          "params": {"algorithm": "random-remask", "steps": 6, "temperature": 0.0, "blockLength": 3,
+                                     "guidanceScale": 1.0, "shiftLogits": False}}),
+    ("llada low-confidence shift", {"canvas": "prefix", "canvas_args": {"prompt": 3, "middle": 8},
+                                    "params": {"algorithm": "low-confidence", "steps": 4, "temperature": 0.0,
+                                               "blockLength": 4, "shiftLogits": True}}),
+]
+
+
+def build_cases(specs, first_seed):
+    cases = []
+    for number, (name, spec) in enumerate(specs):
+        for attempt in range(50):
+            seed = first_seed + 100 * number + attempt
+            try:
+                cases.append(build_case(name, spec, seed))
+                break
+            except Fragile as reason:
+                print(f"{name}: seed {seed} fragile ({reason}), retrying", file=sys.stderr)
+        else:
+            raise SystemExit(f"{name}: no robust seed")
+    return cases
+
+
 def xoshiro256starstar(seed, count):
     """Reference xoshiro256** (Blackman & Vigna) seeded with SplitMix64, as SeededRandomSource documents."""
     mask = (1 << 64) - 1
@@ -621,19 +781,88 @@ def build_model_cases():
     return cases
 
 
+class XoshiroRecorder:
+    """Draws from Diffu's default generator (xoshiro256**, SeededRandomSource: uniform = (next >> 11)·2⁻⁵³)
+    in Diffu's documented order — only the draws that matter, the block's masked positions ascending —
+    so that a run of the facade with the same seed must reproduce the reference."""
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.consumed = 0
+        self.rows = []
+
+    def next_uniforms(self, count):
+        values = xoshiro256starstar(self.seed, self.consumed + count)[self.consumed:]
+        self.consumed += count
+        return np.array([(v >> 11) * 2.0 ** -53 for v in values], dtype=np.float64)
+
+    def gumbel_uniforms(self, length, vocab, rows):
+        noise = np.full((length, vocab), 0.5)
+        for p in rows:
+            noise[p] = self.next_uniforms(vocab)
+        return noise
+
+    def remask_uniforms(self, length, positions):
+        u = np.zeros(length, dtype=np.float32)
+        for p in positions:
+            u[p] = np.float32(self.next_uniforms(1)[0])
+        return u
+
+
+LLADA_MODEL = "llada_gqa_bf16"
+LLADA_MODEL_SPECS = [
+    # (name, prompt length, generated length, steps, block length, temperature, cfg scale, remasking)
+    ("tiny LLaDA low-confidence greedy", 4, 8, 4, 4, 0.0, 0.0, "low-confidence"),
+    ("tiny LLaDA low-confidence gumbel cfg", 3, 6, 6, 3, 0.7, 1.0, "low-confidence"),
+    ("tiny LLaDA random-remask gumbel", 3, 8, 4, 8, 1.0, 0.0, "random-remask"),
+]
+
+
+def build_llada_model_cases():
+    """generate.py over the tiny LLaDA-layout checkpoint (Tests/Fixtures/models/llada_gqa_bf16), its logits
+    from the numpy forward of modeling_llada.py's mathematics (tools/make_llada_fixture.py), draws from
+    Diffu's seeded generator: the Swift test converts the checkpoint and runs the facade with the seed."""
+    global LOGITS
+    import make_llada_fixture as llada  # noqa: E402 (needs torch; only this part of the script does)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    directory = os.path.join(root, "Tests", "Fixtures", "models", LLADA_MODEL)
+    config = json.load(open(os.path.join(directory, "config.json")))
+    from safetensors.torch import load_file
+    weights = {name: value.float().numpy() for name, value in load_file(os.path.join(directory, "model.safetensors")).items()}
+    vocab, mask = config["embedding_size"], config["mask_token_id"]
+    saved = LOGITS
+    LOGITS = lambda tokens, vocab_, causal, mask_id: llada.forward_sequence(weights, config, list(tokens), causal)
+    cases = []
+    try:
+        for number, (name, prompt_length, length, steps, block, temperature, cfg, remasking) in enumerate(LLADA_MODEL_SPECS):
+            for attempt in range(50):
+                rng = np.random.default_rng(7000 + 100 * number + attempt)
+                prompt = [int(v) for v in rng.integers(0, mask, prompt_length)]
+                seed = 7000 + 100 * number + attempt
+                rec = XoshiroRecorder(seed)
+                try:
+                    final, _ = llada_generate(prompt + [0] * length, [True] * prompt_length + [False] * length, steps, block,
+                                              temperature, cfg, "low_confidence" if remasking == "low-confidence" else "random",
+                                              False, mask, vocab, rec, argmax_margin=1e-3)
+                    if any(int(t) == mask for t in final[prompt_length:]):
+                        raise Fragile("the mask token proposed")
+                except Fragile as reason:
+                    print(f"{name}: attempt {attempt} fragile ({reason}), retrying", file=sys.stderr)
+                    continue
+                cases.append({"name": name, "model": LLADA_MODEL, "prompt": prompt, "length": length, "steps": steps,
+                              "blockLength": block, "temperature": temperature, "guidanceScale": cfg, "sampler": remasking,
+                              "seed": seed, "expected": [int(t) for t in final[prompt_length:]]})
+                break
+            else:
+                raise SystemExit(f"{name}: no robust seed")
+    finally:
+        LOGITS = saved
+    return cases
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cases = []
-    for number, (name, spec) in enumerate(SPECS):
-        for attempt in range(50):
-            seed = 100 * number + attempt
-            try:
-                cases.append(build_case(name, spec, seed))
-                break
-            except Fragile as reason:
-                print(f"{name}: seed {seed} fragile ({reason}), retrying", file=sys.stderr)
-        else:
-            raise SystemExit(f"{name}: no robust seed")
+    cases = build_cases(SPECS, 0)
     out_dir = os.path.join(root, "Tests", "Fixtures", "samplers")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "cases.json")
@@ -643,6 +872,17 @@ def main():
                    "timesteps": timestep_table()}, handle, separators=(",", ":"))
         handle.write("\n")
     print(f"wrote {len(cases)} cases to {path} ({os.path.getsize(path)} bytes)")
+    llada_cases = build_cases(LLADA_SPECS, 9000)
+    llada_path = os.path.join(out_dir, "cases_llada.json")
+    with open(llada_path, "w") as handle:
+        json.dump({"generator": "tools/reference_samplers.py", "cases": llada_cases}, handle, separators=(",", ":"))
+        handle.write("\n")
+    print(f"wrote {len(llada_cases)} cases to {llada_path} ({os.path.getsize(llada_path)} bytes)")
+    llada_model_path = os.path.join(out_dir, "cases_llada_model.json")
+    with open(llada_model_path, "w") as handle:
+        json.dump({"generator": "tools/reference_samplers.py", "cases": build_llada_model_cases()}, handle, indent=1)
+        handle.write("\n")
+    print(f"wrote {llada_model_path}")
     model_cases = build_model_cases()
     model_path = os.path.join(out_dir, "cases_tiny_gpt2.json")
     with open(model_path, "w") as handle:

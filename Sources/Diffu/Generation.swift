@@ -1,3 +1,4 @@
+import DiffuFormat
 import DiffuSamplers
 import DiffuTokenizers
 import Foundation
@@ -48,8 +49,10 @@ public struct GenerationParameters: Sendable, Equatable {
     public var topP: Float?
     /// Top-k filter (Dream samplers and AR mode); `nil` disables it.
     public var topK: Int?
-    /// Semi-autoregressive block length; `nil` decodes the whole span as one block.
+    /// Semi-autoregressive block length (Dream and LLaDA samplers); `nil` decodes the whole span as one block.
     public var blockLength: Int?
+    /// Classifier-free guidance scale (LLaDA samplers, `cfg_scale`); 0 disables it.
+    public var guidanceScale: Float
     /// Threshold parallel decoding (Fast-dLLM): reveal every masked position whose confidence exceeds
     /// this, at least one per step. Opt-in; changes results.
     public var confidenceThreshold: Float?
@@ -75,10 +78,10 @@ public struct GenerationParameters: Sendable, Equatable {
 
     /// Creates parameters.
     public init(length: Int, sampler: SamplerAlgorithm = .randomKeep, steps: Int = 64, temperature: Float = 0.9,
-                topP: Float? = 0.9, topK: Int? = nil, blockLength: Int? = nil, confidenceThreshold: Float? = nil,
-                algorithmTemperature: Float = 0, seed: UInt64 = 0, autoregressive: Bool = false, causal: Bool = false,
-                threads: Int = DiffuModel.defaultThreadCount, decodeSteps: Bool = false, cache: CacheMode = .none,
-                stopSequences: [String] = []) {
+                topP: Float? = 0.9, topK: Int? = nil, blockLength: Int? = nil, guidanceScale: Float = 0,
+                confidenceThreshold: Float? = nil, algorithmTemperature: Float = 0, seed: UInt64 = 0, autoregressive: Bool = false,
+                causal: Bool = false, threads: Int = DiffuModel.defaultThreadCount, decodeSteps: Bool = false,
+                cache: CacheMode = .none, stopSequences: [String] = []) {
         self.length = length
         self.sampler = sampler
         self.steps = steps
@@ -86,6 +89,7 @@ public struct GenerationParameters: Sendable, Equatable {
         self.topP = topP
         self.topK = topK
         self.blockLength = blockLength
+        self.guidanceScale = guidanceScale
         self.confidenceThreshold = confidenceThreshold
         self.algorithmTemperature = algorithmTemperature
         self.seed = seed
@@ -154,7 +158,9 @@ public enum GenerationEvent: Sendable {
 
 extension DiffuModel {
     /// The reference defaults of this model, from the file's sampler defaults (random-keep, T = 64,
-    /// top-p 0.9 and the source model's temperature for the DiffuGPT/DiffuLLaMA family).
+    /// top-p 0.9 and the source model's temperature for the DiffuGPT/DiffuLLaMA family; LLaDA's
+    /// low-confidence sampler with its block length and guidance scale, options `block_length` and
+    /// `cfg_scale`).
     public var defaultParameters: GenerationParameters {
         let defaults = diffusion.samplerDefaults
         var parameters = GenerationParameters(length: defaults?.generationLength ?? 128)
@@ -163,7 +169,35 @@ extension DiffuModel {
             parameters.steps = defaults.steps
             parameters.temperature = Float(defaults.temperature)
             parameters.topP = defaults.topP > 0 && defaults.topP < 1 ? Float(defaults.topP) : nil
+            if let length = Self.number(defaults.options?["block_length"]), length >= 1, length <= Double(Canvas.maximumLength) {
+                parameters.blockLength = Int(length)
+            }
+            if let scale = Self.number(defaults.options?["cfg_scale"]), scale.isFinite, scale >= 0 {
+                parameters.guidanceScale = Float(scale)
+            }
         }
+        return parameters
+    }
+
+    /// A sampler option's numeric value (JSON integers and other numbers alike).
+    static func number(_ value: JSONValue?) -> Double? {
+        switch value {
+        case .integer(let integer)?: Double(integer)
+        case .number(let number)?: number
+        default: nil
+        }
+    }
+
+    /// The file's defaults with another sampler: the settings that sampler does not take (a top-p for
+    /// the confidence and LLaDA samplers, a block length for the DiffuLLaMA ones, guidance outside
+    /// LLaDA's) are dropped rather than refused, so that choosing a sampler never fails on a default.
+    public func defaultParameters(sampler: SamplerAlgorithm?) -> GenerationParameters {
+        var parameters = defaultParameters
+        guard let sampler, sampler != parameters.sampler else { return parameters }
+        parameters.sampler = sampler
+        if !sampler.acceptsTopP { parameters.topP = nil }
+        if !sampler.acceptsBlockLength { parameters.blockLength = nil }
+        if !sampler.isLLaDAFamily { parameters.guidanceScale = 0 }
         return parameters
     }
 
@@ -211,7 +245,7 @@ extension DiffuModel {
             temperature: parameters.temperature, topP: parameters.topP, topK: parameters.topK,
             greedy: parameters.sampler == .confidence && parameters.temperature == 0, algorithmTemperature: parameters.algorithmTemperature,
             blockLength: parameters.blockLength, confidenceThreshold: parameters.confidenceThreshold,
-            shiftLogits: diffusion.shiftLogits, causal: parameters.causal)
+            shiftLogits: diffusion.shiftLogits, causal: parameters.causal, guidanceScale: parameters.guidanceScale)
     }
 
     /// Generates synchronously on the calling thread: the core under ``generate(_:parameters:)`` for

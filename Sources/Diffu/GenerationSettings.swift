@@ -11,6 +11,8 @@ public struct GenerationSettings: Sendable, Equatable {
     public var sampler: SamplerAlgorithm?
     /// Semi-autoregressive block length.
     public var blockLength: Int?
+    /// Classifier-free guidance scale (LLaDA's `cfg_scale`; 0 = off).
+    public var guidanceScale: Float?
     /// Softmax temperature; 0 is greedy.
     public var temperature: Float?
     /// Nucleus filter; 1 (or more) disables it.
@@ -36,13 +38,14 @@ public struct GenerationSettings: Sendable, Equatable {
 
     /// Creates settings; every field defaults to "the model's default".
     public init(length: Int? = nil, steps: Int? = nil, sampler: SamplerAlgorithm? = nil, blockLength: Int? = nil,
-                temperature: Float? = nil, topP: Float? = nil, topK: Int? = nil, algorithmTemperature: Float? = nil,
+                guidanceScale: Float? = nil, temperature: Float? = nil, topP: Float? = nil, topK: Int? = nil, algorithmTemperature: Float? = nil,
                 confidenceThreshold: Float? = nil, cache: CacheMode? = nil, seed: UInt64? = nil, autoregressive: Bool = false,
                 causal: Bool = false, threads: Int? = nil, stopSequences: [String] = []) {
         self.length = length
         self.steps = steps
         self.sampler = sampler
         self.blockLength = blockLength
+        self.guidanceScale = guidanceScale
         self.temperature = temperature
         self.topP = topP
         self.topK = topK
@@ -85,12 +88,13 @@ public struct FinishedText: Sendable, Equatable {
 }
 
 extension DiffuModel {
-    /// Generation parameters from a caller's settings: the model's reference defaults, then AR mode's
-    /// defaults when asked for, then every setting given. The confidence sampler has no nucleus filter,
-    /// so the file's default top-p is dropped for it unless the caller set one; a top-p of 1 or more
-    /// disables the filter.
+    /// Generation parameters from a caller's settings: the model's reference defaults for the chosen
+    /// sampler (``defaultParameters(sampler:)``: the defaults it does not take are dropped), then AR
+    /// mode's defaults when asked for, then every setting given. A sampler without a nucleus filter
+    /// (confidence, LLaDA's) drops the file's default top-p unless the caller set one; a top-p of 1 or
+    /// more disables the filter.
     public func parameters(_ settings: GenerationSettings) -> GenerationParameters {
-        var parameters = defaultParameters
+        var parameters = defaultParameters(sampler: settings.sampler)
         if settings.autoregressive {
             parameters.autoregressive = true
             parameters.length = 64
@@ -99,11 +103,11 @@ extension DiffuModel {
         }
         if let length = settings.length { parameters.length = length }
         if let steps = settings.steps { parameters.steps = steps }
-        if let sampler = settings.sampler { parameters.sampler = sampler }
         if let blockLength = settings.blockLength { parameters.blockLength = blockLength }
+        if let guidanceScale = settings.guidanceScale { parameters.guidanceScale = guidanceScale }
         if let temperature = settings.temperature { parameters.temperature = temperature }
         if let topP = settings.topP { parameters.topP = topP >= 1 ? nil : topP }
-        if parameters.sampler == .confidence && settings.topP == nil { parameters.topP = nil }
+        if !parameters.sampler.acceptsTopP && settings.topP == nil { parameters.topP = nil }
         if let topK = settings.topK { parameters.topK = topK }
         if let algorithmTemperature = settings.algorithmTemperature { parameters.algorithmTemperature = algorithmTemperature }
         parameters.confidenceThreshold = settings.confidenceThreshold

@@ -140,7 +140,7 @@ public enum Converter {
         }
         var diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
-            special: model.specialTokens, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
+            special: model.specialTokens, declaredShift: model.declaredShift, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
         diffusion.settings.chatTemplate = chatTemplate
         return PreparedConversion(model: model, diffusion: diffusion, tokenizer: TokenizerFiles(kind: kind, files: files),
                                   tokenizerBlobs: blobs, sourceFiles: sources)
@@ -152,7 +152,7 @@ public enum Converter {
         let vocabulary = try checkpoint.vocabularyBlob()
         var diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
-            special: model.specialTokens, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
+            special: model.specialTokens, declaredShift: model.declaredShift, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
         diffusion.settings.chatTemplate = checkpoint.gguf["tokenizer.chat_template"]?.stringValue
         return PreparedConversion(
             model: model, diffusion: diffusion,

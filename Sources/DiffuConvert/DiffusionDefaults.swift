@@ -12,6 +12,8 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
     case diffuLLaMA = "DiffuLLaMA"
     /// Dream-v0-7B and DiffuCoder (Qwen2.5 shape): mask 151666, eos = pad 151643.
     case dream = "Dream"
+    /// LLaDA-8B-Base / -Instruct (trained from scratch, LLaMA mathematics): mask 126336, **no shift**.
+    case llada = "LLaDA"
 
     /// The mask token id.
     public var maskTokenId: Int {
@@ -20,18 +22,33 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
         case .diffuGPTMedium: 50257
         case .diffuLLaMA: 811
         case .dream: 151666
+        case .llada: 126336
+        }
+    }
+
+    /// Whether the model's logits at position i predict token i + 1 (DIFFUSION.md §3). The models adapted
+    /// from an autoregressive parent shift; LLaDA, trained from scratch, does not (logits i predict token i).
+    public var shiftsLogits: Bool {
+        switch self {
+        case .diffuGPTSmall, .diffuGPTMedium, .diffuLLaMA, .dream: true
+        case .llada: false
         }
     }
 
     /// The official defaults: `model.py::generate_samples` for DiffuGPT/DiffuLLaMA (T = 64, temperature
     /// 0.95 for GPT-2 and 0.9 for LLaMA, top-p 0.9, length 512/1024/2048); Dream's README example
-    /// (`diffusion_generate(steps=512, temperature=0.2, top_p=0.95, alg="entropy")`, 512 new tokens).
+    /// (`diffusion_generate(steps=512, temperature=0.2, top_p=0.95, alg="entropy")`, 512 new tokens);
+    /// LLaDA's `generate.py` / `chat.py` (`low_confidence` remasking, steps 128, gen_length 128,
+    /// block_length 32, temperature 0, cfg_scale 0; options `block_length` and `cfg_scale`).
     public var sampler: SamplerDefaults {
         switch self {
         case .diffuGPTSmall: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
         case .diffuGPTMedium: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 1024)
         case .diffuLLaMA: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 2048)
         case .dream: SamplerDefaults(sampler: "entropy", steps: 512, temperature: 0.2, topP: 0.95, generationLength: 512)
+        case .llada:
+            SamplerDefaults(sampler: "low-confidence", steps: 128, temperature: 0, topP: 1, generationLength: 128,
+                            options: ["block_length": .integer(32), "cfg_scale": .integer(0)])
         }
     }
 
@@ -73,19 +90,21 @@ public struct ResolvedDiffusion: Sendable, Equatable {
     public var settings: DiffusionSettings
 
     /// Resolves the diffusion facts of a model: a known model's values, overridden by `--mask-id`; an
-    /// unknown model needs `--mask-id` and gets the shift rule on (every model Diffu converts is an AR
-    /// model or adapted from one) and the generic sampler of its family.
+    /// unknown model needs `--mask-id` and gets the generic sampler of its family. The shift rule is
+    /// what the source declares (`declaredShift`: GGUF `diffusion.shift_logits`), else the known model's
+    /// (LLaDA: off), else on (an unknown model is an AR model or adapted from one).
     ///
     /// - Throws: ``ConvertError/maskTokenRequired(model:)`` for an unknown model without a mask id,
     ///   ``ConvertError/tokenOutOfRange(what:id:vocabularySize:)`` for ids outside the vocabulary.
     static func resolve(known: KnownDiffusionModel?, description: String, architecture: Architecture,
-                        special: SpecialTokens, maskOverride: Int?, vocabularySize: Int) throws -> ResolvedDiffusion {
+                        special: SpecialTokens, declaredShift: Bool? = nil, maskOverride: Int?,
+                        vocabularySize: Int) throws -> ResolvedDiffusion {
         var settings: DiffusionSettings
         let name: String
         if let known {
             name = known.rawValue
             settings = DiffusionSettings(
-                maskTokenID: special.mask ?? known.maskTokenId, shiftLogits: true, bosTokenID: special.bos,
+                maskTokenID: special.mask ?? known.maskTokenId, shiftLogits: declaredShift ?? known.shiftsLogits, bosTokenID: special.bos,
                 eosTokenID: special.eos, padTokenID: special.pad, samplerDefaults: known.sampler)
             if known == .diffuLLaMA {
                 // DiffuLLaMA's instruction layout (DIFFUSION.md §1, §4D).
@@ -98,7 +117,7 @@ public struct ResolvedDiffusion: Sendable, Equatable {
             guard let mask = maskOverride ?? special.mask else { throw ConvertError.maskTokenRequired(model: description) }
             name = description
             settings = DiffusionSettings(
-                maskTokenID: mask, shiftLogits: true, bosTokenID: special.bos, eosTokenID: special.eos,
+                maskTokenID: mask, shiftLogits: declaredShift ?? true, bosTokenID: special.bos, eosTokenID: special.eos,
                 padTokenID: special.pad, samplerDefaults: KnownDiffusionModel.genericSampler(for: architecture))
         }
         if let maskOverride { settings.maskTokenID = maskOverride }

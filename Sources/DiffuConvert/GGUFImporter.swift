@@ -1,13 +1,15 @@
 import DiffuGGUF
 import DiffuModels
 
-/// Imports GGUF files (llama.cpp's container): `llama`, `qwen2` and `dream` architectures with the tensor
-/// types that have a dequantizer in their ``GGMLType/traits`` row: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
-/// Q5_1, Q4_K, Q5_K and Q6_K (Q2_K, Q3_K and unknown codes are refused by tensor name, when read).
+/// Imports GGUF files (llama.cpp's container): `llama`, `qwen2`, `dream` and `llada` architectures with the
+/// tensor types that have a dequantizer in their ``GGMLType/traits`` row: F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+/// Q5_0, Q5_1, Q4_K, Q5_K and Q6_K (Q2_K, Q3_K and unknown codes are refused by tensor name, when read), and
+/// llama.cpp's diffusion metadata (`tokenizer.ggml.mask_token_id`, `diffusion.shift_logits`).
 ///
 /// GGUF dimensions are listed fastest-first (`ne[0]` is the contiguous one); ``SourceTensor`` shapes are
 /// their reverse, the PyTorch order. For `llama` files, llama.cpp's converter permuted the Q and K rows
-/// of every head for interleaved-pair RoPE; the plan undoes that (``TensorTransform/unpermuteRoPE(headCount:)``)
+/// of every head for interleaved-pair RoPE (for `llada` too: its converter permutes as LLaMA's does and
+/// llama.cpp runs it with the same RoPE); the plan undoes that (``TensorTransform/unpermuteRoPE(headCount:)``)
 /// so the canonical weights use the Hugging Face half-split layout. `qwen2`/`dream` files are not
 /// permuted (llama.cpp runs them with NeoX-style RoPE, which is the half-split layout).
 public struct GGUFCheckpoint: Sendable {
@@ -64,9 +66,14 @@ public struct GGUFCheckpoint: Sendable {
         guard let architectureName = gguf["general.architecture"]?.stringValue else { throw fail("missing 'general.architecture'") }
         let architecture: Architecture
         switch architectureName {
-        case "llama": architecture = .llama
+        case "llama", "llada": architecture = .llama
         case "qwen2", "dream": architecture = .qwen2
         default: throw ConvertError.unsupportedArchitecture(architectureName)
+        }
+        var declaredShift: Bool? = nil
+        if let shift = gguf["diffusion.shift_logits"] {
+            guard let flag = shift.boolValue else { throw fail("'diffusion.shift_logits' is not a bool") }
+            declaredShift = flag
         }
         func integer(_ key: String, default defaultValue: Int? = nil) throws -> Int {
             guard let value = gguf["\(architectureName).\(key)"] else {
@@ -126,16 +133,17 @@ public struct GGUFCheckpoint: Sendable {
             gate: { "blk.\($0).ffn_gate.weight" }, up: { "blk.\($0).ffn_up.weight" }, down: { "blk.\($0).ffn_down.weight" },
             bias: { String($0.dropLast("weight".count)) + "bias" })
         var builder = PlanBuilder(sources: tensors)
-        mapping.plan(&builder, configuration: configuration, unpermute: architectureName == "llama")
+        mapping.plan(&builder, configuration: configuration, unpermute: architectureName == "llama" || architectureName == "llada")
         let plan = try builder.finish()
 
         let special = SpecialTokens(
             bos: gguf["tokenizer.ggml.bos_token_id"]?.intValue, eos: gguf["tokenizer.ggml.eos_token_id"]?.intValue,
             pad: gguf["tokenizer.ggml.padding_token_id"]?.intValue, mask: gguf["tokenizer.ggml.mask_token_id"]?.intValue)
+        let known: KnownDiffusionModel? = architectureName == "dream" ? .dream : architectureName == "llada" ? .llada : nil
         let name = gguf["general.name"]?.stringValue.map { "\($0) " } ?? ""
         let description = "\(name)(GGUF \(architectureName), \(layers) layers, hidden \(hidden), vocab \(vocabulary))"
-        return ImportedModel(configuration: configuration, tensors: plan, knownModel: architectureName == "dream" ? .dream : nil,
-                             modelDescription: description, specialTokens: special)
+        return ImportedModel(configuration: configuration, tensors: plan, knownModel: known,
+                             modelDescription: description, specialTokens: special, declaredShift: declaredShift)
     }
 }
 

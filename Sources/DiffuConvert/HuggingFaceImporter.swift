@@ -177,19 +177,23 @@ public struct ImportedModel: Sendable {
     public var modelDescription: String
     /// Special token ids declared by the source.
     public var specialTokens: SpecialTokens
+    /// The shift rule the source declares (GGUF `diffusion.shift_logits`), if it declares one; it wins
+    /// over the known model's rule.
+    public var declaredShift: Bool?
 
     /// Creates an imported model.
     public init(configuration: ModelConfiguration, tensors: [PlannedTensor], knownModel: KnownDiffusionModel?,
-                modelDescription: String, specialTokens: SpecialTokens) {
+                modelDescription: String, specialTokens: SpecialTokens, declaredShift: Bool? = nil) {
         self.configuration = configuration
         self.tensors = tensors
         self.knownModel = knownModel
         self.modelDescription = modelDescription
         self.specialTokens = specialTokens
+        self.declaredShift = declaredShift
     }
 }
 
-/// Maps Hugging Face checkpoints (GPT-2/DiffuGPT, LLaMA/DiffuLLaMA, Qwen2/Dream) to canonical tensors.
+/// Maps Hugging Face checkpoints (GPT-2/DiffuGPT, LLaMA/DiffuLLaMA, Qwen2/Dream, LLaDA) to canonical tensors.
 public enum HuggingFaceImporter {
     /// Reads the configuration and plans every canonical tensor of a checkpoint ("sanitize").
     ///
@@ -210,9 +214,14 @@ public enum HuggingFaceImporter {
         case "qwen2", "dream":
             let isDream = modelType == "dream" || architectures.contains("DreamModel")
             return try sanitizeRoPEModel(reader, architecture: .qwen2, tensors: tensors, special: special, nameHint: nameHint, isDream: isDream)
+        case "llada":
+            return try sanitizeLLaDA(reader, tensors: tensors, special: special)
         default:
             if architectures.contains("DreamModel") {
                 return try sanitizeRoPEModel(reader, architecture: .qwen2, tensors: tensors, special: special, nameHint: nameHint, isDream: true)
+            }
+            if architectures.contains("LLaDAModelLM") {
+                return try sanitizeLLaDA(reader, tensors: tensors, special: special)
             }
             throw ConvertError.unsupportedArchitecture(modelType.isEmpty ? (architectures.first ?? "unknown") : modelType)
         }

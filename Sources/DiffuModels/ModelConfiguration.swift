@@ -5,7 +5,8 @@ import DiffuStorage
 public enum Architecture: String, Codable, Sendable, CaseIterable {
     /// GPT-2 (DiffuGPT-S/M): LayerNorm, learned positions, tanh-GELU MLP, biases everywhere, tied head.
     case gpt2
-    /// LLaMA (DiffuLLaMA, SmolLM2): RMSNorm, RoPE (half-split), SwiGLU, no biases.
+    /// LLaMA (DiffuLLaMA, SmolLM2, and LLaDA, whose tensors the converter renames): RMSNorm, RoPE
+    /// (half-split), SwiGLU, no biases.
     case llama
     /// Qwen2 (Dream-7B, DiffuCoder): LLaMA plus q/k/v biases.
     case qwen2

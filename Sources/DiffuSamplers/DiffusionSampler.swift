@@ -81,6 +81,18 @@ public struct SamplerResult: Sendable, Equatable {
 ///   it divides); in a block with M masks and S steps, step j reveals `M/S + (j < M % S ? 1 : 0)`
 ///   positions (LLaDA's `get_num_transfer_tokens`); origin reveals each block mask with probability
 ///   count/M (llama.cpp), all of them at the block's last step. A block ends as soon as it has no mask.
+/// - **low-confidence / random-remask** (LLaDA `generate.py`, `remasking='low_confidence' | 'random'`):
+///   the block schedule above (one block without a block length); in a block with M masks and S steps,
+///   step j draws a token for every masked position of the block — the argmax of the logits at
+///   temperature 0, otherwise the argmax of `exp(logit) / (−log u)^temperature` in Double with one
+///   uniform u per vocabulary entry (Gumbel-max, in float64 as the reference) — and reveals the
+///   `M/S + (j < M % S ? 1 : 0)` with the highest confidence (ties: lower position first): the softmax
+///   probability of the drawn token under the unscaled logits (`low_confidence`), or one uniform per
+///   position as float32 (`random`). With ``SamplingParameters/guidanceScale`` s > 0 each step asks for
+///   the same rows twice, of the canvas and of a copy whose fixed positions hold the mask id, and uses
+///   `uncond + (s + 1)·(cond − uncond)` (float32). The shift rule applies as for Dream (LLaDA itself
+///   does not shift). The reference asserts that the block length divides the generated length and
+///   the block count divides T; Diffu also accepts a ragged last block and an uneven split.
 /// - **Threshold decoding** (``SamplingParameters/confidenceThreshold``): each step reveals every
 ///   candidate whose confidence exceeds τ, or the most confident one when none does; steps continue
 ///   until the block (or canvas) has no mask.
@@ -93,6 +105,9 @@ public struct SamplerResult: Sendable, Equatable {
 /// categorical per candidate, ascending (temperature > 0), then with alg_temp > 0 one categorical per
 /// revealed slot over the candidates' weights (index into the ascending candidate list, chosen ones
 /// zeroed). Categorical weights are passed over the whole vocabulary (zero where filtered).
+/// low-confidence / random-remask: per step, at temperature > 0, one uniform per vocabulary entry for
+/// each masked position of the block (positions ascending, entries ascending); then, for
+/// random-remask, one uniform per masked position of the block, ascending.
 public struct DiffusionSampler: Sendable {
     /// The validated parameters.
     public let parameters: SamplingParameters
@@ -142,6 +157,8 @@ public struct DiffusionSampler: Sendable {
             try run.runReference(provider: provider, random: &random)
         case .origin, .maskgitPlus, .topkMargin, .entropy:
             try run.runDream(provider: provider, random: &random)
+        case .lowConfidence, .randomRemask:
+            try run.runLLaDA(provider: provider, random: &random)
         }
         return run.result()
     }
@@ -203,12 +220,13 @@ struct SamplerRun {
         parameters.shiftLogits ? max(position - 1, 0) : position
     }
 
-    /// Asks the provider for `rows` (ascending, unique) and checks the size.
-    mutating func fetch<Provider: LogitsProvider>(_ provider: Provider, rows: [Int]) throws -> [Float] {
+    /// Asks the provider for `rows` (ascending, unique) of `tokens` (default: the current canvas) and
+    /// checks the size.
+    mutating func fetch<Provider: LogitsProvider>(_ provider: Provider, rows: [Int], tokens: [Int32]? = nil) throws -> [Float] {
         guard !rows.isEmpty else { return [] }
         let (expected, overflow) = rows.count.multipliedReportingOverflow(by: vocabularySize)
         guard !overflow else { throw SamplerError.invalidLength(rows.count) }
-        let logits = try provider.logits(tokens: current, positions: rows, causal: parameters.causal)
+        let logits = try provider.logits(tokens: tokens ?? current, positions: rows, causal: parameters.causal)
         guard logits.count == expected else {
             throw SamplerError.logitsCountMismatch(expected: expected, actual: logits.count)
         }
@@ -315,26 +333,34 @@ struct SamplerRun {
 
     // MARK: Dream family
 
-    mutating func runDream<Provider: LogitsProvider, Random: RandomSource>(provider: Provider, random: inout Random) throws {
+    /// The block schedule: consecutive blocks of ``SamplingParameters/blockLength`` from the first
+    /// generated position to the last (one block without a block length), and the steps of each (T split
+    /// evenly, earlier blocks taking the remainder, at least 1 each).
+    func blockSchedule() -> (blocks: [Range<Int>], steps: [Int]) {
         let first = generated[0]
         let end = generated[generated.count - 1] + 1
+        guard let blockLength = parameters.blockLength else { return ([first..<end], [parameters.steps]) }
         var blocks: [Range<Int>] = []
-        var stepsPerBlock: [Int] = []
-        if let blockLength = parameters.blockLength {
-            var start = first
-            while start < end {
-                let (next, overflow) = start.addingReportingOverflow(blockLength)
-                let stop = overflow ? end : min(next, end)
-                blocks.append(start..<stop)
-                start = stop
-            }
-            let base = parameters.steps / blocks.count
-            let remainder = parameters.steps % blocks.count
-            stepsPerBlock = blocks.indices.map { max(1, base + ($0 < remainder ? 1 : 0)) }
-        } else {
-            blocks = [first..<end]
-            stepsPerBlock = [parameters.steps]
+        var start = first
+        while start < end {
+            let (next, overflow) = start.addingReportingOverflow(blockLength)
+            let stop = overflow ? end : min(next, end)
+            blocks.append(start..<stop)
+            start = stop
         }
+        let base = parameters.steps / blocks.count
+        let remainder = parameters.steps % blocks.count
+        return (blocks, blocks.indices.map { max(1, base + ($0 < remainder ? 1 : 0)) })
+    }
+
+    /// LLaDA's `get_num_transfer_tokens`: of a block's `masks`, step `step` of `steps` reveals
+    /// `masks / steps`, one more for the first `masks % steps` steps.
+    static func transferCount(masks: Int, steps: Int, step: Int) -> Int {
+        masks / steps + (step < masks % steps ? 1 : 0)
+    }
+
+    mutating func runDream<Provider: LogitsProvider, Random: RandomSource>(provider: Provider, random: inout Random) throws {
+        let (blocks, stepsPerBlock) = blockSchedule()
         let threshold = parameters.confidenceThreshold
         let planned: Int? = threshold == nil
             ? zip(blocks, stepsPerBlock).reduce(0) { total, pair in
@@ -365,7 +391,7 @@ struct SamplerRun {
                         scheduledCount = Int(Float(candidates.count) * transferFraction)
                     }
                 } else if !isLast {
-                    scheduledCount = blockMasks / blockSteps + (stepInBlock < blockMasks % blockSteps ? 1 : 0)
+                    scheduledCount = Self.transferCount(masks: blockMasks, steps: blockSteps, step: stepInBlock)
                     transferFraction = Float(scheduledCount) / Float(candidates.count)
                 }
                 var reveal: [(position: Int, token: Int32)] = []
@@ -432,7 +458,8 @@ struct SamplerRun {
                 switch parameters.algorithm {
                 case .topkMargin: confidence = summary.margin
                 case .entropy: confidence = summary.negativeEntropy
-                case .origin, .maskgitPlus, .randomKeep, .confidence: confidence = Float(Double(weights[token]) / summary.kept)
+                case .origin, .maskgitPlus, .randomKeep, .confidence, .lowConfidence, .randomRemask:
+                    confidence = Float(Double(weights[token]) / summary.kept)
                 }
                 output.append((Int32(token), confidence))
             }

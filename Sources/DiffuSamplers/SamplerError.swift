@@ -22,6 +22,8 @@ public enum SamplerError: Error, CustomStringConvertible, Equatable, Sendable {
     case invalidBlockLength(Int)
     /// The confidence threshold must be finite.
     case invalidThreshold(Float)
+    /// The classifier-free guidance scale must be finite and ≥ 0.
+    case invalidGuidanceScale(Float)
     /// A parameter that the chosen algorithm does not have.
     case unsupportedParameter(algorithm: SamplerAlgorithm, parameter: String)
     /// The provider's vocabulary is empty.
@@ -50,6 +52,7 @@ public enum SamplerError: Error, CustomStringConvertible, Equatable, Sendable {
         case .invalidAlgorithmTemperature(let value): return "algorithm temperature must be finite and ≥ 0, got \(value)"
         case .invalidBlockLength(let value): return "block length must be ≥ 1, got \(value)"
         case .invalidThreshold(let value): return "confidence threshold must be finite, got \(value)"
+        case .invalidGuidanceScale(let value): return "guidance (cfg) scale must be finite and ≥ 0, got \(value)"
         case .unsupportedParameter(let algorithm, let parameter):
             return "the \(algorithm.rawValue) sampler has no \(parameter) parameter"
         case .invalidVocabularySize(let size): return "vocabulary size must be ≥ 1, got \(size)"

@@ -1,5 +1,6 @@
-/// The sampling algorithms. The first two are the DiffuGPT/DiffuLLaMA reference samplers, the other
-/// four Dream's `alg` values (also used with the block schedule, as LLaDA and llama.cpp do).
+/// The sampling algorithms. The first two are the DiffuGPT/DiffuLLaMA reference samplers, the next
+/// four Dream's `alg` values (also used with the block schedule, as LLaDA and llama.cpp do), the last
+/// two LLaDA's `generate.py` remasking strategies.
 public enum SamplerAlgorithm: String, Sendable, CaseIterable, Equatable {
     /// DiffuLLaMA `model.py::generate_samples`: reveal each masked position with probability 1/(t+1).
     case randomKeep = "random-keep"
@@ -13,15 +14,36 @@ public enum SamplerAlgorithm: String, Sendable, CaseIterable, Equatable {
     case topkMargin = "topk-margin"
     /// Dream `entropy`: reveal the lowest-entropy positions first.
     case entropy
+    /// LLaDA `generate.py`, `remasking='low_confidence'`: Gumbel-max tokens, reveal the highest softmax
+    /// probabilities of the active block first.
+    case lowConfidence = "low-confidence"
+    /// LLaDA `generate.py`, `remasking='random'`: Gumbel-max tokens, reveal positions of the active block
+    /// in the order of one uniform draw each.
+    case randomRemask = "random-remask"
 
     /// Whether this is one of Dream's algorithms (block schedule, top-k and thresholds available).
     /// An exhaustive switch: a new algorithm does not compile until it is placed in a family.
     public var isDreamFamily: Bool {
         switch self {
-        case .randomKeep, .confidence: false
+        case .randomKeep, .confidence, .lowConfidence, .randomRemask: false
         case .origin, .maskgitPlus, .topkMargin, .entropy: true
         }
     }
+
+    /// Whether this is one of LLaDA's algorithms (block schedule and classifier-free guidance available;
+    /// no top-p or top-k: the reference has none).
+    public var isLLaDAFamily: Bool {
+        switch self {
+        case .lowConfidence, .randomRemask: true
+        case .randomKeep, .confidence, .origin, .maskgitPlus, .topkMargin, .entropy: false
+        }
+    }
+
+    /// Whether the algorithm takes a nucleus (top-p) filter.
+    public var acceptsTopP: Bool { self != .confidence && !isLLaDAFamily }
+
+    /// Whether the algorithm takes the semi-autoregressive block schedule.
+    public var acceptsBlockLength: Bool { isDreamFamily || isLLaDAFamily }
 }
 
 /// Everything a sampler needs besides the canvas, the logits and the randomness.
@@ -64,12 +86,16 @@ public struct SamplingParameters: Sendable, Equatable {
     /// Causal (autoregressive) attention instead of bidirectional; with block length 1 this is plain
     /// left-to-right decoding.
     public var causal: Bool
+    /// Classifier-free guidance (LLaDA family, `cfg_scale`): with a scale s > 0 every step also runs the
+    /// canvas with its fixed (prompt) positions masked, and uses `uncond + (s + 1)·(cond − uncond)`.
+    /// 0 disables it.
+    public var guidanceScale: Float
 
     /// Creates parameters; see the static presets for the reference defaults.
     public init(algorithm: SamplerAlgorithm, maskToken: Int32, steps: Int, temperature: Float,
                 topP: Float? = nil, topK: Int? = nil, greedy: Bool = false, epsilon: Double = 1e-3,
                 algorithmTemperature: Float = 0, blockLength: Int? = nil, confidenceThreshold: Float? = nil,
-                shiftLogits: Bool = true, causal: Bool = false) {
+                shiftLogits: Bool = true, causal: Bool = false, guidanceScale: Float = 0) {
         self.algorithm = algorithm
         self.maskToken = maskToken
         self.steps = steps
@@ -83,6 +109,7 @@ public struct SamplingParameters: Sendable, Equatable {
         self.confidenceThreshold = confidenceThreshold
         self.shiftLogits = shiftLogits
         self.causal = causal
+        self.guidanceScale = guidanceScale
     }
 
     /// The quick-start default temperature for DiffuGPT (`inf_diffugpt.py`).
@@ -115,6 +142,14 @@ public struct SamplingParameters: Sendable, Equatable {
                            topP: topP, topK: topK, epsilon: 1e-3, blockLength: blockLength, shiftLogits: true)
     }
 
+    /// LLaDA's `generate.py` with the settings of its demos (`chat.py`): low-confidence remasking, 128
+    /// steps, block length 32, temperature 0, no guidance, no shift (LLaDA's logits i predict token i).
+    public static func llada(maskToken: Int32, steps: Int = 128, blockLength: Int? = 32, temperature: Float = 0,
+                             guidanceScale: Float = 0, algorithm: SamplerAlgorithm = .lowConfidence) -> SamplingParameters {
+        SamplingParameters(algorithm: algorithm, maskToken: maskToken, steps: steps, temperature: temperature,
+                           blockLength: blockLength, shiftLogits: false, guidanceScale: guidanceScale)
+    }
+
     /// AR mode: causal attention, block length 1, one token per forward pass, left to right
     /// (greedy at temperature 0, otherwise a draw after top-p/top-k).
     public static func autoregressive(maskToken: Int32, temperature: Float = 0, topP: Float? = nil,
@@ -140,14 +175,16 @@ public struct SamplingParameters: Sendable, Equatable {
         if let confidenceThreshold, !confidenceThreshold.isFinite {
             throw SamplerError.invalidThreshold(confidenceThreshold)
         }
+        guard guidanceScale.isFinite, guidanceScale >= 0 else { throw SamplerError.invalidGuidanceScale(guidanceScale) }
         func reject(_ name: String) -> SamplerError { .unsupportedParameter(algorithm: algorithm, parameter: name) }
         if !algorithm.isDreamFamily {
             if topK != nil { throw reject("top-k") }
-            if blockLength != nil { throw reject("block length") }
+            if blockLength != nil && !algorithm.acceptsBlockLength { throw reject("block length") }
             if confidenceThreshold != nil { throw reject("confidence threshold") }
             if algorithmTemperature != 0 { throw reject("algorithm temperature") }
         }
-        if algorithm == .confidence, let topP, topP < 1 { throw reject("top-p") }
+        if !algorithm.acceptsTopP, let topP, topP < 1 { throw reject("top-p") }
+        if !algorithm.isLLaDAFamily, guidanceScale != 0 { throw reject("guidance scale") }
         if algorithm != .confidence, greedy { throw reject("greedy (use temperature 0)") }
         if algorithm == .origin {
             if confidenceThreshold != nil { throw reject("confidence threshold") }

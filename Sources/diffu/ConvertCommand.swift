@@ -17,9 +17,9 @@ struct ConvertCommand: ParsableCommand {
         abstract: "Convert a Hugging Face model directory or a GGUF file into a .diffu file.",
         discussion: """
         SRC is a directory with config.json, model.safetensors (or shards + model.safetensors.index.json) and \
-        tokenizer files, or a .gguf file (llama / qwen2 architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1 tensors).
-        Known diffusion models (DiffuGPT-S/M, DiffuLLaMA, Dream/DiffuCoder) get their mask token and sampler \
-        defaults automatically. Any other model — for example an autoregressive GGUF such as SmolLM2 — needs \
+        tokenizer files, or a .gguf file (llama / qwen2 / dream / llada architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1 tensors).
+        Known diffusion models (DiffuGPT-S/M, DiffuLLaMA, Dream/DiffuCoder, LLaDA) get their mask token, shift rule \
+        (LLaDA: none) and sampler defaults automatically. Any other model — for example an autoregressive GGUF such as SmolLM2 — needs \
         --mask-id: the id of an existing token to use as MASK (the logit shift rule is recorded as on, as for \
         every AR-adapted model).
         Quantization recipes: f32, f16, bf16, q8, q4, q4e (q4, with token embedding and LM head at q8, the mix \

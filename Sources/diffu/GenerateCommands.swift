@@ -17,8 +17,11 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "Sampler: \(SamplerAlgorithm.allCases.map(\.rawValue).joined(separator: "|")).")
     var sampler: SamplerAlgorithm?
 
-    @Option(help: "Semi-autoregressive block length (default: one block).")
+    @Option(help: "Semi-autoregressive block length (Dream and LLaDA samplers; default: the model's, or one block).")
     var blockLength: Int?
+
+    @Option(help: "Classifier-free guidance scale (LLaDA samplers; the prompt-masked pass): 0 disables it.")
+    var cfgScale: Float?
 
     @Option(help: "Softmax temperature; 0 is greedy.")
     var temperature: Float?
@@ -58,9 +61,10 @@ struct SamplerOptions: ParsableArguments {
 
     func parameters(for model: DiffuModel) -> GenerationParameters {
         model.parameters(GenerationSettings(
-            length: length, steps: steps, sampler: sampler, blockLength: blockLength, temperature: temperature, topP: topP,
-            topK: topK, algorithmTemperature: algorithmTemperature, confidenceThreshold: threshold, cache: cache, seed: seed,
-            autoregressive: autoregressive, causal: causal, threads: threads))
+            length: length, steps: steps, sampler: sampler, blockLength: blockLength, guidanceScale: cfgScale,
+            temperature: temperature, topP: topP, topK: topK, algorithmTemperature: algorithmTemperature,
+            confidenceThreshold: threshold, cache: cache, seed: seed, autoregressive: autoregressive, causal: causal,
+            threads: threads))
     }
 }
 

@@ -66,6 +66,7 @@ struct SamplerFixtures: Decodable {
         var confidenceThreshold: Float?
         var shiftLogits: Bool?
         var causal: Bool?
+        var guidanceScale: Float?
     }
     struct LogitsEntry: Decodable {
         var tokens: [Int32]
@@ -143,7 +144,8 @@ extension SamplerFixtures.Parameters {
             algorithm: algorithm, maskToken: maskToken, steps: steps, temperature: temperature, topP: topP,
             topK: topK, greedy: greedy ?? false, epsilon: epsilon ?? 1e-3,
             algorithmTemperature: algorithmTemperature ?? 0, blockLength: blockLength,
-            confidenceThreshold: confidenceThreshold, shiftLogits: shiftLogits ?? true, causal: causal ?? false)
+            confidenceThreshold: confidenceThreshold, shiftLogits: shiftLogits ?? true, causal: causal ?? false,
+            guidanceScale: guidanceScale ?? 0)
     }
 }
 

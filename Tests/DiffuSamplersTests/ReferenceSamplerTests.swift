@@ -13,10 +13,25 @@ import DiffuSamplers
         #expect(fixtures.cases.count >= 20)
     }
 
+    static let lladaFixtures: SamplerFixtures? = try? SamplerFixtures.load("cases_llada.json")
+
     @Test(arguments: (try? SamplerFixtures.load().cases.map(\.name)) ?? ["<fixtures missing>"])
     func matchesReference(caseName: String) throws {
         let fixtures = try #require(Self.fixtures, "Tests/Fixtures/samplers/cases.json is missing or unreadable")
-        let fixture = try #require(fixtures.cases.first { $0.name == caseName })
+        try Self.expectReference(try #require(fixtures.cases.first { $0.name == caseName }))
+    }
+
+    /// LLaDA's `generate.py` (low-confidence / random remasking, Gumbel-max in float64, cfg) against its
+    /// numpy re-implementation with injected draws.
+    @Test(arguments: (try? SamplerFixtures.load("cases_llada.json").cases.map(\.name)) ?? ["<fixtures missing>"])
+    func matchesLLaDAReference(caseName: String) throws {
+        let fixtures = try #require(Self.lladaFixtures, "Tests/Fixtures/samplers/cases_llada.json is missing or unreadable")
+        #expect(fixtures.cases.count >= 10)
+        try Self.expectReference(try #require(fixtures.cases.first { $0.name == caseName }))
+    }
+
+    /// Runs one fake-logits case with its recorded draws and checks tokens, reveals, draws and rows.
+    static func expectReference(_ fixture: SamplerFixtures.Case) throws {
         let parameters = try fixture.parameters.samplingParameters()
         let sampler = try DiffusionSampler(parameters: parameters)
         let canvas = try Canvas(tokens: fixture.tokens, isFixed: fixture.fixed)

@@ -12,10 +12,10 @@ import DiffuSamplers
         FakeLogitsProvider(vocabularySize: Self.vocabulary, maskToken: Self.mask)
     }
 
-    @Test(arguments: [SamplerAlgorithm.randomKeep, .confidence, .origin, .maskgitPlus, .topkMargin, .entropy])
+    @Test(arguments: SamplerAlgorithm.allCases)
     func observerSeesStepsInOrder(algorithm: SamplerAlgorithm) throws {
         let parameters = SamplingParameters(algorithm: algorithm, maskToken: Self.mask, steps: 6, temperature: 0.9,
-                                            topP: algorithm == .confidence ? nil : 0.9)
+                                            topP: algorithm.acceptsTopP ? 0.9 : nil)
         let sampler = try DiffusionSampler(parameters: parameters)
         let canvas = try Canvas.prefix(prompt: [3, 9, 12], generationLength: 10)
         var random = SeededRandomSource(seed: 7)
@@ -197,6 +197,13 @@ import DiffuSamplers
             (make({ $0.blockLength = 4 }, algorithm: .randomKeep), .unsupportedParameter(algorithm: .randomKeep, parameter: "block length")),
             (make({ $0.topP = 0.9 }, algorithm: .confidence), .unsupportedParameter(algorithm: .confidence, parameter: "top-p")),
             (make({ $0.confidenceThreshold = 0.9 }, algorithm: .origin), .unsupportedParameter(algorithm: .origin, parameter: "confidence threshold")),
+            (make({ $0.guidanceScale = -1 }, algorithm: .lowConfidence), .invalidGuidanceScale(-1)),
+            (make({ $0.guidanceScale = .infinity }, algorithm: .randomRemask), .invalidGuidanceScale(.infinity)),
+            (make({ $0.guidanceScale = 1 }, algorithm: .entropy), .unsupportedParameter(algorithm: .entropy, parameter: "guidance scale")),
+            (make({ $0.topP = 0.9 }, algorithm: .lowConfidence), .unsupportedParameter(algorithm: .lowConfidence, parameter: "top-p")),
+            (make({ $0.topK = 5 }, algorithm: .randomRemask), .unsupportedParameter(algorithm: .randomRemask, parameter: "top-k")),
+            (make({ $0.confidenceThreshold = 0.9 }, algorithm: .lowConfidence),
+             .unsupportedParameter(algorithm: .lowConfidence, parameter: "confidence threshold")),
         ]
         for (parameters, error) in cases {
             #expect(throws: error) { try DiffusionSampler(parameters: parameters) }
@@ -207,6 +214,10 @@ import DiffuSamplers
         #expect(throws: SamplerError.self) { try DiffusionSampler(parameters: nan) }
         nan = make { $0.topP = .nan }
         #expect(throws: SamplerError.self) { try DiffusionSampler(parameters: nan) }
+        nan = make({ $0.guidanceScale = .nan }, algorithm: .lowConfidence)
+        #expect(throws: SamplerError.self) { try DiffusionSampler(parameters: nan) }
+        // LLaDA's sampler takes the block schedule and guidance.
+        #expect(throws: Never.self) { try DiffusionSampler(parameters: .llada(maskToken: Self.mask, steps: 8, blockLength: 4, guidanceScale: 2)) }
     }
 
     @Test func badVocabularyAndLogitsAreTypedErrors() throws {
@@ -237,6 +248,46 @@ import DiffuSamplers
         }
         #expect(throws: SamplerError.invalidLogits(row: 0)) {
             try small.generate(canvas: canvas, provider: NotANumber(), random: &random)
+        }
+        // LLaDA's sampler (no shift: row 1 predicts the first generated position), with and without guidance.
+        for guidance: Float in [0, 1.5] {
+            let llada = try DiffusionSampler(parameters: .llada(maskToken: 7, steps: 2, blockLength: nil, temperature: 0.5, guidanceScale: guidance))
+            #expect(throws: SamplerError.logitsCountMismatch(expected: 24, actual: 2)) {
+                try llada.generate(canvas: canvas, provider: Short(), random: &random)
+            }
+            #expect(throws: SamplerError.invalidLogits(row: 1)) {
+                try llada.generate(canvas: canvas, provider: NotANumber(), random: &random)
+            }
+        }
+    }
+
+    /// Classifier-free guidance: every step asks for the same rows of the canvas and then of a copy whose
+    /// fixed positions (prompt and suffix) hold the mask id, the generated positions unchanged.
+    @Test func guidancePassMasksEveryFixedPosition() throws {
+        final class Recording: LogitsProvider, @unchecked Sendable {
+            let inner: FakeLogitsProvider
+            var calls: [(tokens: [Int32], positions: [Int])] = []
+            init(_ inner: FakeLogitsProvider) { self.inner = inner }
+            var vocabularySize: Int { inner.vocabularySize }
+            func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+                calls.append((tokens, positions))
+                return try inner.logits(tokens: tokens, positions: positions, causal: causal)
+            }
+        }
+        let provider = Recording(provider())
+        let canvas = try Canvas.infill(prefix: [3, 9], middleLength: 6, suffix: [12])
+        let sampler = try DiffusionSampler(parameters: .llada(maskToken: Self.mask, steps: 4, blockLength: 3, guidanceScale: 2))
+        var random = SeededRandomSource(seed: 1)
+        let result = try sampler.generate(canvas: canvas, provider: provider, random: &random)
+        #expect(result.forwardPasses == 8 && provider.calls.count == 8)
+        for pair in stride(from: 0, to: provider.calls.count, by: 2) {
+            let (conditional, unconditional) = (provider.calls[pair], provider.calls[pair + 1])
+            #expect(conditional.positions == unconditional.positions)
+            for position in canvas.tokens.indices {
+                let expected = canvas.isFixed[position] ? Self.mask : conditional.tokens[position]
+                #expect(unconditional.tokens[position] == expected)
+            }
+            #expect(Array(conditional.tokens[0..<2]) == [3, 9] && conditional.tokens[8] == 12)
         }
     }
 

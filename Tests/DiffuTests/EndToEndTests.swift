@@ -74,7 +74,7 @@ import Diffu
         #expect(difference <= 1e-4 * scale, "\(name) \(file): max|Δ| \(difference), max|logit| \(scale)")
     }
 
-    @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32"])
+    @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32", "llada_gqa_bf16"])
     func convertedModelMatchesTransformers(name: String) throws {
         let (model, directory) = try Self.convertedModel(name, recipe: .f32)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -87,7 +87,7 @@ import Diffu
     /// PanelGeometry): only f32 arithmetic differences remain. Every kernel variant this CPU supports runs;
     /// the integer one (`avx512`) against the reference whose linear-layer inputs are rounded as it rounds
     /// them (llama.cpp's Q8_0 activation rule, tools/make_model_fixtures.py).
-    @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32"])
+    @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32", "llada_gqa_bf16"])
     func q8ConversionMatchesRoundedReference(name: String) throws {
         let (directory, path) = try Self.convertedFile(name, recipe: .q8)
         defer { try? FileManager.default.removeItem(at: directory) }

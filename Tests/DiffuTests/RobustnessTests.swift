@@ -52,6 +52,10 @@ import Diffu
         AbsurdCase(description: "block length 0", change: { $0.sampler = .confidence; $0.blockLength = 0 }, expected: SamplerError.invalidBlockLength(0)),
         AbsurdCase(description: "algorithm temperature -1", change: { $0.sampler = .confidence; $0.algorithmTemperature = -1 },
                    expected: SamplerError.invalidAlgorithmTemperature(-1)),
+        AbsurdCase(description: "cfg scale -1", change: { $0.sampler = .lowConfidence; $0.topP = nil; $0.guidanceScale = -1 },
+                   expected: SamplerError.invalidGuidanceScale(-1)),
+        AbsurdCase(description: "cfg scale on a sampler without guidance", change: { $0.sampler = .entropy; $0.guidanceScale = 2 },
+                   expected: SamplerError.unsupportedParameter(algorithm: .entropy, parameter: "guidance scale")),
         AbsurdCase(description: "autoregressive with temperature -1", change: { $0.autoregressive = true; $0.temperature = -1 },
                    expected: SamplerError.invalidTemperature(-1)),
     ]
@@ -97,6 +101,8 @@ import Diffu
             ("threshold NaN", { $0.sampler = .confidence; $0.confidenceThreshold = .nan }, { if case .invalidThreshold(let v) = $0 { v.isNaN } else { false } }),
             ("algorithm temperature NaN", { $0.sampler = .confidence; $0.algorithmTemperature = .nan },
              { if case .invalidAlgorithmTemperature(let v) = $0 { v.isNaN } else { false } }),
+            ("cfg scale NaN", { $0.sampler = .randomRemask; $0.topP = nil; $0.guidanceScale = .nan },
+             { if case .invalidGuidanceScale(let v) = $0 { v.isNaN } else { false } }),
         ]
         for (label, change, check) in changes {
             var parameters = base

@@ -1,12 +1,12 @@
 // libFuzzer target: config.json handling. The first input byte picks a fixture's real tensors (GPT-2,
-// sharded LLaMA, Qwen2); the rest is config.json, parsed with SourceJSON and planned with
+// sharded LLaMA, Qwen2, LLaDA); the rest is config.json, parsed with SourceJSON and planned with
 // HuggingFaceImporter.sanitize (hyperparameters, size arithmetic, tensor plan).
 // Built and run by tools/fuzz/run_all.sh. Any input must give a value or a ConvertError, never a trap.
 import DiffuConvert
 import Foundation
 
 private let tensorSets: [[String: SourceTensor]] = {
-    ["gpt2_plain_f32", "llama_sharded_bf16", "qwen2_gqa_f32"].map { name in
+    ["gpt2_plain_f32", "llama_sharded_bf16", "qwen2_gqa_f32", "llada_gqa_bf16"].map { name in
         let directory = repositoryRoot + "/Tests/Fixtures/models/" + name
         guard let checkpoint = try? HuggingFaceCheckpoint.open(directory: directory) else {
             fatalError("fuzz setup: cannot open \(directory)")

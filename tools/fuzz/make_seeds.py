@@ -148,11 +148,19 @@ def config_seeds():
     put("shard-index", "llama_sharded_bf16", (FIX / "models/llama_sharded_bf16/model.safetensors.index.json").read_bytes())
 
 
+def llada_seeds():
+    """LLaDA: its config.json (selector 3 = the llada_gqa_bf16 tensors in ConfigFuzz.swift) and the `llada`
+    GGUF architecture with llama.cpp's diffusion metadata."""
+    put("config", "llada_gqa_bf16", bytes([3]) + (FIX / "models/llada_gqa_bf16/config.json").read_bytes())
+    put("gguf", "tiny-llada.gguf", (FIX / "convert/tiny-llada.gguf").read_bytes())
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     gguf_seeds()
     tokenizer_seeds()
     config_seeds()
+    llada_seeds()
 
 
 def regression_inputs():
