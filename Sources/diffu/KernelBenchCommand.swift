@@ -186,7 +186,6 @@ struct BenchAttentionCommand: ParsableCommand {
         }
         let median = seconds[seconds.count / 2]
         let medianCPU = cpuSeconds[cpuSeconds.count / 2]
-        let median = seconds[seconds.count / 2]
         let operations = 4.0 * Double(tokens) * Double(tokens) * Double(heads) * Double(dimension) * (causal ? 0.5 : 1)
         let gflops = operations / median / 1e9
         if json {
