@@ -5,7 +5,8 @@ Loads the page from a running server, types a prompt, sets length and steps, pre
 for the stream to finish; then checks that the text in `#result` equals the non-streamed API answer for
 the same greedy request, that the page drew every step event (the step log, starting from a canvas with
 masks, ending with none), that tokens/s is shown, that the page loaded nothing from elsewhere and threw no
-script error, and that a request the server refuses shows its error message. Saves a PNG screenshot.
+script error, that a request the server refuses shows its error message, and that Stop cancels the
+generation on the server. Saves a PNG screenshot.
 
 Usage: web_smoke.py BASE_URL --screenshot PATH [--prompt P] [--length N] [--steps N] [--mid-screenshot]
 (--mid-screenshot takes the picture halfway through the denoising, for the docs, instead of at the end.)
@@ -35,6 +36,11 @@ def check(condition, message):
 def post_json(url, body):
     request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def health(base):
+    with urllib.request.urlopen(base + "/health", timeout=10) as response:
         return json.load(response)
 
 
@@ -205,6 +211,19 @@ def main():
         check(refused["error"] is not None and "400" in refused["error"] and "max_tokens" in refused["error"],
               f"the refusal is not shown with its status and parameter: {refused['error']!r}")
 
+        # Stop during a long generation: the page says so and the server cancels the generation.
+        fill_and_generate(devtools, {"length": 128, "steps": 128})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and devtools.evaluate("document.getElementById('step-log').children.length") < 1:
+            time.sleep(0.02)
+        devtools.evaluate("document.getElementById('stop').click()")
+        state = wait_until_finished(devtools, 10)
+        check(state == "stopped", f"Stop ended in state {state!r}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and health(base)["running"] != 0:
+            time.sleep(0.05)
+        check(health(base)["running"] == 0, "the server still runs the generation the page stopped")
+
         devtools.wait_for_event("none", 0.2)  # collect late events
         requests = [event["params"]["request"]["url"] for event in devtools.events if event.get("method") == "Network.requestWillBeSent"]
         foreign = [url for url in requests if not url.startswith(base)]
@@ -229,7 +248,7 @@ def main():
     if failures:
         sys.exit(f"web_smoke: {len(failures)} check(s) failed")
     print(f"web_smoke: the page denoised {arguments.length} tokens in {expected_steps} steps in headless Chromium; "
-          f"#result equals the API's answer {expected_text!r}; refusals are shown; browser part {time.monotonic() - started:.1f} s; "
+          f"#result equals the API's answer {expected_text!r}; refusals are shown; Stop cancels; browser part {time.monotonic() - started:.1f} s; "
           f"screenshot {arguments.screenshot}")
 
 
