@@ -46,6 +46,7 @@ enum WebPage {
     button:disabled { opacity: .45; cursor: default; }
     :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
     #status { color: var(--muted); margin: 0; }
+    .hint { color: var(--muted); font-size: .85rem; margin: .25rem 0 0; }
     #stats { display: flex; gap: 1.5rem; flex-wrap: wrap; margin: 0 0 .75rem; }
     #stats div { min-width: 6rem; }
     #stats dt { font-size: .8rem; color: var(--muted); }
@@ -76,7 +77,8 @@ enum WebPage {
     <main>
       <form id="form" aria-describedby="status">
         <label for="prompt">Prompt</label>
-        <textarea id="prompt" name="prompt" rows="3" placeholder="Type a prompt (empty: unconditional)">The quick brown fox</textarea>
+        <textarea id="prompt" name="prompt" rows="3" aria-describedby="prompt-hint" placeholder="Type a prompt (empty: unconditional)">The quick brown fox</textarea>
+        <p id="prompt-hint" class="hint">Ctrl+Enter generates. Temperature 0 is greedy; a seed makes sampling repeatable.</p>
         <div class="settings">
           <label for="length">Length (tokens)<input id="length" name="length" type="number" min="1" value="32" required></label>
           <label for="steps">Steps<input id="steps" name="steps" type="number" min="1" value="16" required></label>
@@ -241,7 +243,10 @@ enum WebPage {
       try {
         const response = await fetch("/v1/completions", { method: "POST", headers: { "Content-Type": "application/json" },
                                                            body: JSON.stringify(body), signal: controller.signal });
-        if (!response.ok) throw new Error(errorMessage(response.status, await response.text()));
+        if (!response.ok) {
+          resetCanvas(0);
+          throw new Error(errorMessage(response.status, await response.text()));
+        }
         await readEvents(response.body, (data) => {
           if (data === "[DONE]") { finished = true; return; }
           const event = JSON.parse(data);
@@ -273,6 +278,9 @@ enum WebPage {
 
     $("form").addEventListener("submit", generate);
     $("stop").addEventListener("click", () => { if (controller) controller.abort(); });
+    $("prompt").addEventListener("keydown", (key) => {
+      if (key.key === "Enter" && (key.ctrlKey || key.metaKey)) { key.preventDefault(); $("form").requestSubmit(); }
+    });
     fetch("/v1/models").then((response) => response.json()).then((list) => {
       if (list.data && list.data[0]) $("model").textContent = "model " + list.data[0].id + " · live denoising view";
     }).catch(() => {});
