@@ -100,7 +100,7 @@ class DevTools:
 
 def start_chromium(profile):
     arguments = [chromium_binary(), "--headless=new", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-                 "--disable-extensions", "--disable-background-networking", "--disable-sync", "--mute-audio",
+                 "--disable-extensions", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-sync", "--mute-audio",
                  "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", f"--user-data-dir={profile}",
                  "--window-size=1000,1000", "about:blank"]
     if os.geteuid() == 0:
