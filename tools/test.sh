@@ -2,7 +2,7 @@
 # The README's test command, and what .ci/run runs: installs what a fresh machine lacks, then the unit,
 # reference and end-to-end tests, the embedding example, conversions killed at random points, the
 # kernels' code-generation check (release build), a version-pinned dependent package and `diffu serve`
-# driven by the openai Python client.
+# driven by the openai Python client, and its web view in headless Chromium.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -13,3 +13,4 @@ tools/fault_smoke.sh
 tools/kernels/check_assembly.sh
 tools/dependency_smoke.sh
 tools/server_smoke.sh
+tools/web_smoke.sh
