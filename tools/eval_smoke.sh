@@ -8,7 +8,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 swift build --package-path "$root" --product diffu >/dev/null
 diffu="$(swift build --package-path "$root" --show-bin-path)/diffu"
-"$diffu" convert "$root/Tests/Fixtures/server/tiny-chatml.gguf" -o "$work/tiny.diffu" --quant f32 --mask-id 262 >/dev/null
+"$diffu" convert "$root/Tests/Fixtures/server/tiny-chatml.gguf" -o "$work/tiny.diffu" --quant f32 --mask-id 262 >/dev/null 2>&1
 printf 'The cat sat on the mat. The dog ran in the park.\n' > "$work/text.txt"
 "$diffu" eval "$work/tiny.diffu" --text "$work/text.txt" --samples 8 --seed 3 --json > "$work/a.json"
 "$diffu" eval "$work/tiny.diffu" --text "$work/text.txt" --samples 8 --seed 3 --json > "$work/b.json"

@@ -9,6 +9,7 @@ cd "$root"
 tools/setup_system.sh
 swift test
 tools/example_smoke.sh
+tools/eval_smoke.sh
 tools/fault_smoke.sh
 tools/kernels/check_assembly.sh
 tools/dependency_smoke.sh
