@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command, and what .ci/run runs: installs what a fresh machine lacks, then the unit,
-# reference and end-to-end tests, the embedding example, conversions killed at random points, the
+# reference and end-to-end tests, the embedding example, `diffu eval`/`score`, conversions killed at random points, the
 # kernels' code-generation check (release build), a version-pinned dependent package and `diffu serve`
 # driven by the openai Python client.
 set -euo pipefail

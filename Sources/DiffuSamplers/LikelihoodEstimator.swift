@@ -92,6 +92,10 @@ public struct LikelihoodMaskDraw: Sendable, Equatable {
 /// `−log p(scored | context) / N` from above. Masked positions are the drawn ones: a true token that
 /// happens to equal the mask id is not counted as masked (the official code's `x_t == mask_id` would).
 ///
+/// LLaDA's evaluation (ML-GSAI/LLaDA `get_log_likelihood.py`, `forward_process`) estimates the same bound
+/// with another draw — exactly k masked tokens, k uniform in 1…N and stratified over its batch, weight
+/// N/k — so its numbers agree with these in expectation, not sample by sample.
+///
 /// With the same random source state the draws, and so the masks, are the same on every platform.
 public struct LikelihoodEstimator: Sendable {
     /// The lower end ε of the time draw (the official trainer's `sampling_eps`).
