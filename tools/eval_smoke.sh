@@ -17,6 +17,7 @@ printf 'The cat sat on the mat. The dog ran in the park.\n' > "$work/text.txt"
     --choice " mat" --samples 8 --json > "$work/score.json"
 "$diffu" score "$work/tiny.diffu" --context "The cat sat on the" --choice " mat." --choice " roof of the house." \
     --choice " mat" --samples 8 --rank per-token --json > "$work/score_per_token.json"
+"$diffu" eval "$work/tiny.diffu" --text "$work/text.txt" --samples 4 --window 16 --json > "$work/windowed.json"
 python3 - "$work" <<'PY'
 import json, math, sys
 work = sys.argv[1]
@@ -35,6 +36,8 @@ for name, key in (("score.json", "nll"), ("score_per_token.json", "nll_per_token
     assert all({"text", "nll", "nll_per_token"} <= set(c) for c in choices)
     values = [c[key] for c in choices]
     assert values == sorted(values), f"{name}: not best first: {values}"
+windowed = load("windowed.json")
+assert windowed["windows"] == -(-a["tokens"] // 16) and windowed["tokens"] == a["tokens"], windowed
 print("eval/score JSON ok:", round(a["nll_per_token"], 3), "nats/token (bound),", round(ar["nll_per_token"], 3), "(AR)")
 PY
 expect_failure() {  # a non-zero exit and a message naming the problem, never a crash
@@ -46,6 +49,8 @@ expect_failure() {  # a non-zero exit and a message naming the problem, never a 
 printf '\xff\xfe' > "$work/bad.txt"
 python3 -c "print('word ' * 20000)" > "$work/long.txt"
 expect_failure "more than the model's" "$diffu" eval "$work/tiny.diffu" --text "$work/long.txt"
+"$diffu" eval "$work/tiny.diffu" --text "$work/long.txt" --samples 1 --window 256 --json > "$work/long.json"
+python3 -c "import json, sys; r = json.load(open(sys.argv[1])); assert r['windows'] > 1 and r['tokens'] > 256, r" "$work/long.json"
 expect_failure "no token to score" "$diffu" eval "$work/tiny.diffu" --text "$work/empty.txt"
 expect_failure "not valid UTF-8" "$diffu" eval "$work/tiny.diffu" --text "$work/bad.txt"
 expect_failure "cannot read" "$diffu" eval "$work/tiny.diffu" --text "$work/missing.txt"

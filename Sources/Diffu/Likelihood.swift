@@ -13,13 +13,19 @@ public struct LikelihoodParameters: Sendable, Equatable {
     public var autoregressive: Bool
     /// Worker threads for the kernels.
     public var threads: Int
+    /// Scores a sequence longer than the model's context in consecutive windows of at most this many
+    /// scored tokens, each given the context-length tokens right before it as its (unscored) context;
+    /// the windows' NLLs add up, one generator runs through them in order. `nil`: one window.
+    public var window: Int?
 
     /// Creates parameters.
-    public init(samples: Int = 128, seed: UInt64 = 0, autoregressive: Bool = false, threads: Int = DiffuModel.defaultThreadCount) {
+    public init(samples: Int = 128, seed: UInt64 = 0, autoregressive: Bool = false, threads: Int = DiffuModel.defaultThreadCount,
+                window: Int? = nil) {
         self.samples = samples
         self.seed = seed
         self.autoregressive = autoregressive
         self.threads = threads
+        self.window = window
     }
 }
 
@@ -51,6 +57,8 @@ public struct LikelihoodResult: Sendable, Equatable {
     public let estimate: LikelihoodEstimate
     /// Tokens of the whole sequence (context included).
     public let sequenceTokens: Int
+    /// Windows scored (1 without ``LikelihoodParameters/window``).
+    public let windows: Int
     /// Wall-clock seconds.
     public let seconds: Double
 }
@@ -98,22 +106,41 @@ extension DiffuModel {
     }
 
     /// The likelihood of `tokens[contextLength...]` given `tokens[..<contextLength]` (context never
-    /// masked nor scored).
+    /// masked nor scored), in windows when ``LikelihoodParameters/window`` is set.
     public func likelihood(tokens: [Int32], contextLength: Int, parameters: LikelihoodParameters) throws -> LikelihoodResult {
         guard parameters.threads >= 1 else { throw DiffuError.invalidRequest("threads must be at least 1 (got \(parameters.threads))") }
+        if let window = parameters.window, window < 1 { throw DiffuError.invalidRequest("window must be at least 1 (got \(window))") }
+        guard contextLength >= 0, contextLength <= tokens.count else {
+            throw LikelihoodError.invalidContextLength(contextLength: contextLength, tokens: tokens.count)
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         let provider = ModelLogitsProvider(model: self, threads: parameters.threads)
-        let estimator = likelihoodEstimator
-        let estimate: LikelihoodEstimate
-        if parameters.autoregressive {
-            estimate = try estimator.autoregressive(tokens: tokens, contextLength: contextLength, provider: provider)
-        } else {
-            var random = SeededRandomSource(seed: parameters.seed)
-            estimate = try estimator.diffusionBound(tokens: tokens, contextLength: contextLength, samples: parameters.samples,
-                                                    random: &random, provider: provider)
+        var random = SeededRandomSource(seed: parameters.seed)
+        var parts: [LikelihoodEstimate] = []
+        for window in Self.windows(count: tokens.count, contextLength: contextLength, window: parameters.window) {
+            let slice = Array(tokens[(window.lowerBound - contextLength)..<window.upperBound])
+            parts.append(try estimate(tokens: slice, contextLength: contextLength, parameters: parameters, random: &random,
+                                      provider: provider))
         }
-        return LikelihoodResult(estimate: estimate, sequenceTokens: tokens.count,
+        return LikelihoodResult(estimate: LikelihoodEstimate.combining(parts), sequenceTokens: tokens.count, windows: parts.count,
                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    /// The scored ranges of the windows: consecutive, each at most `window` long, covering
+    /// `contextLength..<count` (one range without a window; an empty one when nothing is scored, so that
+    /// the estimator names the fault).
+    static func windows(count: Int, contextLength: Int, window: Int?) -> [Range<Int>] {
+        guard let window, count > contextLength else { return [contextLength..<count] }
+        return stride(from: contextLength, to: count, by: window).map { $0..<min($0 + window, count) }
+    }
+
+    private func estimate(tokens: [Int32], contextLength: Int, parameters: LikelihoodParameters,
+                          random: inout SeededRandomSource, provider: ModelLogitsProvider) throws -> LikelihoodEstimate {
+        if parameters.autoregressive {
+            return try likelihoodEstimator.autoregressive(tokens: tokens, contextLength: contextLength, provider: provider)
+        }
+        return try likelihoodEstimator.diffusionBound(tokens: tokens, contextLength: contextLength, samples: parameters.samples,
+                                                      random: &random, provider: provider)
     }
 
     /// The token ids of a scoring context: the text's tokens with special tokens as the tokenizer adds

@@ -62,6 +62,20 @@ public struct LikelihoodEstimate: Sendable, Equatable {
     public var negativeLogLikelihoodPerToken: Double { negativeLogLikelihood / Double(scoredTokens) }
     /// `exp` of ``negativeLogLikelihoodPerToken``.
     public var perplexity: Double { exp(negativeLogLikelihoodPerToken) }
+
+    /// The estimate of the concatenated scored tokens of independent parts: NLLs, tokens and forward
+    /// passes add up; the per-token standard error is √Σ (Nᵢ/N)²·seᵢ². One part is returned as is.
+    public static func combining(_ parts: [LikelihoodEstimate]) -> LikelihoodEstimate {
+        guard parts.count != 1 else { return parts[0] }
+        let tokens = parts.reduce(0) { $0 + $1.scoredTokens }
+        let variance = parts.reduce(0.0) {
+            let share = Double($1.scoredTokens) / Double(tokens)
+            return $0 + share * share * $1.standardErrorPerToken * $1.standardErrorPerToken
+        }
+        return LikelihoodEstimate(negativeLogLikelihood: parts.reduce(0) { $0 + $1.negativeLogLikelihood }, scoredTokens: tokens,
+                                  samples: parts.first?.samples ?? 0, standardErrorPerToken: variance.squareRoot(),
+                                  forwardPasses: parts.reduce(0) { $0 + $1.forwardPasses })
+    }
 }
 
 /// One Monte Carlo draw of the diffusion bound: the time and the masked positions.

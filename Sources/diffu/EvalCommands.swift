@@ -45,18 +45,23 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "A UTF-8 text file to score.")
     var text: String
 
+    @Option(help: "Score a text longer than the model's context in consecutive windows of this many tokens (each given the token before it).")
+    var window: Int?
+
     @OptionGroup var options: LikelihoodOptions
 
     func run() async throws {
         let content = try Self.readText(path: text)
         let model = try DiffuModel.open(path: file)
-        let result = try model.likelihood(text: content, parameters: options.parameters)
+        var parameters = options.parameters
+        parameters.window = window
+        let result = try model.likelihood(text: content, parameters: parameters)
         let estimate = result.estimate
         if options.json {
             try printSortedJSON([
                 "nll_per_token": estimate.negativeLogLikelihoodPerToken, "perplexity": estimate.perplexity,
                 "nll": estimate.negativeLogLikelihood, "standard_error": estimate.standardErrorPerToken,
-                "tokens": estimate.scoredTokens, "sequence_tokens": result.sequenceTokens, "samples": estimate.samples,
+                "tokens": estimate.scoredTokens, "sequence_tokens": result.sequenceTokens, "samples": estimate.samples, "windows": result.windows,
                 "forward_passes": estimate.forwardPasses, "seconds": result.seconds,
                 "mode": options.autoregressive ? "autoregressive" : "diffusion-bound", "seed": options.seed,
             ])

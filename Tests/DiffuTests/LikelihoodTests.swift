@@ -229,6 +229,53 @@ import Diffu
         #expect(everMasked == Set(contextLength..<tokens.count))
     }
 
+    /// Windows: one window over everything equals no window; smaller windows add up the estimates of
+    /// their slices (each given the token before it), drawn in order from one generator; a sequence
+    /// longer than the model is refused whole and scored in windows.
+    @Test func windowsAddUpTheirSlices() throws {
+        let (model, directory) = try EndToEndTests.convertedModel("gpt2_diffugpt_f16", recipe: .f32)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tokens: [Int32] = (0..<20).map { Int32(2 + ($0 * 37) % 90) }
+        var parameters = LikelihoodParameters(samples: 6, seed: 4, threads: 2)
+        let whole = try model.likelihood(tokens: tokens, contextLength: 1, parameters: parameters)
+        parameters.window = 19
+        #expect(try model.likelihood(tokens: tokens, contextLength: 1, parameters: parameters).estimate == whole.estimate)
+        for autoregressive in [false, true] {
+            parameters.window = 7
+            parameters.autoregressive = autoregressive
+            let windowed = try model.likelihood(tokens: tokens, contextLength: 1, parameters: parameters)
+            #expect(windowed.windows == 3)
+            #expect(windowed.estimate.scoredTokens == 19)
+            var random = SeededRandomSource(seed: 4)
+            var total = 0.0
+            for range in [1..<8, 8..<15, 15..<20] {
+                let slice = Array(tokens[(range.lowerBound - 1)..<range.upperBound])
+                let provider = RecordingProvider(model: model)
+                let part = autoregressive
+                    ? try model.likelihoodEstimator.autoregressive(tokens: slice, contextLength: 1, provider: provider)
+                    : try model.likelihoodEstimator.diffusionBound(tokens: slice, contextLength: 1, samples: 6, random: &random,
+                                                                   provider: provider)
+                total += part.negativeLogLikelihood
+            }
+            Self.expectClose(windowed.estimate.negativeLogLikelihood, total, relative: 1e-9, "windows, autoregressive \(autoregressive)")
+        }
+        parameters.autoregressive = false
+        let limit = model.configuration.maximumPositions
+        let long: [Int32] = (0..<(limit + 8)).map { Int32(2 + ($0 * 13) % 90) }
+        parameters.window = nil
+        #expect(throws: LikelihoodError.sequenceTooLong(tokens: limit + 8, limit: limit)) {
+            try model.likelihood(tokens: long, contextLength: 1, parameters: parameters)
+        }
+        parameters.window = limit - 1
+        let windowed = try model.likelihood(tokens: long, contextLength: 1, parameters: parameters)
+        #expect(windowed.windows == 2 && windowed.estimate.scoredTokens == limit + 7)
+        #expect(windowed.estimate.negativeLogLikelihoodPerToken.isFinite)
+        parameters.window = 0
+        #expect(throws: DiffuError.invalidRequest("window must be at least 1 (got 0)")) {
+            try model.likelihood(tokens: tokens, contextLength: 1, parameters: parameters)
+        }
+    }
+
     @Test func badInputGivesTypedErrors() throws {
         let (model, directory) = try EndToEndTests.convertedModel("gpt2_diffugpt_f16", recipe: .f32)
         defer { try? FileManager.default.removeItem(at: directory) }
