@@ -36,8 +36,10 @@ public enum ChoiceRanking: String, Sendable, CaseIterable {
     /// lm-evaluation-harness compares for multiple-choice `acc`.
     case total
     /// Lowest negative log-likelihood per continuation token first (length-normalised). The DiffuLLaMA
-    /// paper's own scorer (`trainer.py::eval_forward`) is per token too: it averages the unweighted
-    /// cross-entropy over the masked tokens at t = T/T … 1/T and takes the lowest.
+    /// paper's own scorer (HKUNLP/DiffuLLaMA `trainer.py::eval_forward`, used by `eval-diffugpt.py` /
+    /// `eval-diffullama.py` for HellaSwag, PIQA, WinoGrande, SIQA) is length-normalised too, but is not
+    /// the bound: it averages the *unweighted* cross-entropy per masked token over T passes at fixed
+    /// rates t/T (t = T … 1) and takes the lowest. This ranking uses the (1/t-weighted) bound per token.
     case perToken = "per-token"
 }
 
