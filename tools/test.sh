@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command, and what .ci/run runs: installs what a fresh machine lacks, then the unit,
-# reference and end-to-end tests, the embedding example, conversions killed at random points, the
+# reference and end-to-end tests, the embedding example, `diffu eval`/`score`, conversions killed at random points, the
 # kernels' code-generation check (release build), a version-pinned dependent package and `diffu serve`
 # driven by the openai Python client, and its web view in headless Chromium.
 set -euo pipefail
@@ -9,6 +9,7 @@ cd "$root"
 tools/setup_system.sh
 swift test
 tools/example_smoke.sh
+tools/eval_smoke.sh
 tools/fault_smoke.sh
 tools/kernels/check_assembly.sh
 tools/dependency_smoke.sh

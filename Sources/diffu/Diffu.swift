@@ -14,6 +14,7 @@ struct DiffuCommand: AsyncParsableCommand {
             ConvertCommand.self, InspectCommand.self, VerifyCommand.self,
             LogitsCommand.self, BenchCommand.self, BenchGemmCommand.self, BenchAttentionCommand.self,
             TokenizeCommand.self, DetokenizeCommand.self, TokenizerBenchCommand.self, ServeCommand.self,
+            EvalCommand.self, ScoreCommand.self,
         ]
     )
 
