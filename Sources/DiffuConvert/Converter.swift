@@ -10,6 +10,9 @@ public struct ConversionOptions: Sendable {
     public var recipe: QuantizationRecipe
     /// The mask token id (`--mask-id`); overrides a known model's.
     public var maskTokenId: Int?
+    /// The logit shift rule (`--shift on|off`); overrides the source's declared flag and the known
+    /// model's rule. `nil` keeps them.
+    public var shiftOverride: Bool?
     /// Replace an existing output (`--force`).
     public var overwrite: Bool
     /// zstd per tensor with the writer's `auto` policy (`--zstd auto`), or never (`--zstd none`).
@@ -94,21 +97,23 @@ public enum Converter {
     /// tensor data: configuration, tensor plan, diffusion facts and tokenizer.
     /// - Throws: ``ConvertError`` (source not found, unrecognized, bad config, missing/unknown tensors,
     ///   mask id required, missing tokenizer, …).
-    public static func prepare(source: String, maskTokenId: Int?) throws -> PreparedConversion {
+    ///
+    /// `shiftOverride` replaces the shift rule the source declares or its known model has.
+    public static func prepare(source: String, maskTokenId: Int?, shiftOverride: Bool? = nil) throws -> PreparedConversion {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
             throw ConvertError.sourceNotFound(path: source)
         }
         if isDirectory.boolValue {
-            return try prepareHuggingFace(directory: source, maskTokenId: maskTokenId)
+            return try prepareHuggingFace(directory: source, maskTokenId: maskTokenId, shiftOverride: shiftOverride)
         }
         let file = try SourceFile(path: source)
         let magic = file.size >= 4 ? try file.read(count: 4, at: 0) : []
         guard magic == Array("GGUF".utf8) else { throw ConvertError.unrecognizedSource(path: source) }
-        return try prepareGGUF(path: source, maskTokenId: maskTokenId)
+        return try prepareGGUF(path: source, maskTokenId: maskTokenId, shiftOverride: shiftOverride)
     }
 
-    static func prepareHuggingFace(directory: String, maskTokenId: Int?) throws -> PreparedConversion {
+    static func prepareHuggingFace(directory: String, maskTokenId: Int?, shiftOverride: Bool?) throws -> PreparedConversion {
         let checkpoint = try HuggingFaceCheckpoint.open(directory: directory)
         let model = try HuggingFaceImporter.sanitize(configuration: checkpoint.configuration, tensors: checkpoint.tensors)
 
@@ -140,19 +145,19 @@ public enum Converter {
         }
         var diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
-            special: model.specialTokens, declaredShift: model.declaredShift, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
+            special: model.specialTokens, declaredShift: shiftOverride ?? model.declaredShift, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
         diffusion.settings.chatTemplate = chatTemplate
         return PreparedConversion(model: model, diffusion: diffusion, tokenizer: TokenizerFiles(kind: kind, files: files),
                                   tokenizerBlobs: blobs, sourceFiles: sources)
     }
 
-    static func prepareGGUF(path: String, maskTokenId: Int?) throws -> PreparedConversion {
+    static func prepareGGUF(path: String, maskTokenId: Int?, shiftOverride: Bool?) throws -> PreparedConversion {
         let checkpoint = try GGUFCheckpoint.open(path: path)
         let model = try checkpoint.sanitize()
         let vocabulary = try checkpoint.vocabularyBlob()
         var diffusion = try ResolvedDiffusion.resolve(
             known: model.knownModel, description: model.modelDescription, architecture: model.configuration.architecture,
-            special: model.specialTokens, declaredShift: model.declaredShift, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
+            special: model.specialTokens, declaredShift: shiftOverride ?? model.declaredShift, maskOverride: maskTokenId, vocabularySize: model.configuration.vocabularySize)
         diffusion.settings.chatTemplate = checkpoint.gguf["tokenizer.chat_template"]?.stringValue
         return PreparedConversion(
             model: model, diffusion: diffusion,
@@ -174,7 +179,7 @@ public enum Converter {
         if !options.overwrite, FileManager.default.fileExists(atPath: destination) {
             throw ConvertError.outputExists(path: destination)
         }
-        let prepared = try prepare(source: source, maskTokenId: options.maskTokenId)
+        let prepared = try prepare(source: source, maskTokenId: options.maskTokenId, shiftOverride: options.shiftOverride)
         let sink = try makeSink(destination, options.overwrite)
         return try write(prepared, into: sink, options: options, progress: progress)
     }

@@ -17,11 +17,12 @@ struct ConvertCommand: ParsableCommand {
         abstract: "Convert a Hugging Face model directory or a GGUF file into a .diffu file.",
         discussion: """
         SRC is a directory with config.json, model.safetensors (or shards + model.safetensors.index.json) and \
-        tokenizer files, or a .gguf file (llama / qwen2 / dream / llada architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1 tensors).
+        tokenizer files, or a .gguf file (llama / qwen2 / dream / llada architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1, \
+        Q5_0, Q5_1, Q4_K, Q5_K, Q6_K tensors; Q8_0/Q4_0 blocks are copied unchanged where the stored type matches).
         Known diffusion models (DiffuGPT-S/M, DiffuLLaMA, Dream/DiffuCoder, LLaDA) get their mask token, shift rule \
         (LLaDA: none) and sampler defaults automatically. Any other model — for example an autoregressive GGUF such as SmolLM2 — needs \
         --mask-id: the id of an existing token to use as MASK (the logit shift rule is recorded as on, as for \
-        every AR-adapted model).
+        every AR-adapted model); --shift on|off overrides the recorded rule (logits at i-1 predict token i, or at i).
         Quantization recipes: f32, f16, bf16, q8, q4, q4e (q4, with token embedding and LM head at q8, the mix \
         of llama.cpp's Q4_0 files) and q4m (q4, with token embedding, LM head, attention \
         value and FFN down projections kept at q8). Norm weights, biases and GPT-2's position table stay f32.
@@ -44,6 +45,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("mask-id"), help: "Mask token id (required for models Diffu does not recognise).")
     var maskID: Int?
 
+    @Option(name: .customLong("shift"), help: "Logit shift rule to record: on (logits at i-1 predict token i) or off (at i); default: the model's own.")
+    var shift: String?
+
     @Option(name: .customLong("zstd"), help: "zstd per tensor: auto (compress where it saves enough) or none.")
     var zstd: String = "auto"
 
@@ -63,18 +67,20 @@ struct ConvertCommand: ParsableCommand {
         guard output != nil || dumpDirectory != nil else { throw ValidationError("missing -o OUT.diffu") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let maskID, maskID < 0 { throw ValidationError("--mask-id must be non-negative") }
+        if let shift, shift != "on" && shift != "off" { throw ValidationError("--shift must be on or off") }
     }
 
     func run() throws {
         var options = ConversionOptions(recipe: QuantizationRecipe(rawValue: quantization)!, maskTokenId: maskID,
                                         overwrite: force, compress: zstd == "auto")
         if let threads { options.threadCount = threads }
+        options.shiftOverride = shift.map { $0 == "on" }
         let reporter = ProgressReporter(terminal: isatty(STDERR_FILENO) != 0)
         let started = Date()
         let summary: ConversionSummary
         do {
             if let dumpDirectory {
-                let prepared = try Converter.prepare(source: source, maskTokenId: maskID)
+                let prepared = try Converter.prepare(source: source, maskTokenId: maskID, shiftOverride: options.shiftOverride)
                 summary = try Converter.write(prepared, into: try CanonicalDumpSink(directory: dumpDirectory),
                                               options: options, progress: reporter.update)
             } else {

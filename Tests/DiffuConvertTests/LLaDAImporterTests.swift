@@ -214,6 +214,21 @@ extension SyntheticCheckpoint {
         #expect(metadata.diffusion.samplerDefaults?.sampler == "low-confidence")
     }
 
+    /// `--shift on|off` (``ConversionOptions/shiftOverride``) replaces the known model's rule in the
+    /// written metadata, both ways: LLaDA's "no shift" turned on, and an AR GGUF's default "shift" off.
+    @Test func shiftOverrideIsRecorded() throws {
+        for (source, mask, override) in [("tiny-llada.gguf", nil as Int?, true), ("tiny-llama.gguf", 7, false)] {
+            var options = ConversionOptions(recipe: .f32, maskTokenId: mask, threadCount: 2)
+            options.shiftOverride = override
+            let prepared = try Converter.prepare(source: Fixtures.path("convert", source), maskTokenId: mask,
+                                                 shiftOverride: options.shiftOverride)
+            let sink = InMemoryTensorSink()
+            _ = try Converter.write(prepared, into: sink, options: options)
+            let metadata = try #require(sink.metadata)
+            #expect(metadata.diffusion.shiftLogits == override, "\(source)")
+        }
+    }
+
     /// The declared shift wins over the known model's rule, and a malformed flag is a typed error.
     @Test func declaredShiftAndMalformedShiftFlag() throws {
         let declared = try ResolvedDiffusion.resolve(known: .llada, description: "", architecture: .llama, special: SpecialTokens(mask: 3),
