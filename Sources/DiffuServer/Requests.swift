@@ -75,8 +75,8 @@ public struct RequestParser: Sendable {
     /// never silently ignored).
     static let commonFields: Set<String> = [
         "model", "max_tokens", "temperature", "top_p", "seed", "stop", "stream", "stream_options", "user", "logit_bias",
-        "steps", "sampler", "block_length", "cache", "threshold", "top_k", "alg_temp", "autoregressive", "causal",
-        "diffu_steps",
+        "steps", "sampler", "block_length", "cfg_scale", "cache", "threshold", "top_k", "alg_temp", "autoregressive",
+        "causal", "diffu_steps",
     ]
 
     /// Parses a request body for `endpoint`.
@@ -131,6 +131,7 @@ public struct RequestParser: Sendable {
             settings.sampler = sampler
         }
         settings.blockLength = try fields.integer("block_length", in: 1...limits.maximumTokens)
+        settings.guidanceScale = try fields.number("cfg_scale", in: 0...1e6).map(Float.init)
         if let name = try fields.string("cache") {
             guard let cache = CacheMode(rawValue: name) else {
                 throw .outOfRange("cache", "must be one of \(CacheMode.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -29,12 +29,12 @@ import Testing
             {"model": "tiny", "prompt": "Hi", "max_tokens": 16, "temperature": 0.5, "top_p": 0.8, "seed": 7, "stop": ["a", "b"],
              "stream": true, "stream_options": {"include_usage": true}, "steps": 32, "sampler": "maskgit_plus",
              "block_length": 8, "cache": "dual", "threshold": 0.9, "top_k": 5, "alg_temp": 0.1, "causal": false,
-             "diffu_steps": true, "n": 1, "user": "u", "logit_bias": {}, "presence_penalty": 0, "logprobs": null}
+             "diffu_steps": true, "n": 1, "user": "u", "logit_bias": {}, "presence_penalty": 0, "logprobs": null, "cfg_scale": 1.5}
             """)
         #expect(request.prompt == .text("Hi"))
         #expect(request.stream && request.includeUsage && request.diffuSteps)
         #expect(request.settings == GenerationSettings(
-            length: 16, steps: 32, sampler: .maskgitPlus, blockLength: 8, temperature: 0.5, topP: 0.8, topK: 5, algorithmTemperature: 0.1,
+            length: 16, steps: 32, sampler: .maskgitPlus, blockLength: 8, guidanceScale: 1.5, temperature: 0.5, topP: 0.8, topK: 5, algorithmTemperature: 0.1,
             confidenceThreshold: 0.9, cache: .dual, seed: 7, stopSequences: ["a", "b"]))
         let defaults = try parse(#"{"prompt": "Hi"}"#)
         #expect(defaults.settings == GenerationSettings() && !defaults.stream && !defaults.includeUsage && !defaults.diffuSteps)
