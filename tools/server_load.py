@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Loopback load test of `diffu serve` (opt-in, not in CI).
+"""Loopback load test of `diffu serve` (a short run is part of tools/server_smoke.sh, so CI runs it; longer runs are opt-in).
 
 N concurrent clients each send up to M streamed `/v1/completions` requests with `"diffu_steps": true`,
 one after another, within a time budget. Reports throughput, p50/p99 time to the first step event and to

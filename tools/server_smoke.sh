@@ -94,4 +94,10 @@ if python3 -c "import sys; sys.exit(0 if $elapsed < 8 else 1)"; then :; else ech
 grep -q "^200 True True$" "$work/stream.txt" \
     || { echo "server_smoke: the in-flight stream did not end with a shutting_down error and [DONE]: $(cat "$work/stream.txt")"; exit 1; }
 grep -q "diffu serve: stopped" "$work/server.log" || { echo "server_smoke: no clean stop logged"; exit 1; }
-echo "server_smoke: the openai client, malformed requests, the queue, time limit, disconnects and SIGTERM ($elapsed s, exit 0) all pass"
+# A short load test (tools/server_load.py, which exits 1 when a request is lost or the server's count
+# disagrees): 8 streaming clients against 1 slot and a queue of 2, so most requests meet the 503 refusal.
+python3 "$root/tools/server_load.py" --diffu "$diffu" --model "$work/tiny-chatml.diffu" --parallel 1 --queue 2 --threads 1 \
+    --clients 8 --requests 3 --length 16 --steps 4 --time-budget 20 >"$work/load.txt" 2>&1 \
+    || { echo "server_smoke: the short load test lost a request:"; tail -20 "$work/load.txt"; exit 1; }
+tail -1 "$work/load.txt"
+echo "server_smoke: the openai client, malformed requests, the queue, time limit, disconnects, SIGTERM ($elapsed s, exit 0) and a short load test all pass"
