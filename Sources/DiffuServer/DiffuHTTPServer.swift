@@ -108,7 +108,9 @@ public struct DiffuHTTPServer: Sendable {
 
     /// A generation endpoint: read the body (bounded), validate, admit, then answer. A non-streamed
     /// generation is cancelled when the client closes the connection; a streamed one too, or at the
-    /// latest when the next event cannot be written.
+    /// latest when the next event cannot be written. Hummingbird closes a connection whose inbound side
+    /// was watched this way once the response is written, so these answers say `Connection: close`: a
+    /// keep-alive client that reused the connection would race the close and see it drop unanswered.
     static func generate(_ request: Request, endpoint: Endpoint, service: GenerationService) async throws -> Response {
         var request = request
         let limit = service.limits.maximumBodyBytes
@@ -127,7 +129,7 @@ public struct DiffuHTTPServer: Sendable {
             let slot = try await service.admit(prepared)
             return Response(
                 status: .ok,
-                headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"],
                 body: ResponseBody { writer in
                     let sink = EventSink(writer: writer)
                     _ = try? await collected.body.consumeWithCancellationOnInboundClose { _ in
@@ -140,7 +142,7 @@ public struct DiffuHTTPServer: Sendable {
             let slot = try await service.admit(prepared)
             return await service.complete(prepared, slot: slot)
         }
-        return json(status, answer)
+        return json(status, answer, headers: [.connection: "close"])
     }
 
     /// A JSON response.
