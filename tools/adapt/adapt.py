@@ -164,7 +164,23 @@ def load_base(base: str):
     tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
     if model.config.model_type != "llama":
         raise SystemExit(f"adapt: --base is a {model.config.model_type} model; this tool adapts LLaMA-family models")
+    if "gguf_file" in kwargs:
+        model = plain_copy(model)
     return model, tokenizer
+
+
+def plain_copy(model):
+    """The dequantised weights in a fresh LlamaForCausalLM: transformers marks a model loaded with
+    `gguf_file=` as quantised and refuses to save it."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    settings = model.config.to_dict()
+    settings.pop("quantization_config", None)
+    config = LlamaConfig.from_dict(settings)
+    fresh = LlamaForCausalLM(config).to(torch.float32)
+    fresh.load_state_dict(model.state_dict())
+    if config.tie_word_embeddings:
+        fresh.tie_weights()
+    return fresh
 
 
 def forward_logits(model, tokens: torch.Tensor, visibility: torch.Tensor) -> torch.Tensor:
