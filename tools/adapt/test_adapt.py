@@ -187,6 +187,37 @@ def test_one_training_step_lowers_the_loss_on_a_fixed_batch():
     assert losses[-1] < losses[0] * 0.8, losses
 
 
+def test_checkpoint_round_trip_resumes_the_same_stream(tmp_path=None):
+    """A checkpoint restores weights, optimiser moments, step, tokens and the data generator's next draws."""
+    import argparse
+    import tempfile
+    folder = Path(tmp_path) if tmp_path else Path(tempfile.mkdtemp())
+    model = tiny_model(4).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    clean = torch.tensor([[5, 9, 2, 11, 7, 14]])
+    noisy = torch.tensor([[MASK, 9, MASK, 11, MASK, 14]])
+    loss, _ = adapt.diffusion_loss(adapt.forward_logits(model, noisy, torch.ones(6, 6, dtype=torch.bool)),
+                                   clean, noisy, torch.tensor([0.5]), MASK, True)
+    loss.backward()
+    optimizer.step()
+    generator = torch.Generator().manual_seed(11)
+    generator.manual_seed(11)
+    torch.rand(5, generator=generator)
+    adapt.save_checkpoint(folder, model, optimizer, 7, 42, generator, argparse.Namespace(seed=0))
+    expected_draws = torch.rand(5, generator=generator)
+    restored = tiny_model(5)
+    restored_optimizer = torch.optim.AdamW(restored.parameters(), lr=1e-3)
+    restored_generator = torch.Generator().manual_seed(0)
+    assert adapt.load_checkpoint(folder, restored, restored_optimizer, restored_generator) == (7, 42)
+    for (name, a), (_, b) in zip(model.state_dict().items(), restored.state_dict().items()):
+        assert torch.equal(a, b), name
+    moments = [state["exp_avg"] for state in optimizer.state.values()]
+    restored_moments = [state["exp_avg"] for state in restored_optimizer.state.values()]
+    assert len(moments) == len(restored_moments) > 0
+    assert all(torch.equal(a, b) for a, b in zip(moments, restored_moments))
+    assert torch.equal(torch.rand(5, generator=restored_generator), expected_draws)
+
+
 if __name__ == "__main__":
     failures = 0
     for name, function in sorted(globals().items()):
