@@ -20,7 +20,9 @@ trap 'rm -rf "$work"' EXIT
 grep -q '"shift_logits": true' "$work/run/model/config.json"
 swift build --package-path "$root" --product diffu >/dev/null
 diffu="$(swift build --package-path "$root" --show-bin-path)/diffu"
-"$diffu" convert "$work/run/model" -o "$work/diffusmol.diffu" | tee "$work/convert.txt"
-grep -q "DiffuSmol-135M" "$work/convert.txt"
+"$diffu" convert "$work/run/model" -o "$work/diffusmol.diffu" 2>&1 | tail -1
+"$diffu" inspect "$work/diffusmol.diffu" | tee "$work/inspect.txt" | grep -E '^(diffusion|sampler|extra):'
+grep -q '"model_name":"DiffuSmol-135M"' "$work/inspect.txt"
+grep -q 'mask 4, shifted logits yes' "$work/inspect.txt"
 "$diffu" generate "$work/diffusmol.diffu" --prompt "The capital of France is" --length 16 --steps 4
 echo "check.sh: end to end OK"
