@@ -14,6 +14,9 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
     case dream = "Dream"
     /// LLaDA-8B-Base / -Instruct (trained from scratch, LLaMA mathematics): mask 126336, **no shift**.
     case llada = "LLaDA"
+    /// DiffuSmol-135M: SmolLM2-135M adapted by `tools/adapt` (the DiffuLLaMA recipe); mask 4 (`<reponame>`,
+    /// an existing special token) unless its config.json names another, shift on unless it says otherwise.
+    case diffuSmol = "DiffuSmol-135M"
 
     /// The mask token id.
     public var maskTokenId: Int {
@@ -23,6 +26,7 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
         case .diffuLLaMA: 811
         case .dream: 151666
         case .llada: 126336
+        case .diffuSmol: 4
         }
     }
 
@@ -30,7 +34,7 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
     /// from an autoregressive parent shift; LLaDA, trained from scratch, does not (logits i predict token i).
     public var shiftsLogits: Bool {
         switch self {
-        case .diffuGPTSmall, .diffuGPTMedium, .diffuLLaMA, .dream: true
+        case .diffuGPTSmall, .diffuGPTMedium, .diffuLLaMA, .dream, .diffuSmol: true
         case .llada: false
         }
     }
@@ -39,13 +43,15 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
     /// 0.95 for GPT-2 and 0.9 for LLaMA, top-p 0.9, length 512/1024/2048); Dream's README example
     /// (`diffusion_generate(steps=512, temperature=0.2, top_p=0.95, alg="entropy")`, 512 new tokens);
     /// LLaDA's `generate.py` / `chat.py` (`low_confidence` remasking, steps 128, gen_length 128,
-    /// block_length 32, temperature 0, cfg_scale 0; options `block_length` and `cfg_scale`).
+    /// block_length 32, temperature 0, cfg_scale 0; options `block_length` and `cfg_scale`). DiffuSmol takes
+    /// DiffuLLaMA's sampler with the 128-token length of its adaptation windows.
     public var sampler: SamplerDefaults {
         switch self {
         case .diffuGPTSmall: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
         case .diffuGPTMedium: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 1024)
         case .diffuLLaMA: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 2048)
         case .dream: SamplerDefaults(sampler: "entropy", steps: 512, temperature: 0.2, topP: 0.95, generationLength: 512)
+        case .diffuSmol: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 128)
         case .llada:
             SamplerDefaults(sampler: "low-confidence", steps: 128, temperature: 0, topP: 1, generationLength: 128,
                             options: ["block_length": .integer(32), "cfg_scale": .integer(0)])

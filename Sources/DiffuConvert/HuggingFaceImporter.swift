@@ -177,7 +177,7 @@ public struct ImportedModel: Sendable {
     public var modelDescription: String
     /// Special token ids declared by the source.
     public var specialTokens: SpecialTokens
-    /// The shift rule the source declares (GGUF `diffusion.shift_logits`), if it declares one; it wins
+    /// The shift rule the source declares (GGUF `diffusion.shift_logits`, config.json `shift_logits`), if it declares one; it wins
     /// over the known model's rule.
     public var declaredShift: Bool?
 
@@ -206,6 +206,17 @@ public enum HuggingFaceImporter {
         let special = SpecialTokens(bos: reader.tokenId("bos_token_id"), eos: reader.tokenId("eos_token_id"),
                                     pad: reader.tokenId("pad_token_id"), mask: reader.tokenId("mask_token_id"))
         let nameHint = (reader.string("_name_or_path") ?? "").lowercased()
+        var imported = try sanitizeFamily(reader, modelType: modelType, architectures: architectures, tensors: tensors,
+                                          special: special, nameHint: nameHint)
+        if reader.object["shift_logits"] != nil {
+            imported.declaredShift = try reader.bool("shift_logits", default: true)
+        }
+        return imported
+    }
+
+    /// Dispatches on `model_type` / `architectures` to the family's planner.
+    static func sanitizeFamily(_ reader: ConfigurationReader, modelType: String, architectures: [String],
+                               tensors: [String: SourceTensor], special: SpecialTokens, nameHint: String) throws -> ImportedModel {
         switch modelType {
         case "gpt2":
             return try sanitizeGPT2(reader, tensors: tensors, special: special, nameHint: nameHint)
@@ -413,6 +424,9 @@ public enum HuggingFaceImporter {
         var known: KnownDiffusionModel? = nil
         if isDream {
             known = .dream
+        } else if architecture == .llama, nameHint.contains("diffusmol") {
+            // Written by tools/adapt (SmolLM2 adapted with the DiffuLLaMA recipe).
+            known = .diffuSmol
         } else if architecture == .llama, nameHint.contains("diffullama")
                     || (layers == 32 && hidden == 4096 && heads == 32 && keyValueHeads == 32 && ffn == 11008 && vocabulary == 32000 && !tied) {
             // DiffuLLaMA has LLaMA-2-7B's exact shape; a LLaMA-2-7B-shaped checkpoint is taken to be it.

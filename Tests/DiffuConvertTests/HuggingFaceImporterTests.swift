@@ -286,3 +286,40 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         #expect(sink.metadata?.diffusion.samplerDefaults?.generationLength == 512)
     }
 }
+
+/// The HF directory tools/adapt writes: a LLaMA whose config names DiffuSmol-135M, the mask and the shift.
+@Suite struct DiffuSmolRecognitionTests {
+    static func checkpoint(extra: String) -> SyntheticCheckpoint {
+        var checkpoint = SyntheticCheckpoint.llama()
+        checkpoint.config = checkpoint.config.replacingOccurrences(of: "\"vocab_size\":40", with: "\"vocab_size\":40\(extra)")
+        return checkpoint
+    }
+
+    @Test func recognisedByNameWithConfigMaskAndShift() throws {
+        let sink = try HuggingFaceImporterTests.convert(
+            Self.checkpoint(extra: ",\"_name_or_path\":\"DiffuSmol-135M\",\"mask_token_id\":7,\"shift_logits\":true"), maskTokenId: nil)
+        #expect(sink.metadata?.modelName == "DiffuSmol-135M")
+        #expect(sink.metadata?.diffusion.maskTokenID == 7)
+        #expect(sink.metadata?.diffusion.shiftLogits == true)
+        #expect(sink.metadata?.diffusion.samplerDefaults == SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 128))
+    }
+
+    @Test func configShiftFalseWinsAndDefaultMaskIsFour() throws {
+        let sink = try HuggingFaceImporterTests.convert(
+            Self.checkpoint(extra: ",\"_name_or_path\":\"DiffuSmol-135M\",\"shift_logits\":false"), maskTokenId: nil)
+        #expect(sink.metadata?.diffusion.maskTokenID == 4)
+        #expect(sink.metadata?.diffusion.shiftLogits == false)
+    }
+
+    @Test func unknownLLaMAWithConfigMaskNeedsNoFlag() throws {
+        let sink = try HuggingFaceImporterTests.convert(Self.checkpoint(extra: ",\"mask_token_id\":9,\"shift_logits\":false"), maskTokenId: nil)
+        #expect(sink.metadata?.diffusion.maskTokenID == 9 && sink.metadata?.diffusion.shiftLogits == false)
+        #expect(sink.metadata?.modelName.hasPrefix("LLaMA") == true)
+    }
+
+    @Test func shiftThatIsNotABoolIsATypedError() throws {
+        #expect(throws: ConvertError.self) {
+            _ = try HuggingFaceImporterTests.convert(Self.checkpoint(extra: ",\"shift_logits\":\"yes\""), maskTokenId: 3)
+        }
+    }
+}
