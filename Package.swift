@@ -47,7 +47,17 @@ if !portable {
 var avx512Settings: [SwiftSetting] = []
 var avx512IntrinsicSettings: [SwiftSetting] = []
 var kernelSettings = fastSettings  // DiffuKernels: the build's ISA, and it dispatches to the AVX-512 variant
+// The AVX2 integer kernels (DiffuKernelsAVX2 and its intrinsics): compiled for x86-64-v3 in every
+// configuration, so debug builds (`swift test`) run the `avx2` variant's integer route too.
+var avx2Settings: [SwiftSetting] = []
+var avx2IntrinsicSettings: [SwiftSetting] = []
 #if arch(x86_64)
+if !portable {
+    let avx2Flags = ["-Xcc", "-march=x86-64-v3"]
+    avx2Settings = [.unsafeFlags(avx2Flags), .define("DIFFU_AVX2_KERNELS")]
+    avx2IntrinsicSettings = [.unsafeFlags(avx2Flags + ["-parse-stdlib"]), .define("DIFFU_AVX2_KERNELS")]
+    kernelSettings.append(.define("DIFFU_AVX2_KERNELS"))
+}
 if !portable {
     let flags = ["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"]
     avx512Settings = [.unsafeFlags(flags), .define("DIFFU_AVX512")]
@@ -86,7 +96,11 @@ let package = Package(
         .target(name: "DiffuFormat", dependencies: ["CZstd", "DiffuStorage"], swiftSettings: fastSettings),
         .target(name: "DiffuAVX512Intrinsics", swiftSettings: avx512IntrinsicSettings),
         .target(name: "DiffuKernelsAVX512", dependencies: ["DiffuStorage", "DiffuAVX512Intrinsics"], swiftSettings: avx512Settings),
-        .target(name: "DiffuKernels", dependencies: ["DiffuStorage", "DiffuKernelsAVX512", "CDiffuSystem"], swiftSettings: kernelSettings),
+        .target(name: "DiffuAVX2Intrinsics", swiftSettings: avx2IntrinsicSettings),
+        .target(name: "DiffuKernelsAVX2", dependencies: ["DiffuStorage", "DiffuAVX2Intrinsics"], swiftSettings: avx2Settings),
+        .target(
+            name: "DiffuKernels", dependencies: ["DiffuStorage", "DiffuKernelsAVX2", "DiffuKernelsAVX512", "CDiffuSystem"],
+            swiftSettings: kernelSettings),
         .target(name: "DiffuGGUF", dependencies: ["DiffuStorage"], swiftSettings: fastSettings),
         .target(name: "DiffuTokenizers", dependencies: ["DiffuGGUF"], swiftSettings: fastSettings),
         .target(name: "DiffuModels", dependencies: ["DiffuKernels", "DiffuStorage"], swiftSettings: fastSettings),

@@ -13,8 +13,10 @@ public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertib
     /// every kernel compiled for the target's baseline, f32 activations, weights decoded to f32 tiles,
     /// no per-lane library calls.
     case baseline
-    /// Release builds on x86-64: every kernel compiled for `x86-64-v3` (AVX2 + FMA + F16C), f32
-    /// activations, weights decoded to f32 tiles.
+    /// x86-64 builds with AVX2 + FMA + F16C: q8/q4 products in integer arithmetic at 256 bits
+    /// (activations quantized to int8 blocks, `vpmaddubsw` / `vpmaddwd`, `DiffuKernelsAVX2`); every
+    /// other kernel compiled for `x86-64-v3` in release builds (for the baseline in debug builds, where
+    /// only the integer kernels carry the AVX2 flags), f32 activations, weights decoded to f32 tiles.
     case avx2
     /// AVX-512 F/BW/VL + VNNI: q8/q4 products in integer arithmetic (activations quantized to int8
     /// blocks, `vpdpbusd` at 512 bits); f32/f16/bf16 products (5 rows or more) and attention (head widths
@@ -34,7 +36,7 @@ public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertib
             return true
             #endif
         case .avx2:
-            #if DIFFU_AVX2
+            #if DIFFU_AVX2 || DIFFU_AVX2_KERNELS
             return diffu_cpu_supports_avx2_fma() != 0
             #else
             return false
@@ -49,10 +51,20 @@ public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertib
     }
 
     /// Whether this variant multiplies weights of `storage` in integer arithmetic, rounding the
-    /// activations to int8 blocks first (llama.cpp's Q8_0 rule): `avx512` with q8/q4 weights. Every other
-    /// pair keeps f32 activations and exact results.
+    /// activations to int8 blocks first (llama.cpp's Q8_0 rule): `avx512`, and `avx2` where the build has
+    /// its integer kernels, with q8/q4 weights. Every other pair keeps f32 activations and exact results.
     public func multipliesInIntegers(_ storage: StorageType) -> Bool {
-        self == .avx512 && storage.isQuantized
+        guard storage.isQuantized else { return false }
+        switch self {
+        case .baseline: return false
+        case .avx2:
+            #if DIFFU_AVX2_KERNELS
+            return true
+            #else
+            return false
+            #endif
+        case .avx512: return true
+        }
     }
 
     /// Every variant this build and CPU support, best last.

@@ -2,6 +2,9 @@ import DiffuStorage
 #if arch(x86_64) && DIFFU_AVX512
 import DiffuKernelsAVX512
 #endif
+#if arch(x86_64) && DIFFU_AVX2_KERNELS
+import DiffuKernelsAVX2
+#endif
 
 // MARK: - Blocked GEMM `y[L × N] = x[L × K] · Wᵀ (+ bias)`
 //
@@ -119,6 +122,12 @@ public enum MatrixMultiply {
         variant: KernelVariant = .active
     ) {
         guard rowCount > 0 else { return }
+        #if arch(x86_64) && DIFFU_AVX2_KERNELS
+        if variant == .avx2, variant.multipliesInIntegers(weights.storage) {
+            multiplyNarrowInteger(x, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: max(1, threads))
+            return
+        }
+        #endif
         #if arch(x86_64) && DIFFU_AVX512
         if variant.multipliesInIntegers(weights.storage) {
             multiplyInteger(x, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: max(1, threads))
@@ -170,6 +179,42 @@ public enum MatrixMultiply {
             share((panels * worker / workers)..<(panels * (worker + 1) / workers))
         }
     }
+
+    #if arch(x86_64) && DIFFU_AVX2_KERNELS
+    /// The 256-bit integer route (variant `avx2`) for one product: activations quantized once (split over
+    /// the workers) into pooled scratch, then panels (or, with too few panels, rows) split as the f32
+    /// route does; each worker rewrites its panels into its own pooled tile.
+    private static func multiplyNarrowInteger(
+        _ x: UnsafePointer<Float>, rowCount: Int, weights: WeightMatrix, bias: UnsafePointer<Float>?,
+        into y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        let columns = weights.columns
+        let blockCount = (columns + PanelGeometry.blockLength - 1) / PanelGeometry.blockLength
+        let elementWidth = NarrowActivationQuantizer.elementWidth(for: weights.storage)
+        let slots = rowCount * blockCount
+        let byteCount = slots * PanelGeometry.blockLength * elementWidth
+        ScratchPool.shared.withBuffer(byteCount: byteCount + 8 * slots) { scratch in
+            let activations = NarrowActivationQuantizer.Output(
+                values: scratch,
+                scales: (scratch + byteCount).bindMemory(to: Float.self, capacity: slots),
+                starts: (scratch + byteCount + 4 * slots).bindMemory(to: Int32.self, capacity: slots),
+                rowCount: rowCount, elementWidth: elementWidth)
+            let quantizers = min(threads, rowCount)
+            Parallel.forEach(quantizers) { worker in
+                let start = rowCount * worker / quantizers, end = rowCount * (worker + 1) / quantizers
+                NarrowActivationQuantizer.quantize(x, rows: start..<end, columns: columns, into: activations)
+            }
+            let tileBytes = NarrowIntegerMatrixMultiply.tileByteCount(weights)
+            forEachShare(rowCount: rowCount, panels: weights.geometry.panelCount, groupRows: NarrowIntegerMatrixMultiply.groupRows,
+                         minimumGroupsPerWorker: 4, threads: threads) { rowShare, panelShare in
+                ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
+                    NarrowIntegerMatrixMultiply.multiply(activations: activations, rows: rowShare, panels: panelShare,
+                                                         weights: weights, bias: bias, into: y, tile: tile)
+                }
+            }
+        }
+    }
+    #endif
 
     #if arch(x86_64) && DIFFU_AVX512
     /// The integer route for one product.
