@@ -122,6 +122,9 @@ def main():
 
     print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "|", load_average(),
           "|", os.uname().nodename, flush=True)
+    # The peer's build (a PYTHONPATH may point at an AVX2-only llama-cpp-python, for the avx2 comparison).
+    print("llama.cpp", peer.llama_cpp.__version__, "from", os.path.dirname(peer.llama_cpp.__file__), "|",
+          peer.llama_cpp.llama_print_system_info().decode().strip(), flush=True)
     models = {}
     for label, gguf_name, _, _ in PAIRS:
         models[label] = peer.load_llama(os.path.join(args.gguf_dir, gguf_name), 256, thread_counts[0])

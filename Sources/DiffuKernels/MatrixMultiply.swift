@@ -85,8 +85,20 @@ public enum MatrixMultiply {
     ) {
         guard rowCount > 0, let first = products.first else { return }
         precondition(products.allSatisfy { $0.weights.columns == first.weights.columns }, "products of one input share K")
+        #if arch(x86_64) && DIFFU_AVX2_KERNELS
+        if variant == .avx2, products.allSatisfy({ $0.weights.storage == first.weights.storage && variant.multipliesInIntegers($0.weights.storage) }) {
+            withNarrowQuantizedActivations(x, rowCount: rowCount, columns: first.weights.columns, storage: first.weights.storage,
+                                           threads: max(1, threads)) { activations in
+                for product in products {
+                    multiplyNarrowQuantized(activations, rowCount: rowCount, weights: product.weights, bias: product.bias,
+                                            into: product.output, threads: max(1, threads))
+                }
+            }
+            return
+        }
+        #endif
         #if arch(x86_64) && DIFFU_AVX512
-        if products.allSatisfy({ variant.multipliesInIntegers($0.weights.storage) }) {
+        if variant == .avx512, products.allSatisfy({ variant.multipliesInIntegers($0.weights.storage) }) {
             withQuantizedActivations(x, rowCount: rowCount, columns: first.weights.columns, threads: max(1, threads)) { activations in
                 for product in products {
                     multiplyQuantized(activations, rowCount: rowCount, weights: product.weights, bias: product.bias,
@@ -129,7 +141,7 @@ public enum MatrixMultiply {
         }
         #endif
         #if arch(x86_64) && DIFFU_AVX512
-        if variant.multipliesInIntegers(weights.storage) {
+        if variant == .avx512, variant.multipliesInIntegers(weights.storage) {
             multiplyInteger(x, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: max(1, threads))
             return
         }
@@ -172,25 +184,40 @@ public enum MatrixMultiply {
         }
     }
 
-    /// Runs `share(panels)` for contiguous, even runs of panels, one per worker (at most one per panel).
+    /// Runs `share(panels)` for contiguous, even runs of panels: ``panelSharesPerWorker`` runs per worker
+    /// when there are enough panels (claimed dynamically, so a worker that starts late or runs slower
+    /// takes fewer), at most one per panel.
     private static func forEachPanelShare(panels: Int, threads: Int, _ share: (Range<Int>) -> Void) {
-        let workers = min(threads, panels)
-        Parallel.forEach(workers) { worker in
-            share((panels * worker / workers)..<(panels * (worker + 1) / workers))
+        let shares = threads == 1 ? 1 : min(panels, threads * panelSharesPerWorker)
+        Parallel.forEach(shares) { index in
+            share((panels * index / shares)..<(panels * (index + 1) / shares))
         }
     }
 
+    /// Panel runs per worker in a multi-threaded product (each run decodes its own panels, so more runs
+    /// cost no repeated work, only a claim each).
+    static let panelSharesPerWorker = 4
+
     #if arch(x86_64) && DIFFU_AVX2_KERNELS
-    /// The 256-bit integer route (variant `avx2`) for one product: activations quantized once (split over
-    /// the workers) into pooled scratch, then panels (or, with too few panels, rows) split as the f32
-    /// route does; each worker rewrites its panels into its own pooled tile.
+    /// The 256-bit integer route (variant `avx2`) for one product.
     private static func multiplyNarrowInteger(
         _ x: UnsafePointer<Float>, rowCount: Int, weights: WeightMatrix, bias: UnsafePointer<Float>?,
         into y: UnsafeMutablePointer<Float>, threads: Int
     ) {
-        let columns = weights.columns
+        withNarrowQuantizedActivations(x, rowCount: rowCount, columns: weights.columns, storage: weights.storage,
+                                       threads: threads) { activations in
+            multiplyNarrowQuantized(activations, rowCount: rowCount, weights: weights, bias: bias, into: y, threads: threads)
+        }
+    }
+
+    /// Quantizes the activation rows for weights of `storage` (split over the workers) into pooled scratch
+    /// (``NarrowActivationQuantizer`` layout) and runs `body` on them.
+    private static func withNarrowQuantizedActivations(
+        _ x: UnsafePointer<Float>, rowCount: Int, columns: Int, storage: StorageType, threads: Int,
+        _ body: (NarrowActivationQuantizer.Output) -> Void
+    ) {
         let blockCount = (columns + PanelGeometry.blockLength - 1) / PanelGeometry.blockLength
-        let elementWidth = NarrowActivationQuantizer.elementWidth(for: weights.storage)
+        let elementWidth = NarrowActivationQuantizer.elementWidth(for: storage)
         let slots = rowCount * blockCount
         let byteCount = slots * PanelGeometry.blockLength * elementWidth
         ScratchPool.shared.withBuffer(byteCount: byteCount + 8 * slots) { scratch in
@@ -204,13 +231,22 @@ public enum MatrixMultiply {
                 let start = rowCount * worker / quantizers, end = rowCount * (worker + 1) / quantizers
                 NarrowActivationQuantizer.quantize(x, rows: start..<end, columns: columns, into: activations)
             }
-            let tileBytes = NarrowIntegerMatrixMultiply.tileByteCount(weights)
-            forEachShare(rowCount: rowCount, panels: weights.geometry.panelCount, groupRows: NarrowIntegerMatrixMultiply.groupRows,
-                         minimumGroupsPerWorker: 4, threads: threads) { rowShare, panelShare in
-                ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
-                    NarrowIntegerMatrixMultiply.multiply(activations: activations, rows: rowShare, panels: panelShare,
-                                                         weights: weights, bias: bias, into: y, tile: tile)
-                }
+            body(activations)
+        }
+    }
+
+    /// One 256-bit integer product of already quantized activations: panels (or, with too few panels,
+    /// rows) split as the f32 route does; each worker rewrites its panels into its own pooled tile.
+    private static func multiplyNarrowQuantized(
+        _ activations: NarrowActivationQuantizer.Output, rowCount: Int, weights: WeightMatrix, bias: UnsafePointer<Float>?,
+        into y: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        let tileBytes = NarrowIntegerMatrixMultiply.tileByteCount(weights)
+        forEachShare(rowCount: rowCount, panels: weights.geometry.panelCount, groupRows: NarrowIntegerMatrixMultiply.groupRows,
+                     minimumGroupsPerWorker: 4, threads: threads) { rowShare, panelShare in
+            ScratchPool.shared.withBuffer(byteCount: tileBytes) { tile in
+                NarrowIntegerMatrixMultiply.multiply(activations: activations, rows: rowShare, panels: panelShare,
+                                                     weights: weights, bias: bias, into: y, tile: tile)
             }
         }
     }

@@ -32,8 +32,8 @@ struct GemmShape: Sendable, CustomStringConvertible {
     /// The kernel must equal a float64 product of the activations with the *decoded* weights
     /// (`WeightPacking.decodeRow`, the scalar reference decoder), for every storage type, odd shapes and
     /// 1, 2 or 3 threads; it must write exactly the `L × N` outputs and nothing past them, and read no
-    /// activation past `L × K`. It runs for every kernel variant this CPU supports; the `avx512`
-    /// variant multiplies q8/q4 weights by int8-rounded activations, so its reference rounds them first
+    /// activation past `L × K`. It runs for every kernel variant this CPU supports; the integer
+    /// variants (`avx2`, `avx512`) multiply q8/q4 weights by int8-rounded activations, so its reference rounds them first
     /// (llama.cpp's Q8_0 rule, re-implemented here: per 32-input block `d = max|x| / 127`,
     /// `q = round(x / d)`) and is then held to the same tolerance.
     @Test(arguments: [StorageType.f32, .f16, .bf16, .q8, .q4], GemmShape.all)

@@ -39,7 +39,7 @@ import Testing
     /// Against the unquantized reference: q8 rows keep cosine ≥ 0.999; f16/bf16 stay within a first-order
     /// bound of their unit roundoff (see `roundingBound`).
     ///
-    /// Every kernel variant this CPU supports runs. The integer variant (`avx512`, q8/q4) also rounds each
+    /// Every kernel variant this CPU supports runs. The integer variants (`avx2`, `avx512`; q8/q4) also rounds each
     /// linear layer's input to int8 blocks, so it is held to the same tolerance against the reference
     /// that rounds those inputs the same way (`logits_bidirectional_{q8,q4}_int8.npy`), and the checks
     /// against the unquantized logits below apply to the exact-activation variants only.

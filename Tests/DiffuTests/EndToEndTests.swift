@@ -85,7 +85,7 @@ import Diffu
 
     /// q8 end to end against transformers run on the q8-rounded weights (same codec, documented in
     /// PanelGeometry): only f32 arithmetic differences remain. Every kernel variant this CPU supports runs;
-    /// the integer one (`avx512`) against the reference whose linear-layer inputs are rounded as it rounds
+    /// the integer ones (`avx2`, `avx512`) against the reference whose linear-layer inputs are rounded as it rounds
     /// them (llama.cpp's Q8_0 activation rule, tools/make_model_fixtures.py).
     @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32", "llada_gqa_bf16"])
     func q8ConversionMatchesRoundedReference(name: String) throws {

@@ -25,9 +25,9 @@ else
     for target in DiffuKernels DiffuSamplers; do
         swift build --package-path "$root" -c release --target "$target" >/dev/null
     done
-    binary="release objects of DiffuKernelsAVX512, DiffuKernels and DiffuSamplers"
+    binary="release objects of DiffuKernelsAVX2, DiffuKernelsAVX512, DiffuKernels and DiffuSamplers"
     objects=()
-    for module in DiffuKernelsAVX512 DiffuKernels DiffuSamplers; do
+    for module in DiffuKernelsAVX2 DiffuKernelsAVX512 DiffuKernels DiffuSamplers; do
         objects+=("$root"/.build/release/"$module".build/*.o)
     done
     objdump -d --no-show-raw-insn "${objects[@]}" > "$listing"
@@ -70,6 +70,19 @@ forbid 'IntegerTileDecoderO6decode' 'call|vpinsrb|vpextrb' "tile decoder: no cal
 expect 'ActivationQuantizerO8quantize' 'vpmaxud' 1 "activation quantizer: vpmaxud magnitude maximum"
 expect 'ActivationQuantizerO8quantize' 'vpmovdb' 2 "activation quantizer: vpmovdb narrowing"
 forbid 'ActivationQuantizerO8quantize' 'vpinsr|vpextr|vinsertps|call.*max' "activation quantizer: no lane-by-lane inserts, extracts or calls"
+narrow='NarrowIntegerMicroKernelO10fourRowsQ4'
+expect "$narrow" 'vpmaddubsw.*ymm' 8 "q4 integer micro-kernel (avx2): 4 rows x 2 halves of vpmaddubsw"
+expect "$narrow" 'vpaddw.*ymm' 8 "q4 integer micro-kernel (avx2): 16-bit sums over the block (vpaddw)"
+expect "$narrow" 'vpbroadcastd' 4 "q4 integer micro-kernel (avx2): activations broadcast from memory"
+forbid "$narrow" 'call' "q4 integer micro-kernel (avx2): no calls"
+narrow='NarrowIntegerMicroKernelO10fourRowsQ8'
+expect "$narrow" 'vpmaddwd.*ymm' 8 "q8 integer micro-kernel (avx2): 4 rows x 2 halves of vpmaddwd"
+forbid "$narrow" 'call' "q8 integer micro-kernel (avx2): no calls"
+expect 'NarrowIntegerTileDecoderO6decode' 'vpmovsxbd' 2 "q8 tile decoder (avx2): vpmovsxbd"
+expect 'NarrowIntegerTileDecoderO6decode' 'vpmovzxbd' 4 "q4 tile decoder (avx2): vpmovzxbd"
+forbid 'NarrowIntegerTileDecoderO6decode' 'call|vpinsrb|vpextrb' "tile decoder (avx2): no calls, no byte-by-byte inserts"
+expect 'NarrowActivationQuantizerO8quantize' 'vpmaxud' 2 "activation quantizer (avx2): vpmaxud magnitude maximum"
+forbid 'NarrowActivationQuantizerO8quantize' 'vpinsr|vpextr|vinsertps|call.*max' "activation quantizer (avx2): no lane-by-lane inserts, extracts or calls"
 expect 'GemmMicroKernelO3run' 'vfmadd231ps.*ymm' 12 "f32 micro-kernel (avx2): ymm FMAs"
 forbid 'GemmMicroKernelO' 'call.*(fmaf|__extendhfsf2)' "f32 micro-kernel: no per-lane library calls"
 expect 'GemmTileDecoderO9decodeF16' 'vcvtph2ps' 1 "f16 tile decoder: vcvtph2ps"
