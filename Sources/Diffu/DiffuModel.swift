@@ -71,6 +71,16 @@ public final class DiffuModel: Sendable {
     /// The kernel set this model's forward passes run (chosen when it was opened).
     public var kernelVariant: KernelVariant { transformer.kernelVariant }
 
+    /// The storage recipe the file was converted with (`q8`, `q4m`, …; its provenance record).
+    public var quantization: String { file.metadata.provenance.quantization }
+
+    /// Floating-point operations of one forward pass over `tokens` positions with logits for `logitRows`
+    /// rows (2 per multiply-add of the projections, feed-forward, attention and LM head; the
+    /// architecture decides the feed-forward's matrices). For throughput figures (`diffu bench`).
+    public func forwardFLOPs(tokens: Int, logitRows: Int) -> Double {
+        transformer.forwardFLOPs(tokens: tokens, logitRows: logitRows)
+    }
+
     /// The mask token id.
     public var maskToken: Int32 { Int32(diffusion.maskTokenID) }
 
