@@ -107,7 +107,7 @@ let package = Package(
         .target(name: "DiffuSamplers", swiftSettings: fastSettings),
         .target(
             name: "DiffuConvert",
-            dependencies: ["DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTokenizers"],
+            dependencies: ["DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuKernels", "DiffuModels", "DiffuTokenizers"],
             swiftSettings: fastSettings
         ),
         .target(
