@@ -73,6 +73,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Diffu", targets: ["Diffu"]),
+        // For the apps that convert checkpoints or read `.diffu` files as files (the importers, the
+        // quantizer, the container's reader and writer): an app that only runs models needs `Diffu` alone.
+        .library(name: "DiffuConversion", targets: ["DiffuConversion"]),
         .executable(name: "diffu", targets: ["diffu"]),
     ],
     dependencies: [
@@ -113,11 +116,11 @@ let package = Package(
         .target(
             name: "Diffu",
             dependencies: [
-                "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
-                "DiffuSamplers", "DiffuConvert", "CDiffuSystem",
+                "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers", "DiffuSamplers", "CDiffuSystem",
             ],
             swiftSettings: fastSettings
         ),
+        .target(name: "DiffuConversion", dependencies: ["Diffu", "DiffuConvert", "DiffuFormat"], swiftSettings: fastSettings),
         .target(
             name: "DiffuServer",
             dependencies: [
@@ -131,12 +134,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "diffu",
-            dependencies: [
-                "Diffu", "DiffuServer",
-                .product(name: "Logging", package: "swift-log"), "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
-                "DiffuSamplers", "DiffuConvert", "DiffuGGUF", "CDiffuSystem",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["Diffu", "DiffuConversion", "DiffuServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
             // No AVX2 flags here: the CLI checks the CPU at start-up before calling any kernel.
         ),
         // Shared by the test targets (a deterministic generator); not part of any product.
@@ -149,10 +147,10 @@ let package = Package(
         .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"]),
         .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
         .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),
-        .testTarget(name: "DiffuTests", dependencies: ["Diffu"]),
+        .testTarget(name: "DiffuTests", dependencies: ["Diffu", "DiffuConversion", "DiffuSamplers"]),
         .testTarget(
             name: "DiffuServerTests",
-            dependencies: ["DiffuServer", "Diffu", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DiffuServer", "Diffu", "DiffuConversion", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

@@ -20,16 +20,18 @@ import Foundation
 /// }
 /// ```
 public final class DiffuModel: Sendable {
-    /// The mapped file (kept alive for as long as the model: the weights point into it).
-    public let file: DiffuFile
+    /// The mapped file (kept alive for as long as the model: the weights point into it). Not public: the
+    /// file format is the `DiffuConversion` product's; the facade exposes what a model user needs
+    /// (``quantization``, ``diffusion``, ``tokenizer``).
+    let file: DiffuFile
     /// The transformer's hyperparameters.
     public let configuration: ModelConfiguration
     /// Diffusion facts of the model: mask id, whether logits are shifted, special ids, sampler defaults.
     public let diffusion: DiffusionSettings
     /// The model's tokenizer, as embedded in the file.
     public let tokenizer: Tokenizer
-    /// The forward pass.
-    public let transformer: TransformerModel
+    /// The forward pass (``logits(tokens:positions:causal:threads:)`` and ``ForwardSession`` run it).
+    let transformer: TransformerModel
 
     /// Opens a `.diffu` file.
     ///
