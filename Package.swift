@@ -1,18 +1,23 @@
 // swift-tools-version: 6.2
 // Diffu: a pure-Swift CPU runtime for diffusion language models.
 //
-// The module graph is the data flow:
-//   CZstd (libzstd shim) ─┐
-//   DiffuStorage (storage types + byte layouts) ─┬─ DiffuFormat (.diffu read/write, mmap)
-//                                                ├─ DiffuKernels (SIMD math, no model knowledge)
+// The module graph is the data flow (docs/ARCHITECTURE.md has the table; every import matches a
+// declared dependency):
+//   CZstd (libzstd shim), CDiffuSystem (CPU probe, SIGBUS report; baseline ISA)
+//   DiffuStorage (storage types + byte layouts) ─┬─ DiffuFormat (.diffu read/write, mmap) ← CZstd
+//                                                ├─ DiffuKernelsAVX2, DiffuKernelsAVX512 (variants) ← their intrinsics
+//                                                ├─ DiffuKernels (SIMD math, no model knowledge) ← the variants, CDiffuSystem
 //                                                └─ DiffuGGUF (GGUF container, ggml block types + dequantizers)
 //   DiffuTokenizers (BPE / SentencePiece) ← DiffuGGUF
 //   DiffuModels (GPT-2, LLaMA, Qwen2; no file-format knowledge) ← DiffuKernels
-//   DiffuSamplers (diffusion samplers over a logits provider)
-//   DiffuConvert (safetensors / GGUF importers + quantizer) → DiffuFormat
-//   Diffu (public facade) → everything above
-//   DiffuServer (OpenAI-compatible HTTP server on Hummingbird/NIO) → Diffu;  diffu (thin CLI) → Diffu, DiffuServer
-// Only DiffuServer links the server stack: the `Diffu` library product stays free of NIO.
+//   DiffuSamplers (diffusion samplers over a logits provider; no dependencies)
+//   DiffuConvert (safetensors / GGUF importers + quantizer) ← DiffuFormat, DiffuGGUF, DiffuKernels, DiffuModels, DiffuTokenizers
+//   Diffu (public facade; re-exports only the types its API names) ← DiffuFormat, DiffuKernels, DiffuModels, DiffuTokenizers, DiffuSamplers
+//   DiffuConversion (conversion product: DiffuModel.convert, re-exports DiffuConvert + DiffuFormat) ← Diffu, DiffuConvert
+//   DiffuServer (OpenAI-compatible HTTP server on Hummingbird/NIO) ← Diffu
+//   diffu (thin CLI) ← Diffu, DiffuConversion, DiffuServer, ArgumentParser
+// Only DiffuServer links the server stack, and only DiffuConversion the converter: an app that runs
+// models depends on the `Diffu` product alone.
 import PackageDescription
 import Foundation
 
