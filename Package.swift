@@ -1,18 +1,23 @@
 // swift-tools-version: 6.2
 // Diffu: a pure-Swift CPU runtime for diffusion language models.
 //
-// The module graph is the data flow:
-//   CZstd (libzstd shim) ─┐
-//   DiffuStorage (storage types + byte layouts) ─┬─ DiffuFormat (.diffu read/write, mmap)
-//                                                ├─ DiffuKernels (SIMD math, no model knowledge)
+// The module graph is the data flow (docs/ARCHITECTURE.md has the table; every import matches a
+// declared dependency):
+//   CZstd (libzstd shim), CDiffuSystem (CPU probe, SIGBUS report; baseline ISA)
+//   DiffuStorage (storage types + byte layouts) ─┬─ DiffuFormat (.diffu read/write, mmap) ← CZstd
+//                                                ├─ DiffuKernelsAVX2, DiffuKernelsAVX512 (variants) ← their intrinsics
+//                                                ├─ DiffuKernels (SIMD math, no model knowledge) ← the variants, CDiffuSystem
 //                                                └─ DiffuGGUF (GGUF container, ggml block types + dequantizers)
 //   DiffuTokenizers (BPE / SentencePiece) ← DiffuGGUF
 //   DiffuModels (GPT-2, LLaMA, Qwen2; no file-format knowledge) ← DiffuKernels
-//   DiffuSamplers (diffusion samplers over a logits provider)
-//   DiffuConvert (safetensors / GGUF importers + quantizer) → DiffuFormat
-//   Diffu (public facade) → everything above
-//   DiffuServer (OpenAI-compatible HTTP server on Hummingbird/NIO) → Diffu;  diffu (thin CLI) → Diffu, DiffuServer
-// Only DiffuServer links the server stack: the `Diffu` library product stays free of NIO.
+//   DiffuSamplers (diffusion samplers over a logits provider; no dependencies)
+//   DiffuConvert (safetensors / GGUF importers + quantizer) ← DiffuFormat, DiffuGGUF, DiffuKernels, DiffuModels, DiffuTokenizers
+//   Diffu (public facade; re-exports only the types its API names) ← DiffuFormat, DiffuKernels, DiffuModels, DiffuTokenizers, DiffuSamplers
+//   DiffuConversion (conversion product: DiffuModel.convert, re-exports DiffuConvert + DiffuFormat) ← Diffu, DiffuConvert
+//   DiffuServer (OpenAI-compatible HTTP server on Hummingbird/NIO) ← Diffu
+//   diffu (thin CLI) ← Diffu, DiffuConversion, DiffuServer, ArgumentParser
+// Only DiffuServer links the server stack, and only DiffuConversion the converter: an app that runs
+// models depends on the `Diffu` product alone.
 import PackageDescription
 import Foundation
 
@@ -73,6 +78,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Diffu", targets: ["Diffu"]),
+        // For the apps that convert checkpoints or read `.diffu` files as files (the importers, the
+        // quantizer, the container's reader and writer): an app that only runs models needs `Diffu` alone.
+        .library(name: "DiffuConversion", targets: ["DiffuConversion"]),
         .executable(name: "diffu", targets: ["diffu"]),
     ],
     dependencies: [
@@ -107,17 +115,17 @@ let package = Package(
         .target(name: "DiffuSamplers", swiftSettings: fastSettings),
         .target(
             name: "DiffuConvert",
-            dependencies: ["DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTokenizers"],
+            dependencies: ["DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuKernels", "DiffuModels", "DiffuTokenizers"],
             swiftSettings: fastSettings
         ),
         .target(
             name: "Diffu",
             dependencies: [
-                "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
-                "DiffuSamplers", "DiffuConvert", "CDiffuSystem",
+                "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers", "DiffuSamplers", "CDiffuSystem",
             ],
             swiftSettings: fastSettings
         ),
+        .target(name: "DiffuConversion", dependencies: ["Diffu", "DiffuConvert", "DiffuFormat"], swiftSettings: fastSettings),
         .target(
             name: "DiffuServer",
             dependencies: [
@@ -131,12 +139,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "diffu",
-            dependencies: [
-                "Diffu", "DiffuServer",
-                .product(name: "Logging", package: "swift-log"), "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers",
-                "DiffuSamplers", "DiffuConvert", "DiffuGGUF", "CDiffuSystem",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["Diffu", "DiffuConversion", "DiffuServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
             // No AVX2 flags here: the CLI checks the CPU at start-up before calling any kernel.
         ),
         // Shared by the test targets (a deterministic generator); not part of any product.
@@ -149,10 +152,10 @@ let package = Package(
         .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"]),
         .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
         .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),
-        .testTarget(name: "DiffuTests", dependencies: ["Diffu"]),
+        .testTarget(name: "DiffuTests", dependencies: ["Diffu", "DiffuConversion", "DiffuSamplers"]),
         .testTarget(
             name: "DiffuServerTests",
-            dependencies: ["DiffuServer", "Diffu", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DiffuServer", "Diffu", "DiffuConversion", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

@@ -43,10 +43,10 @@ def gguf_to_hf_unpermute(weights, n_head):
 def tokenizer_keys(writer, vocab):
     tokens = ["<unk>", "<s>", "</s>"] + [f"t{i}" for i in range(3, vocab - 2)] + ["t1 t2", "t3t4"]
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
+    writer.add_tokenizer_pre("gpt-2")
     writer.add_token_list(tokens)
     writer.add_token_types([3, 3, 3] + [1] * (vocab - 3))
-    writer.add_token_merges(["t 1", "t 2"])
+    writer.add_token_merges(["t3 t4"])  # both parts and their merge are tokens: the vocabulary loads
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2)
     writer.add_chat_template("{{ messages }}")

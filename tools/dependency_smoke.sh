@@ -39,6 +39,13 @@ swift run --package-path "$root" diffu convert "$work/checkpoint" -o "$work/tiny
 "$work/app/.build/release/App" "$work/tiny.diffu" | tee "$work/out.txt"
 grep -q "^kernels baseline, .* finite: true" "$work/out.txt"
 
+# An app that only runs models links no converter or file-format code: `Diffu` re-exports neither
+# (the `DiffuConversion` product holds them).
+if nm "$work/app/.build/release/App" | grep -q -e '12DiffuConvert' -e '15DiffuConversion'; then
+    echo "dependency_smoke: the Diffu-only app links the converter"
+    exit 1
+fi
+
 # The portable kernels: no library call per lane (a fused multiply-add or a half conversion without
 # FMA/F16C is one).
 calls="$(objdump -d --no-show-raw-insn "$work/app/.build/release/App" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the example program (Examples/, its own SwiftPM package depending on Diffu by path) and runs
-# it on a tiny model converted from a test fixture: the embedding path end to end. Used by .ci/run.
+# it on a tiny model converted from a test fixture: the embedding path end to end, and checks that the
+# example (which imports only Diffu) links none of the converter. Used by .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -12,3 +13,8 @@ swift run --package-path "$root" diffu convert "$work/checkpoint" -o "$work/tiny
 swift run --package-path "$root" diffu verify "$work/tiny.diffu"
 swift run --package-path "$root/Examples" DiffuExample "$work/tiny.diffu" "" 12 4 | tee "$work/out.txt"
 grep -q "^done in 4 steps" "$work/out.txt"
+# `import Diffu` is enough to run a model, and links no converter (that is the DiffuConversion product).
+if nm "$root/Examples/.build/debug/DiffuExample" | grep -q -e '12DiffuConvert' -e '15DiffuConversion'; then
+    echo "example_smoke: the example links the converter, which only DiffuConversion should bring"
+    exit 1
+fi

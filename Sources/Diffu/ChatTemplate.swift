@@ -18,10 +18,10 @@ public enum ChatTemplate {
         guard !messages.isEmpty else { throw DiffuError.invalidRequest("a chat needs at least one message") }
         var text = ""
         if messages[0].role != "system", let system = defaultSystemMessage(in: template) {
-            text += "<|im_start|>system\n\(system)<|im_end|>\n"
+            text += "<|im_start|>system\n\(system)\(endOfTurn)\n"
         }
         for message in messages {
-            text += "<|im_start|>\(message.role)\n\(message.content)<|im_end|>\n"
+            text += "<|im_start|>\(message.role)\n\(message.content)\(endOfTurn)\n"
         }
         return text + "<|im_start|>assistant\n"
     }
@@ -30,7 +30,7 @@ public enum ChatTemplate {
     static func defaultSystemMessage(in template: String) -> String? {
         for opener in ["<|im_start|>system\n", "<|im_start|>system\\n"] {
             guard let start = template.range(of: opener) else { continue }
-            guard let end = template.range(of: "<|im_end|>", range: start.upperBound..<template.endIndex) else { continue }
+            guard let end = template.range(of: endOfTurn, range: start.upperBound..<template.endIndex) else { continue }
             let message = String(template[start.upperBound..<end.lowerBound])
             if !message.contains("{{"), !message.contains("{%"), !message.contains("'") { return message }
         }

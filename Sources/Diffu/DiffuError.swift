@@ -1,3 +1,5 @@
+import DiffuTokenizers
+
 /// Errors raised by the `Diffu` facade. Errors of the lower layers (format, models, samplers,
 /// tokenizers) pass through unchanged; each names its fault.
 public enum DiffuError: Error, Equatable, CustomStringConvertible {
@@ -13,6 +15,10 @@ public enum DiffuError: Error, Equatable, CustomStringConvertible {
     case invalidRequest(String)
     /// The consumer stopped the generation.
     case cancelled
+    /// No file or folder exists at the path.
+    case noSuchFile(String)
+    /// The path names no tokenizer Diffu can load (``Tokenizer/load(path:)`` lists what it takes).
+    case unrecognizedTokenizerPath(String)
 
     /// A one-line explanation.
     public var description: String {
@@ -24,6 +30,9 @@ public enum DiffuError: Error, Equatable, CustomStringConvertible {
             "this build of Diffu uses AVX2, FMA and F16C instructions, which this CPU lacks; rebuild with DIFFU_PORTABLE=1"
         case .invalidRequest(let detail): "invalid request: \(detail)"
         case .cancelled: "generation cancelled"
+        case .noSuchFile(let path): "no such file or folder: \(path)"
+        case .unrecognizedTokenizerPath(let path):
+            "\(path): expected a tokenizer folder, a tokenizer file (\(Tokenizer.recognizedFileNames.joined(separator: ", "))), a .gguf or a .diffu file"
         }
     }
 }

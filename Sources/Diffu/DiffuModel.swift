@@ -20,16 +20,18 @@ import Foundation
 /// }
 /// ```
 public final class DiffuModel: Sendable {
-    /// The mapped file (kept alive for as long as the model: the weights point into it).
-    public let file: DiffuFile
+    /// The mapped file (kept alive for as long as the model: the weights point into it). Not public: the
+    /// file format is the `DiffuConversion` product's; the facade exposes what a model user needs
+    /// (``quantization``, ``diffusion``, ``tokenizer``).
+    let file: DiffuFile
     /// The transformer's hyperparameters.
     public let configuration: ModelConfiguration
     /// Diffusion facts of the model: mask id, whether logits are shifted, special ids, sampler defaults.
     public let diffusion: DiffusionSettings
     /// The model's tokenizer, as embedded in the file.
     public let tokenizer: Tokenizer
-    /// The forward pass.
-    public let transformer: TransformerModel
+    /// The forward pass (``logits(tokens:positions:causal:threads:)`` and ``ForwardSession`` run it).
+    let transformer: TransformerModel
 
     /// Opens a `.diffu` file.
     ///
@@ -70,6 +72,16 @@ public final class DiffuModel: Sendable {
 
     /// The kernel set this model's forward passes run (chosen when it was opened).
     public var kernelVariant: KernelVariant { transformer.kernelVariant }
+
+    /// The storage recipe the file was converted with (`q8`, `q4m`, …; its provenance record).
+    public var quantization: String { file.metadata.provenance.quantization }
+
+    /// Floating-point operations of one forward pass over `tokens` positions with logits for `logitRows`
+    /// rows (2 per multiply-add of the projections, feed-forward, attention and LM head; the
+    /// architecture decides the feed-forward's matrices). For throughput figures (`diffu bench`).
+    public func forwardFLOPs(tokens: Int, logitRows: Int) -> Double {
+        transformer.forwardFLOPs(tokens: tokens, logitRows: logitRows)
+    }
 
     /// The mask token id.
     public var maskToken: Int32 { Int32(diffusion.maskTokenID) }

@@ -197,7 +197,7 @@ extension DiffuModel {
         parameters.sampler = sampler
         if !sampler.acceptsTopP { parameters.topP = nil }
         if !sampler.acceptsBlockLength { parameters.blockLength = nil }
-        if !sampler.isLLaDAFamily { parameters.guidanceScale = 0 }
+        if !sampler.acceptsGuidanceScale { parameters.guidanceScale = 0 }
         return parameters
     }
 
@@ -243,7 +243,7 @@ extension DiffuModel {
         return SamplingParameters(
             algorithm: parameters.sampler, maskToken: maskToken, steps: parameters.steps,
             temperature: parameters.temperature, topP: parameters.topP, topK: parameters.topK,
-            greedy: parameters.sampler == .confidence && parameters.temperature == 0, algorithmTemperature: parameters.algorithmTemperature,
+            greedy: parameters.sampler.acceptsGreedy && parameters.temperature == 0, algorithmTemperature: parameters.algorithmTemperature,
             blockLength: parameters.blockLength, confidenceThreshold: parameters.confidenceThreshold,
             shiftLogits: diffusion.shiftLogits, causal: parameters.causal, guidanceScale: parameters.guidanceScale)
     }

@@ -1,5 +1,6 @@
 import DiffuGGUF
 import DiffuStorage
+import DiffuTokenizers
 
 /// Every way a conversion can fail. Each case names the file, tensor or setting at fault.
 public enum ConvertError: Error, Equatable, CustomStringConvertible {
@@ -47,6 +48,8 @@ public enum ConvertError: Error, Equatable, CustomStringConvertible {
     case tokenOutOfRange(what: String, id: Int, vocabularySize: Int)
     /// The source has no tokenizer files (or GGUF tokenizer keys).
     case missingTokenizer(source: String)
+    /// The tokenizer files to embed do not load (the file would open to a tokenizer error).
+    case unloadableTokenizer(source: String, error: TokenizerError)
     /// A GGUF tensor uses a ggml type the importer cannot dequantize.
     case unsupportedGGUFTensorType(tensor: String, type: String)
     /// The GGUF container is malformed.
@@ -95,6 +98,7 @@ public enum ConvertError: Error, Equatable, CustomStringConvertible {
             "\(what) id \(id) is outside the vocabulary (0..<\(vocabularySize))"
         case .missingTokenizer(let source):
             "no tokenizer in \(source) (expected tokenizer.json, vocab.json + merges.txt or tokenizer.model; GGUF: tokenizer.ggml.* keys)"
+        case .unloadableTokenizer(let source, let error): "the tokenizer of \(source) does not load: \(error)"
         case .unsupportedGGUFTensorType(let tensor, let type):
             "GGUF tensor '\(tensor)' has type \(type); Diffu imports \(GGMLType.allCases.filter { $0.traits.dequantize != nil }.map(\.description).joined(separator: ", "))"
         case .gguf(let path, let error): "\(path): \(error)"

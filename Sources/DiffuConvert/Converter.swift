@@ -2,6 +2,7 @@ import DiffuFormat
 import DiffuKernels
 import DiffuModels
 import DiffuStorage
+import DiffuTokenizers
 import Foundation
 
 /// Settings of one conversion.
@@ -104,13 +105,32 @@ public enum Converter {
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
             throw ConvertError.sourceNotFound(path: source)
         }
+        let prepared: PreparedConversion
         if isDirectory.boolValue {
-            return try prepareHuggingFace(directory: source, maskTokenId: maskTokenId, shiftOverride: shiftOverride)
+            prepared = try prepareHuggingFace(directory: source, maskTokenId: maskTokenId, shiftOverride: shiftOverride)
+        } else {
+            let file = try SourceFile(path: source)
+            let magic = file.size >= 4 ? try file.read(count: 4, at: 0) : []
+            guard magic == Array("GGUF".utf8) else { throw ConvertError.unrecognizedSource(path: source) }
+            prepared = try prepareGGUF(path: source, maskTokenId: maskTokenId, shiftOverride: shiftOverride)
         }
-        let file = try SourceFile(path: source)
-        let magic = file.size >= 4 ? try file.read(count: 4, at: 0) : []
-        guard magic == Array("GGUF".utf8) else { throw ConvertError.unrecognizedSource(path: source) }
-        return try prepareGGUF(path: source, maskTokenId: maskTokenId, shiftOverride: shiftOverride)
+        try checkTokenizerLoads(prepared, source: source)
+        return prepared
+    }
+
+    /// Loads the tokenizer exactly as a model opened from the finished file will (the embedded files
+    /// keyed by name), so that a conversion never publishes a file whose tokenizer fails to load.
+    /// - Throws: ``ConvertError/unloadableTokenizer(source:error:)``.
+    static func checkTokenizerLoads(_ prepared: PreparedConversion, source: String) throws {
+        var bytesByTensor: [String: [UInt8]] = [:]
+        for blob in prepared.tokenizerBlobs { bytesByTensor[blob.tensorName] = blob.bytes }
+        var files: [String: [UInt8]] = [:]
+        for (file, tensorName) in prepared.tokenizer.files { files[file] = bytesByTensor[tensorName] ?? [] }
+        do {
+            _ = try Tokenizer.load(files: files)
+        } catch {
+            throw ConvertError.unloadableTokenizer(source: source, error: error)
+        }
     }
 
     static func prepareHuggingFace(directory: String, maskTokenId: Int?, shiftOverride: Bool?) throws -> PreparedConversion {

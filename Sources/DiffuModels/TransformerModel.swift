@@ -14,7 +14,7 @@ public final class TransformerModel: Sendable {
     /// Keeps the weights' memory alive for the resolved views in `parameters`.
     private let weights: any ModelWeights
     private let parameters: ModelParameters
-    private let traits: ArchitectureTraits
+    let traits: ArchitectureTraits
     /// RoPE cos/sin for the first positions (RoPE models only); longer inputs extend it per workspace.
     private let rotaryTable: RotaryTable?
     /// `1/√head_dim` rounded to f32, as transformers multiplies the scores.

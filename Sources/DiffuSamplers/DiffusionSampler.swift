@@ -153,12 +153,12 @@ public struct DiffusionSampler: Sendable {
                              observer: observer)
         guard !run.generated.isEmpty else { return run.result() }
         switch parameters.algorithm {
-        case .randomKeep, .confidence:
-            try run.runReference(provider: provider, random: &random)
-        case .origin, .maskgitPlus, .topkMargin, .entropy:
-            try run.runDream(provider: provider, random: &random)
-        case .lowConfidence, .randomRemask:
-            try run.runLLaDA(provider: provider, random: &random)
+        case .randomKeep: try run.runReference(confidence: false, provider: provider, random: &random)
+        case .confidence: try run.runReference(confidence: true, provider: provider, random: &random)
+        case .origin: try run.runDream(coinFlips: true, provider: provider, random: &random)
+        case .maskgitPlus, .topkMargin, .entropy: try run.runDream(coinFlips: false, provider: provider, random: &random)
+        case .lowConfidence: try run.runLLaDA(randomOrder: false, provider: provider, random: &random)
+        case .randomRemask: try run.runLLaDA(randomOrder: true, provider: provider, random: &random)
         }
         return run.result()
     }
@@ -261,10 +261,12 @@ struct SamplerRun {
 
     // MARK: DiffuLLaMA samplers
 
-    mutating func runReference<Provider: LogitsProvider, Random: RandomSource>(provider: Provider, random: inout Random) throws {
+    /// The reference schedule: random-keep, or with `confidence` the confidence ranking.
+    mutating func runReference<Provider: LogitsProvider, Random: RandomSource>(confidence: Bool, provider: Provider,
+                                                                               random: inout Random) throws {
         let steps = parameters.steps
         let shift = parameters.shiftLogits
-        let isConfidence = parameters.algorithm == .confidence
+        let isConfidence = confidence
         let length = input.count
         let span = generated[0]..<(generated[generated.count - 1] + 1)
         try Self.announce(provider, block: span, tokens: current)
@@ -359,7 +361,10 @@ struct SamplerRun {
         masks / steps + (step < masks % steps ? 1 : 0)
     }
 
-    mutating func runDream<Provider: LogitsProvider, Random: RandomSource>(provider: Provider, random: inout Random) throws {
+    /// Dream's schedule: with `coinFlips` (`origin`) each candidate is revealed with the step's transfer
+    /// probability; otherwise the most confident ones (by the algorithm's confidence) are.
+    mutating func runDream<Provider: LogitsProvider, Random: RandomSource>(coinFlips: Bool, provider: Provider,
+                                                                           random: inout Random) throws {
         let (blocks, stepsPerBlock) = blockSchedule()
         let threshold = parameters.confidenceThreshold
         let planned: Int? = threshold == nil
@@ -395,7 +400,7 @@ struct SamplerRun {
                     transferFraction = Float(scheduledCount) / Float(candidates.count)
                 }
                 var reveal: [(position: Int, token: Int32)] = []
-                if parameters.algorithm == .origin {
+                if coinFlips {
                     var chosen: [Int] = []
                     for position in candidates where Float(random.nextUniform()) < transferFraction {
                         chosen.append(position)

@@ -4,7 +4,10 @@ import Foundation
 /// tokens in Double, `low_confidence` / `random` remasking, classifier-free guidance. The semantics and
 /// the draw order are documented on ``DiffusionSampler``.
 extension SamplerRun {
-    mutating func runLLaDA<Provider: LogitsProvider, Random: RandomSource>(provider: Provider, random: inout Random) throws {
+    /// LLaDA's schedule: `randomOrder` (`random` remasking) ranks a block's candidates by one uniform each,
+    /// otherwise (`low_confidence`) by the softmax probability of the proposed token.
+    mutating func runLLaDA<Provider: LogitsProvider, Random: RandomSource>(randomOrder: Bool, provider: Provider,
+                                                                           random: inout Random) throws {
         let (blocks, stepsPerBlock) = blockSchedule()
         let planned = zip(blocks, stepsPerBlock).reduce(0) { total, pair in
             pair.0.contains(where: { masked[$0] }) ? total + pair.1 : total
@@ -17,7 +20,7 @@ extension SamplerRun {
                 let candidates = block.filter { masked[$0] }
                 if candidates.isEmpty { break }
                 let count = min(Self.transferCount(masks: blockMasks, steps: blockSteps, step: step), candidates.count)
-                let proposals = try proposeLLaDA(provider: provider, positions: candidates, random: &random)
+                let proposals = try proposeLLaDA(randomOrder: randomOrder, provider: provider, positions: candidates, random: &random)
                 let order = candidates.indices.sorted { left, right in
                     proposals[left].confidence != proposals[right].confidence
                         ? proposals[left].confidence > proposals[right].confidence : left < right
@@ -54,7 +57,7 @@ extension SamplerRun {
     /// One token and one confidence per position (ascending): Gumbel-max at temperature > 0 (argmax at
     /// 0), then the softmax probability of the token (low-confidence) or a uniform (random-remask).
     mutating func proposeLLaDA<Provider: LogitsProvider, Random: RandomSource>(
-        provider: Provider, positions: [Int], random: inout Random
+        randomOrder: Bool, provider: Provider, positions: [Int], random: inout Random
     ) throws -> [(token: Int32, confidence: Double)] {
         let (rows, logits) = try guidedLogits(provider: provider, positions: positions)
         let width = vocabularySize
@@ -71,7 +74,7 @@ extension SamplerRun {
                 guard let maximum = Self.finiteMaximum(values) else { throw SamplerError.invalidLogits(row: row) }
                 let token = temperature == 0 ? Self.firstArgmax(values) : Self.gumbelArgmax(values, temperature: temperature, random: &random)
                 var confidence = 0.0
-                if parameters.algorithm == .lowConfidence {
+                if !randomOrder {
                     var total = 0.0
                     for value in values where value.isFinite { total += Foundation.exp(Double(value - maximum)) }
                     confidence = values[token].isFinite ? Foundation.exp(Double(values[token] - maximum)) / total : 0
@@ -79,7 +82,7 @@ extension SamplerRun {
                 proposals.append((Int32(token), confidence))
             }
         }
-        if parameters.algorithm == .randomRemask {
+        if randomOrder {
             for index in proposals.indices { proposals[index].confidence = Double(Float(random.nextUniform())) }
         }
         return proposals

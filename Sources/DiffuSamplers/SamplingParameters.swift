@@ -21,29 +21,65 @@ public enum SamplerAlgorithm: String, Sendable, CaseIterable, Equatable {
     /// in the order of one uniform draw each.
     case randomRemask = "random-remask"
 
-    /// Whether this is one of Dream's algorithms (block schedule, top-k and thresholds available).
-    /// An exhaustive switch: a new algorithm does not compile until it is placed in a family.
-    public var isDreamFamily: Bool {
+    // Every capability below is an exhaustive switch over the algorithms, never a "not one of these"
+    // predicate: a new algorithm does not compile until each capability names it.
+
+    /// Whether the algorithm takes a nucleus (top-p) filter.
+    public var acceptsTopP: Bool {
         switch self {
-        case .randomKeep, .confidence, .lowConfidence, .randomRemask: false
-        case .origin, .maskgitPlus, .topkMargin, .entropy: true
+        case .randomKeep, .origin, .maskgitPlus, .topkMargin, .entropy: true
+        case .confidence, .lowConfidence, .randomRemask: false
         }
     }
 
-    /// Whether this is one of LLaDA's algorithms (block schedule and classifier-free guidance available;
-    /// no top-p or top-k: the reference has none).
-    public var isLLaDAFamily: Bool {
+    /// Whether the algorithm takes a top-k filter (Dream's).
+    public var acceptsTopK: Bool {
+        switch self {
+        case .origin, .maskgitPlus, .topkMargin, .entropy: true
+        case .randomKeep, .confidence, .lowConfidence, .randomRemask: false
+        }
+    }
+
+    /// Whether the algorithm takes the semi-autoregressive block schedule.
+    public var acceptsBlockLength: Bool {
+        switch self {
+        case .origin, .maskgitPlus, .topkMargin, .entropy, .lowConfidence, .randomRemask: true
+        case .randomKeep, .confidence: false
+        }
+    }
+
+    /// Whether the algorithm takes threshold parallel decoding (it compares a confidence of its own;
+    /// Dream's `origin` reveals by coin flips and has none).
+    public var acceptsConfidenceThreshold: Bool {
+        switch self {
+        case .maskgitPlus, .topkMargin, .entropy: true
+        case .randomKeep, .confidence, .origin, .lowConfidence, .randomRemask: false
+        }
+    }
+
+    /// Whether the algorithm takes Dream's `alg_temp` (drawing the positions to reveal).
+    public var acceptsAlgorithmTemperature: Bool {
+        switch self {
+        case .maskgitPlus, .topkMargin, .entropy: true
+        case .randomKeep, .confidence, .origin, .lowConfidence, .randomRemask: false
+        }
+    }
+
+    /// Whether the algorithm takes classifier-free guidance (LLaDA's `cfg_scale`).
+    public var acceptsGuidanceScale: Bool {
         switch self {
         case .lowConfidence, .randomRemask: true
         case .randomKeep, .confidence, .origin, .maskgitPlus, .topkMargin, .entropy: false
         }
     }
 
-    /// Whether the algorithm takes a nucleus (top-p) filter.
-    public var acceptsTopP: Bool { self != .confidence && !isLLaDAFamily }
-
-    /// Whether the algorithm takes the semi-autoregressive block schedule.
-    public var acceptsBlockLength: Bool { isDreamFamily || isLLaDAFamily }
+    /// Whether the algorithm has the reference's greedy variant (`gsm=True`).
+    public var acceptsGreedy: Bool {
+        switch self {
+        case .confidence: true
+        case .randomKeep, .origin, .maskgitPlus, .topkMargin, .entropy, .lowConfidence, .randomRemask: false
+        }
+    }
 }
 
 /// Everything a sampler needs besides the canvas, the logits and the randomness.
@@ -177,18 +213,12 @@ public struct SamplingParameters: Sendable, Equatable {
         }
         guard guidanceScale.isFinite, guidanceScale >= 0 else { throw SamplerError.invalidGuidanceScale(guidanceScale) }
         func reject(_ name: String) -> SamplerError { .unsupportedParameter(algorithm: algorithm, parameter: name) }
-        if !algorithm.isDreamFamily {
-            if topK != nil { throw reject("top-k") }
-            if blockLength != nil && !algorithm.acceptsBlockLength { throw reject("block length") }
-            if confidenceThreshold != nil { throw reject("confidence threshold") }
-            if algorithmTemperature != 0 { throw reject("algorithm temperature") }
-        }
+        if topK != nil, !algorithm.acceptsTopK { throw reject("top-k") }
+        if blockLength != nil, !algorithm.acceptsBlockLength { throw reject("block length") }
+        if confidenceThreshold != nil, !algorithm.acceptsConfidenceThreshold { throw reject("confidence threshold") }
+        if algorithmTemperature != 0, !algorithm.acceptsAlgorithmTemperature { throw reject("algorithm temperature") }
         if !algorithm.acceptsTopP, let topP, topP < 1 { throw reject("top-p") }
-        if !algorithm.isLLaDAFamily, guidanceScale != 0 { throw reject("guidance scale") }
-        if algorithm != .confidence, greedy { throw reject("greedy (use temperature 0)") }
-        if algorithm == .origin {
-            if confidenceThreshold != nil { throw reject("confidence threshold") }
-            if algorithmTemperature != 0 { throw reject("algorithm temperature") }
-        }
+        if guidanceScale != 0, !algorithm.acceptsGuidanceScale { throw reject("guidance scale") }
+        if greedy, !algorithm.acceptsGreedy { throw reject("greedy (use temperature 0)") }
     }
 }

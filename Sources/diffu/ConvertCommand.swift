@@ -1,6 +1,5 @@
 import ArgumentParser
-import DiffuConvert
-import DiffuFormat
+import DiffuConversion
 import Dispatch
 import Foundation
 #if canImport(Glibc)

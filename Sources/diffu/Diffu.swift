@@ -1,5 +1,4 @@
 import ArgumentParser
-import CDiffuSystem
 import Diffu
 import Foundation
 
@@ -21,12 +20,12 @@ struct DiffuCommand: AsyncParsableCommand {
     /// Refuses to start an AVX2 build on a CPU without AVX2/FMA/F16C (the check itself is compiled for
     /// the baseline ISA), then runs the command.
     static func main() async {
-        if CPUSupport.builtForAVX2 && diffu_cpu_supports_avx2_fma() == 0 {
+        if CPUSupport.builtForAVX2 && !CPUSupport.cpuHasAVX2 {
             FileHandle.standardError.write(Data("error: \(DiffuError.unsupportedCPU)\n".utf8))
             Foundation.exit(1)
         }
         // A model file truncated while mapped faults on the next read: say so instead of dying silently.
-        _ = diffu_install_mapped_file_fault_handler()
+        CPUSupport.installMappedFileFaultHandler()
         await main(nil)
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Diffu
-import DiffuSamplers
 import Foundation
 
 extension SamplerAlgorithm: ExpressibleByArgument {}

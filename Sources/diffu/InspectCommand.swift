@@ -1,6 +1,6 @@
 import ArgumentParser
 import Diffu
-import DiffuFormat
+import DiffuConversion
 import Foundation
 
 /// `diffu inspect FILE [--json]`: the metadata and the tensor table of a `.diffu` file.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Diffu
-import DiffuModels
 import Foundation
 
 /// `diffu logits FILE --ids … --out logits.npy`: raw logits of one forward pass.
@@ -82,27 +81,25 @@ struct BenchCommand: AsyncParsableCommand {
         let model = try DiffuModel.open(path: file)
         let openSeconds = Double(DispatchTime.now().uptimeNanoseconds - openStart) / 1e9
         let threadCount = threads ?? DiffuModel.defaultThreadCount
-        let c = model.configuration
-        let ids = (0..<tokens).map { Int32(($0 * 7919 + 100) % c.vocabularySize) }
+        let ids = (0..<tokens).map { Int32(($0 * 7919 + 100) % model.configuration.vocabularySize) }
         let positions: [Int]? = lastOnly ? [tokens - 1] : nil
-        let workspace = ForwardWorkspace()
+        let session = try ForwardSession(model: model, threads: threadCount)
         var times: [Double] = []
         for run in 0...runs {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try model.transformer.forward(tokens: ids, outputPositions: positions, causal: causal, threads: threadCount,
-                                              workspace: workspace)
+            _ = try session.logits(tokens: ids, positions: positions, causal: causal)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if run > 0 { times.append(seconds) }
         }
         times.sort()
         let median = times[times.count / 2]
-        let flops = Self.forwardFLOPs(c, tokens: tokens, logitRows: lastOnly ? 1 : tokens)
+        let flops = model.forwardFLOPs(tokens: tokens, logitRows: lastOnly ? 1 : tokens)
         let rssMegabytes = Double(Self.peakResidentKilobytes()) / 1024
         if json {
             let object: [String: Any] = [
                 "file": file, "tokens": tokens, "threads": threadCount, "runs": runs, "median_seconds": median,
                 "best_seconds": times[0], "gflops": flops / median / 1e9, "peak_rss_mb": rssMegabytes,
-                "open_seconds": openSeconds, "storage": model.file.metadata.provenance.quantization,
+                "open_seconds": openSeconds, "storage": model.quantization,
                 "kernel_variant": model.kernelVariant.rawValue,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -112,16 +109,6 @@ struct BenchCommand: AsyncParsableCommand {
                          file, model.kernelVariant.rawValue, tokens, threadCount, median, times[0], runs, flops / median / 1e9,
                          rssMegabytes, openSeconds))
         }
-    }
-
-    /// Multiply-adds × 2 of one forward pass: the projections, the MLP, attention scores and values,
-    /// and the LM head for `logitRows` rows.
-    static func forwardFLOPs(_ c: ModelConfiguration, tokens: Int, logitRows: Int) -> Double {
-        let l = Double(tokens), h = Double(c.hiddenSize), d = Double(c.headDimension)
-        let q = Double(c.headCount) * d, kv = Double(c.keyValueHeadCount) * d, f = Double(c.intermediateSize)
-        let mlp = c.architecture == .gpt2 ? 2 * h * f : 3 * h * f
-        let perLayer = 2 * l * (h * q + 2 * h * kv + q * h + mlp) + 2 * 2 * l * l * q
-        return Double(c.layerCount) * perLayer + 2 * Double(logitRows) * h * Double(c.vocabularySize)
     }
 
     /// Peak resident set size of this process in KiB: `VmHWM` from `/proc/self/status` on Linux (it

@@ -2,9 +2,8 @@ import ArgumentParser
 import Diffu
 import DiffuServer
 import Foundation
-import Logging
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension ServerLogLevel: ExpressibleByArgument {}
 
 /// `diffu serve FILE`: the OpenAI-compatible HTTP server.
 struct ServeCommand: AsyncParsableCommand {
@@ -49,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
     var drain: Double = 10
 
     @Option(help: "Log level: trace|debug|info|notice|warning|error|critical.")
-    var logLevel: Logger.Level = .info
+    var logLevel: ServerLogLevel = .info
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -63,13 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "diffu.serve")
+        DiffuHTTPServer.logToStandardError(level: logLevel)
         let model = try DiffuModel.open(path: file)
         let limits = RequestLimits(maximumBodyBytes: maxBodyBytes, maximumTokens: maxTokens, maximumSteps: maxSteps,
                                    maximumContextTokens: maxContext, requestTimeout: timeout)
@@ -77,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, parallel: parallel, queueCapacity: queue,
             threads: threads ?? max(1, DiffuModel.defaultThreadCount / parallel), limits: limits, drainSeconds: drain)
         let modelID = DiffuHTTPServer.modelID(forPath: file)
-        let server = DiffuHTTPServer(model: model, modelID: modelID, configuration: configuration, logger: logger)
+        let server = DiffuHTTPServer(model: model, modelID: modelID, configuration: configuration, logLabel: "diffu.serve")
         let host = self.host
         try await server.run { port in
             let line = "diffu serve: \(modelID) on http://\(host):\(port) (parallel \(configuration.parallel), queue \(configuration.queueCapacity), \(configuration.threads) threads each)\n"

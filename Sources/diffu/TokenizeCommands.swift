@@ -1,25 +1,6 @@
 import ArgumentParser
-import DiffuFormat
-import DiffuTokenizers
+import Diffu
 import Foundation
-
-/// Loads the tokenizer a command names: a Hugging Face folder (tokenizer.json, tokenizer.model or
-/// vocab.json + merges.txt, with their configs), one of those files (its folder is used), a `.gguf`
-/// file, or a `.diffu` model file (its embedded tokenizer). The single place where commands turn a path into a tokenizer.
-func loadTokenizerForCommand(path: String) throws -> Tokenizer {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw ValidationError("no such file or folder: \(path)")
-    }
-    if isDirectory.boolValue { return try Tokenizer.load(directory: path) }
-    if path.lowercased().hasSuffix(".diffu") { return try Tokenizer.load(files: DiffuFile.open(path: path).tokenizerFiles()) }
-    if path.lowercased().hasSuffix(".gguf") { return try Tokenizer.load(ggufPath: path) }
-    let name = (path as NSString).lastPathComponent
-    if Tokenizer.recognizedFileNames.contains(name) {
-        return try Tokenizer.load(directory: (path as NSString).deletingLastPathComponent)
-    }
-    throw ValidationError("\(path): expected a tokenizer folder, a tokenizer file (\(Tokenizer.recognizedFileNames.joined(separator: ", "))) or a .gguf file")
-}
 
 /// Writes a JSON object with one member.
 private func printJSON(_ object: [String: Any]) throws {
@@ -49,7 +30,7 @@ struct TokenizeCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let tokenizer = try loadTokenizerForCommand(path: path)
+        let tokenizer = try Tokenizer.load(path: path)
         let ids = tokenizer.encode(text, addSpecialTokens: addSpecialTokens, parseSpecial: special)
         if json {
             try printJSON(["ids": ids.map { Int($0) }])
@@ -78,7 +59,7 @@ struct DetokenizeCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let tokenizer = try loadTokenizerForCommand(path: path)
+        let tokenizer = try Tokenizer.load(path: path)
         var values: [Int32] = []
         for part in ids.split(separator: ",") {
             let trimmed = part.trimmingCharacters(in: .whitespaces)
@@ -109,7 +90,7 @@ struct TokenizerBenchCommand: ParsableCommand {
     var lines = false
 
     func run() throws {
-        let tokenizer = try loadTokenizerForCommand(path: path)
+        let tokenizer = try Tokenizer.load(path: path)
         let bytes = try Self.readWholeFile(file)
         let pieces: [[UInt8]] = lines ? bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init) : [bytes]
         // Ids are counted batch by batch (`encode(bytes:_:)`), so memory does not grow with the text.

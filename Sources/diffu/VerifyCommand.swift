@@ -1,5 +1,5 @@
 import ArgumentParser
-import DiffuFormat
+import DiffuConversion
 
 /// `diffu verify FILE`: checks every payload checksum of a `.diffu` file.
 struct VerifyCommand: ParsableCommand {

@@ -11,6 +11,8 @@ struct SyntheticCheckpoint {
     var tensors: [(name: String, shape: [Int])]
     var shards = 1
     var tokenizer = true
+    /// The tokenizer.json written when `tokenizer` is set: the smallest BPE tokenizer that loads.
+    var tokenizerJSON = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},\"merges\":[\"a b\"]}}"
 
     /// Deterministic, distinct values: element `i` of tensor number `t` is `t + i / 4096`.
     static func values(tensorIndex: Int, count: Int) -> [Float] {
@@ -24,7 +26,7 @@ struct SyntheticCheckpoint {
 
     func write(to directory: TemporaryDirectory) throws {
         try directory.write("config.json", text: config)
-        if tokenizer { try directory.write("tokenizer.json", text: "{\"model\":{}}") }
+        if tokenizer { try directory.write("tokenizer.json", text: tokenizerJSON) }
         var builders = [SafetensorsBuilder](repeating: SafetensorsBuilder(), count: shards)
         var weightMap: [String] = []
         for (index, tensor) in tensors.enumerated() {
@@ -223,6 +225,24 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         do { _ = try Self.convert(checkpoint) } catch let error as ConvertError {
             guard case .missingTokenizer = error else { Issue.record("wrong error \(error)"); return }
         }
+    }
+
+    @Test func unloadableTokenizerIsATypedErrorBeforeAnyOutput() throws {
+        var checkpoint = SyntheticCheckpoint.llama()
+        checkpoint.tokenizerJSON = "{\"model\":{}}"
+        let directory = try TemporaryDirectory()
+        try checkpoint.write(to: directory)
+        #expect(throws: ConvertError.unloadableTokenizer(source: directory.path,
+                                                          error: .unsupported(file: "tokenizer.json", feature: "model type 'unknown' (only BPE)"))) {
+            _ = try Converter.prepare(source: directory.path, maskTokenId: 5)
+        }
+        let output = try TemporaryDirectory()
+        let destination = output.path + "/out.diffu"
+        #expect(throws: ConvertError.self) {
+            _ = try Converter.convert(source: directory.path, destination: destination, options: ConversionOptions(recipe: .f32),
+                                      makeSink: { path, overwrite in try DiffuFileSink(destination: path, overwrite: overwrite, compress: false) })
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output.path).isEmpty)
     }
 
     @Test func shardIndexProblemsAreTypedErrors() throws {

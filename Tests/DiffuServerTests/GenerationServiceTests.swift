@@ -1,4 +1,5 @@
 import Diffu
+import DiffuConversion
 @testable import DiffuServer
 import Foundation
 import Logging

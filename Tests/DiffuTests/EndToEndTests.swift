@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import Diffu
+@testable import Diffu
+import DiffuConversion
 
 /// The whole path a user takes: a Hugging Face checkpoint in each real layout → `diffu convert` →
 /// memory-mapped `.diffu` → logits, compared with HF transformers' logits saved by

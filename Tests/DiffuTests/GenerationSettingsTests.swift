@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Diffu
+import DiffuConversion
 
 /// The facade's defaulting rules (`GenerationSettings` → `GenerationParameters`), stop sequences and
 /// finish reasons, on the server's tiny ChatML model (`tools/make_server_fixture.py`: byte-level

@@ -2,6 +2,7 @@ import DiffuSamplers
 import Foundation
 import Testing
 import Diffu
+import DiffuConversion
 
 /// LLaDA end to end: the tiny LLaDA-layout checkpoint converted by `DiffuModel.convert` (recognised by its
 /// config: mask 95 from config.json, no shift, generate.py's defaults) generates through the facade

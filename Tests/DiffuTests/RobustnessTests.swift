@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Diffu
+@testable import Diffu
 
 /// Hostile or careless use of the facade on a real converted model (the tiny GPT-2 fixture, 32 positions,
 /// 80-token vocabulary): absurd generation parameters give typed errors (never a trap), concurrent

@@ -1,3 +1,4 @@
+import Diffu
 import DiffuConvert
 import DiffuFormat
 
