@@ -15,21 +15,57 @@ public protocol RandomSource {
 extension RandomSource {
     /// Inverse-CDF categorical draw from one uniform: the first index whose running sum of weights
     /// exceeds `uniform · Σ weights` (sums in `Double`); zero-weight entries are never returned.
+    ///
+    /// One vectorizable pass sums blocks of ``drawBlockLength`` weights (four interleaved partial sums
+    /// each); the walk then adds whole blocks until the target falls inside one and goes weight by weight
+    /// only there, continuing into the next blocks should rounding put the target past the block's end
+    /// (the running sums are the block sums, not one sequential chain, so a uniform within ~1e-16 of a
+    /// boundary may pick the neighbour a purely sequential sum would — the distribution is the same).
     public static func inverseCumulativeIndex(uniform: Double, weights: UnsafeBufferPointer<Float>) -> Int {
-        var total = 0.0
-        var lastPositive = -1
-        for index in 0..<weights.count where weights[index] > 0 {
-            total += Double(weights[index])
-            lastPositive = index
-        }
+        guard let base = weights.baseAddress, !weights.isEmpty else { return 0 }
+        var lastPositive = weights.count - 1
+        while lastPositive >= 0 && !(base[lastPositive] > 0) { lastPositive -= 1 }
         guard lastPositive >= 0 else { return 0 }
-        let target = uniform * total
-        var running = 0.0
-        for index in 0..<weights.count where weights[index] > 0 {
-            running += Double(weights[index])
-            if target < running { return index }
+        let blockLength = drawBlockLength
+        let blockCount = (weights.count + blockLength - 1) / blockLength
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: blockCount) { blockSums in
+            var total = 0.0
+            for block in 0..<blockCount {
+                let sum = blockSum(base + block * blockLength, count: min(blockLength, weights.count - block * blockLength))
+                blockSums[block] = sum
+                total += sum
+            }
+            let target = uniform * total
+            var running = 0.0
+            var block = 0
+            while block < blockCount - 1 && !(target < running + blockSums[block]) {
+                running += blockSums[block]
+                block += 1
+            }
+            for index in (block * blockLength)..<weights.count where base[index] > 0 {
+                running += Double(base[index])
+                if target < running { return index }
+            }
+            return lastPositive
         }
-        return lastPositive
+    }
+
+    /// Weights per block of ``inverseCumulativeIndex(uniform:weights:)``'s first pass.
+    static var drawBlockLength: Int { 64 }
+
+    /// Σ of `count` weights (those that are not positive count as 0) in four interleaved `Double`
+    /// partial sums.
+    @inline(__always)
+    static func blockSum(_ weights: UnsafePointer<Float>, count: Int) -> Double {
+        @inline(__always) func positive(_ index: Int) -> Double { weights[index] > 0 ? Double(weights[index]) : 0 }
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        var index = 0
+        while index + 4 <= count {
+            s0 += positive(index); s1 += positive(index + 1); s2 += positive(index + 2); s3 += positive(index + 3)
+            index += 4
+        }
+        while index < count { s0 += positive(index); index += 1 }
+        return (s0 + s1) + (s2 + s3)
     }
 }
 
