@@ -198,6 +198,26 @@ public enum MatrixMultiply {
     /// cost no repeated work, only a claim each).
     static let panelSharesPerWorker = 4
 
+    /// Pooled scratch for one quantized activation matrix: `valueBytes` bytes of values, then `slots` Float
+    /// scales and `slots` Int32 start values (the layout both integer routes' quantizers fill).
+    private static func withActivationScratch(
+        valueBytes: Int, slots: Int,
+        _ body: (UnsafeMutableRawPointer, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) -> Void
+    ) {
+        ScratchPool.shared.withBuffer(byteCount: valueBytes + 8 * slots) { scratch in
+            body(scratch, (scratch + valueBytes).bindMemory(to: Float.self, capacity: slots),
+                 (scratch + valueBytes + 4 * slots).bindMemory(to: Int32.self, capacity: slots))
+        }
+    }
+
+    /// Runs `quantize(rows)` for even runs of the `rowCount` rows, one per worker (at most one per row).
+    private static func quantizeInParallel(rowCount: Int, threads: Int, _ quantize: (Range<Int>) -> Void) {
+        let workers = min(threads, rowCount)
+        Parallel.forEach(workers) { worker in
+            quantize((rowCount * worker / workers)..<(rowCount * (worker + 1) / workers))
+        }
+    }
+
     #if arch(x86_64) && DIFFU_AVX2_KERNELS
     /// The 256-bit integer route (variant `avx2`) for one product.
     private static func multiplyNarrowInteger(
@@ -219,17 +239,11 @@ public enum MatrixMultiply {
         let blockCount = (columns + PanelGeometry.blockLength - 1) / PanelGeometry.blockLength
         let elementWidth = NarrowActivationQuantizer.elementWidth(for: storage)
         let slots = rowCount * blockCount
-        let byteCount = slots * PanelGeometry.blockLength * elementWidth
-        ScratchPool.shared.withBuffer(byteCount: byteCount + 8 * slots) { scratch in
+        withActivationScratch(valueBytes: slots * PanelGeometry.blockLength * elementWidth, slots: slots) { values, scales, starts in
             let activations = NarrowActivationQuantizer.Output(
-                values: scratch,
-                scales: (scratch + byteCount).bindMemory(to: Float.self, capacity: slots),
-                starts: (scratch + byteCount + 4 * slots).bindMemory(to: Int32.self, capacity: slots),
-                rowCount: rowCount, elementWidth: elementWidth)
-            let quantizers = min(threads, rowCount)
-            Parallel.forEach(quantizers) { worker in
-                let start = rowCount * worker / quantizers, end = rowCount * (worker + 1) / quantizers
-                NarrowActivationQuantizer.quantize(x, rows: start..<end, columns: columns, into: activations)
+                values: values, scales: scales, starts: starts, rowCount: rowCount, elementWidth: elementWidth)
+            quantizeInParallel(rowCount: rowCount, threads: threads) { rows in
+                NarrowActivationQuantizer.quantize(x, rows: rows, columns: columns, into: activations)
             }
             body(activations)
         }
@@ -287,17 +301,12 @@ public enum MatrixMultiply {
         let blockCount = (columns + PanelGeometry.blockLength - 1) / PanelGeometry.blockLength
         let rowStride = IntegerMatrixMultiply.paddedRowCount(rowCount)
         let slots = rowStride * blockCount
-        let byteCount = slots * PanelGeometry.blockLength
-        ScratchPool.shared.withBuffer(byteCount: byteCount + 8 * slots) { scratch in
+        withActivationScratch(valueBytes: slots * PanelGeometry.blockLength, slots: slots) { values, scales, starts in
             let activations = ActivationQuantizer.Output(
-                bytes: scratch.bindMemory(to: Int8.self, capacity: byteCount),
-                scales: (scratch + byteCount).bindMemory(to: Float.self, capacity: slots),
-                starts: (scratch + byteCount + 4 * slots).bindMemory(to: Int32.self, capacity: slots),
-                rowStride: rowStride)
-            let quantizers = min(threads, rowCount)
-            Parallel.forEach(quantizers) { worker in
-                let start = rowCount * worker / quantizers, end = rowCount * (worker + 1) / quantizers
-                ActivationQuantizer.quantize(x, rows: start..<end, columns: columns, into: activations)
+                bytes: values.bindMemory(to: Int8.self, capacity: slots * PanelGeometry.blockLength),
+                scales: scales, starts: starts, rowStride: rowStride)
+            quantizeInParallel(rowCount: rowCount, threads: threads) { rows in
+                ActivationQuantizer.quantize(x, rows: rows, columns: columns, into: activations)
             }
             ActivationQuantizer.clear(rows: rowCount..<rowStride, columns: columns, into: activations)
             body(activations)
