@@ -1,17 +1,6 @@
 import DiffuKernels
 import DiffuStorage
 
-/// The transformer families Diffu runs.
-public enum Architecture: String, Codable, Sendable, CaseIterable {
-    /// GPT-2 (DiffuGPT-S/M): LayerNorm, learned positions, tanh-GELU MLP, biases everywhere, tied head.
-    case gpt2
-    /// LLaMA (DiffuLLaMA, SmolLM2, and LLaDA, whose tensors the converter renames): RMSNorm, RoPE
-    /// (half-split), SwiGLU, no biases.
-    case llama
-    /// Qwen2 (Dream-7B, DiffuCoder): LLaMA plus q/k/v biases.
-    case qwen2
-}
-
 /// Every hyperparameter the forward pass needs. Stored as JSON under `"model"` in a `.diffu` file's
 /// metadata (field names are the JSON keys, snake_case).
 public struct ModelConfiguration: Codable, Sendable, Equatable {
