@@ -32,7 +32,8 @@ enum GPT2Architecture {
                 .vector(.outputNorm, shape: hidden),
                 .vector(.outputNorm, .bias, shape: hidden),
                 .matrix(.output, .untied(reusing: .tokenEmbedding)) { [$0.vocabularySize, $0.hiddenSize] },
-            ]))
+            ]),
+        unknownModelSampling: UnknownModelSampling(temperature: 0.95, generationLength: 512))  // DiffuGPT's
 
     /// `[hidden]`: norms and the hidden-width biases.
     private static let hidden: @Sendable (ModelConfiguration) -> [Int] = { [$0.hiddenSize] }

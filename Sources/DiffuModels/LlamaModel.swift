@@ -8,7 +8,11 @@ enum LlamaArchitecture {
             try validateCommon(configuration)
             try validateRotary(configuration)
         },
-        tensorTable: rotaryTable(queryKeyValueBias: .when { $0.attentionBias }, outputBias: .when { $0.attentionBias }))
+        tensorTable: rotaryTable(queryKeyValueBias: .when { $0.attentionBias }, outputBias: .when { $0.attentionBias }),
+        unknownModelSampling: rotarySampling)
+
+    /// DiffuLLaMA's temperature with a 1024-token length: the defaults of unrecognised rotary models.
+    static let rotarySampling = UnknownModelSampling(temperature: 0.9, generationLength: 1024)
 
     /// The block of the rotary architectures: RMSNorm, RoPE, SwiGLU.
     static let rotaryTraits = ArchitectureTraits(norm: .rmsNorm, positions: .rotary, feedForward: .swiGLU)

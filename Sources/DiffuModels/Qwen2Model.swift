@@ -8,5 +8,6 @@ enum Qwen2Architecture {
             try validateCommon(configuration)
             try LlamaArchitecture.validateRotary(configuration)
         },
-        tensorTable: LlamaArchitecture.rotaryTable(queryKeyValueBias: .always, outputBias: .never))
+        tensorTable: LlamaArchitecture.rotaryTable(queryKeyValueBias: .always, outputBias: .never),
+        unknownModelSampling: LlamaArchitecture.rotarySampling)
 }
