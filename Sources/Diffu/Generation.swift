@@ -263,7 +263,7 @@ extension DiffuModel {
         guard !parameters.stopSequences.contains("") else { throw DiffuError.invalidRequest("a stop sequence is empty") }
         let stops = stopSequences(for: prompt, parameters: parameters)
         let canvas = try canvas(for: prompt, length: parameters.length)
-        if configuration.architecture == .gpt2, canvas.count > configuration.maximumPositions {
+        if let limit = configuration.learnedPositionLimit, canvas.count > limit {
             throw DiffuError.invalidRequest("prompt + length = \(canvas.count) tokens exceeds the model's \(configuration.maximumPositions) positions")
         }
         let sampler = try DiffusionSampler(parameters: samplingParameters(parameters))

@@ -59,12 +59,11 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
     }
 
     /// Defaults for a model the converter does not know (given a `--mask-id`): the random-keep sampler with
-    /// the settings of the nearest known family.
+    /// the settings of the nearest known family (the architecture descriptor's ``UnknownModelSampling``).
     static func genericSampler(for architecture: Architecture) -> SamplerDefaults {
-        switch architecture {
-        case .gpt2: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.95, topP: 0.9, generationLength: 512)
-        case .llama, .qwen2: SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 1024)
-        }
+        let sampling = architecture.descriptor.unknownModelSampling
+        return SamplerDefaults(sampler: "random-keep", steps: 64, temperature: sampling.temperature, topP: 0.9,
+                               generationLength: sampling.generationLength)
     }
 }
 

@@ -59,17 +59,23 @@ public struct GGUFCheckpoint: Sendable {
         return GGUFWriter.metadataOnly(keys)
     }
 
+    /// What a GGUF `general.architecture` name imports as (the importer's name map): the architecture,
+    /// whether its q/k/v projections have biases, whether llama.cpp's converter permuted the Q/K rows
+    /// (undone by the plan), and the known diffusion model the name identifies.
+    static let architectures: [String: (architecture: Architecture, attentionBias: Bool, permutedRoPE: Bool, knownModel: KnownDiffusionModel?)] = [
+        "llama": (.llama, false, true, nil),
+        "llada": (.llama, false, true, .llada),
+        "qwen2": (.qwen2, true, false, nil),
+        "dream": (.qwen2, true, false, .dream),
+    ]
+
     /// Reads the configuration and plans every canonical tensor ("sanitize" for GGUF).
     public func sanitize() throws -> ImportedModel {
         let source = file.name
         func fail(_ reason: String) -> ConvertError { .invalidConfiguration(source: source, reason: reason) }
         guard let architectureName = gguf["general.architecture"]?.stringValue else { throw fail("missing 'general.architecture'") }
-        let architecture: Architecture
-        switch architectureName {
-        case "llama", "llada": architecture = .llama
-        case "qwen2", "dream": architecture = .qwen2
-        default: throw ConvertError.unsupportedArchitecture(architectureName)
-        }
+        guard let family = Self.architectures[architectureName] else { throw ConvertError.unsupportedArchitecture(architectureName) }
+        let architecture = family.architecture
         var declaredShift: Bool? = nil
         if let shift = gguf["diffusion.shift_logits"] {
             guard let flag = shift.boolValue else { throw fail("'diffusion.shift_logits' is not a bool") }
@@ -121,7 +127,7 @@ public struct GGUFCheckpoint: Sendable {
         let configuration = ModelConfiguration(
             architecture: architecture, vocabularySize: vocabulary, hiddenSize: hidden, layerCount: layers, headCount: heads,
             keyValueHeadCount: keyValueHeads, headDimension: headDimension, intermediateSize: ffn, maximumPositions: positions,
-            normEpsilon: epsilon, ropeTheta: theta, tiedEmbeddings: tied, attentionBias: architecture == .qwen2)
+            normEpsilon: epsilon, ropeTheta: theta, tiedEmbeddings: tied, attentionBias: family.attentionBias)
         try ImportLimits.check(configuration, source: source)
 
         let mapping = RoPEModelNames(
@@ -133,13 +139,13 @@ public struct GGUFCheckpoint: Sendable {
             gate: { "blk.\($0).ffn_gate.weight" }, up: { "blk.\($0).ffn_up.weight" }, down: { "blk.\($0).ffn_down.weight" },
             bias: { String($0.dropLast("weight".count)) + "bias" })
         var builder = PlanBuilder(sources: tensors)
-        mapping.plan(&builder, configuration: configuration, unpermute: architectureName == "llama" || architectureName == "llada")
+        mapping.plan(&builder, configuration: configuration, unpermute: family.permutedRoPE)
         let plan = try builder.finish()
 
         let special = SpecialTokens(
             bos: gguf["tokenizer.ggml.bos_token_id"]?.intValue, eos: gguf["tokenizer.ggml.eos_token_id"]?.intValue,
             pad: gguf["tokenizer.ggml.padding_token_id"]?.intValue, mask: gguf["tokenizer.ggml.mask_token_id"]?.intValue)
-        let known: KnownDiffusionModel? = architectureName == "dream" ? .dream : architectureName == "llada" ? .llada : nil
+        let known = family.knownModel
         let name = gguf["general.name"]?.stringValue.map { "\($0) " } ?? ""
         let description = "\(name)(GGUF \(architectureName), \(layers) layers, hidden \(hidden), vocab \(vocabulary))"
         return ImportedModel(configuration: configuration, tensors: plan, knownModel: known,

@@ -294,35 +294,8 @@ public enum HuggingFaceImporter {
             if name == "wte.weight" && wrapper { return "embed_tokens.weight" }
             return bodyPrefix + name
         }
-        builder.add("token_embedding.weight", shape: [vocabulary, hidden], kind: .matrix, from: embeddingName)
-        builder.add("position_embedding.weight", shape: [positions, hidden], kind: .vector, from: "wpe.weight")
-        for layer in 0..<layers {
-            let source = "h.\(layer).", prefix = "layers.\(layer)."
-            builder.add(prefix + "attention_norm.weight", shape: [hidden], kind: .vector, from: source + "ln_1.weight")
-            builder.add(prefix + "attention_norm.bias", shape: [hidden], kind: .vector, from: source + "ln_1.bias")
-            for (index, part) in ["query", "key", "value"].enumerated() {
-                let rows = (index * hidden)..<((index + 1) * hidden)
-                builder.add(prefix + "attention.\(part).weight", shape: [hidden, hidden], kind: .matrix,
-                            from: source + "attn.c_attn.weight", transform: .transposeRows(rows),
-                            sourceShape: [hidden, 3 * hidden], keep: index < 2)
-                builder.add(prefix + "attention.\(part).bias", shape: [hidden], kind: .vector,
-                            from: source + "attn.c_attn.bias", transform: .slice(rows), sourceShape: [3 * hidden], keep: index < 2)
-            }
-            builder.add(prefix + "attention.output.weight", shape: [hidden, hidden], kind: .matrix, from: source + "attn.c_proj.weight", transform: .transpose)
-            builder.add(prefix + "attention.output.bias", shape: [hidden], kind: .vector, from: source + "attn.c_proj.bias")
-            builder.add(prefix + "ffn_norm.weight", shape: [hidden], kind: .vector, from: source + "ln_2.weight")
-            builder.add(prefix + "ffn_norm.bias", shape: [hidden], kind: .vector, from: source + "ln_2.bias")
-            builder.add(prefix + "ffn.up.weight", shape: [ffn, hidden], kind: .matrix, from: source + "mlp.c_fc.weight", transform: .transpose)
-            builder.add(prefix + "ffn.up.bias", shape: [ffn], kind: .vector, from: source + "mlp.c_fc.bias")
-            builder.add(prefix + "ffn.down.weight", shape: [hidden, ffn], kind: .matrix, from: source + "mlp.c_proj.weight", transform: .transpose)
-            builder.add(prefix + "ffn.down.bias", shape: [hidden], kind: .vector, from: source + "mlp.c_proj.bias")
-        }
-        builder.add("output_norm.weight", shape: [hidden], kind: .vector, from: "ln_f.weight")
-        builder.add("output_norm.bias", shape: [hidden], kind: .vector, from: "ln_f.bias")
-        if configuration.tiedEmbeddings {
-            builder.consume("lm_head.weight")  // the tied head, when stored too, is the embedding
-        } else {
-            builder.add("output.weight", shape: [vocabulary, hidden], kind: .matrix, from: "lm_head.weight")
+        builder.plan(configuration) { tensor in
+            Self.gpt2Source(of: tensor, embedding: embeddingName, hidden: hidden)
         }
         let plan = try builder.finish()
 
@@ -335,6 +308,37 @@ public enum HuggingFaceImporter {
         let description = wrapper ? "DiffuGPT-layout GPT-2 (\(layers) layers, hidden \(hidden), vocab \(vocabulary))"
                                   : "GPT-2 (\(layers) layers, hidden \(hidden), vocab \(vocabulary))"
         return ImportedModel(configuration: configuration, tensors: plan, knownModel: known, modelDescription: description, specialTokens: special)
+    }
+
+    /// GPT-2's source-name map (bare GPT-2 names, see ``normalizeGPT2(_:)``): `Conv1D` weights are
+    /// `[in, out]` (transposed here), and the fused `c_attn` weight `[hidden, 3·hidden]` and bias
+    /// `[3·hidden]` hold query, key and value in that order.
+    static func gpt2Source(of tensor: CanonicalTensor, embedding: String, hidden: Int) -> SourceBinding {
+        let source = tensor.layer.map { "h.\($0)." } ?? ""
+        let part = tensor.part.rawValue
+        switch tensor.slot {
+        case .tokenEmbedding: return SourceBinding(name: embedding)
+        case .positionEmbedding: return SourceBinding(name: "wpe.weight")
+        case .outputNorm: return SourceBinding(name: "ln_f." + part)
+        case .output: return SourceBinding(name: "lm_head.weight")
+        case .attentionNorm: return SourceBinding(name: source + "ln_1." + part)
+        case .feedForwardNorm: return SourceBinding(name: source + "ln_2." + part)
+        case .query, .key, .value:
+            let index = tensor.slot == .query ? 0 : tensor.slot == .key ? 1 : 2
+            let rows = (index * hidden)..<((index + 1) * hidden)
+            return tensor.part == .weight
+                ? SourceBinding(name: source + "attn.c_attn.weight", transform: .transposeRows(rows), sourceShape: [hidden, 3 * hidden], keep: index < 2)
+                : SourceBinding(name: source + "attn.c_attn.bias", transform: .slice(rows), sourceShape: [3 * hidden], keep: index < 2)
+        case .attentionOutput: return conv1D(source + "attn.c_proj", tensor.part)
+        case .up: return conv1D(source + "mlp.c_fc", tensor.part)
+        case .down: return conv1D(source + "mlp.c_proj", tensor.part)
+        case .gate: return SourceBinding(name: source + "mlp.gate." + part)  // GPT-2's table has no gate
+        }
+    }
+
+    /// A `Conv1D` layer's weight (transposed) or bias.
+    private static func conv1D(_ prefix: String, _ part: TensorPart) -> SourceBinding {
+        part == .weight ? SourceBinding(name: prefix + ".weight", transform: .transpose) : SourceBinding(name: prefix + ".bias")
     }
 
     // MARK: LLaMA / Qwen2 / Dream

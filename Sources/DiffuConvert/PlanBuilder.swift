@@ -54,8 +54,41 @@ struct PlanBuilder {
     }
 }
 
-/// The canonical tensors shared by LLaMA and Qwen2 (and GGUF imports of them), given the source name
-/// of each canonical role.
+/// Where one canonical tensor's values come from: an importer's source-name map returns one for every
+/// canonical tensor of its architecture's table.
+struct SourceBinding {
+    /// The source tensor's (normalized) name.
+    var name: String
+    /// How the canonical tensor is derived from it.
+    var transform: TensorTransform = .identity
+    /// The source shape the transform needs, when it is not implied by the canonical shape (a fused tensor).
+    var sourceShape: [Int]? = nil
+    /// Whether later canonical tensors read the same source (all but the last of a fused tensor's parts).
+    var keep = false
+}
+
+extension PlanBuilder {
+    /// Plans every canonical tensor of the configuration's architecture (its descriptor's table, in file
+    /// order) from the source tensors `source` names: a present tensor is added, an absent tied one
+    /// (the tied head) consumes its stored copy when there is one, and other absent tensors are left
+    /// for the leftover check.
+    mutating func plan(_ configuration: ModelConfiguration, source: (CanonicalTensor) -> SourceBinding) {
+        for tensor in configuration.architecture.descriptor.tensors(for: configuration) {
+            if tensor.isPresent {
+                let binding = source(tensor)
+                add(tensor.name, shape: tensor.shape, kind: tensor.kind == .matrix ? .matrix : .vector, from: binding.name,
+                    transform: binding.transform, sourceShape: binding.sourceShape, keep: binding.keep)
+            } else if tensor.tiedTo != nil {
+                // A tied head may still be stored (a copy of the embedding): it is not converted.
+                consume(source(tensor).name)
+            }
+        }
+    }
+}
+
+/// The source-name map of a LLaMA-shaped checkpoint (LLaMA, Qwen2 and their GGUF and LLaDA spellings):
+/// the source name of each canonical slot's weight (per layer where the slot is), and of a bias given its
+/// weight's name.
 struct RoPEModelNames {
     var embedding: String
     var outputNorm: String
@@ -69,42 +102,35 @@ struct RoPEModelNames {
     var gate: (Int) -> String
     var up: (Int) -> String
     var down: (Int) -> String
-    /// Name of a q/k/v bias given the weight's name.
+    /// Name of a bias given the weight's name.
     var bias: (String) -> String
 
     /// Plans every canonical tensor of a LLaMA/Qwen2 model. `unpermute` undoes llama.cpp's Q/K row
     /// permutation (GGUF `llama` files).
     func plan(_ builder: inout PlanBuilder, configuration: ModelConfiguration, unpermute: Bool) {
-        let hidden = configuration.hiddenSize, vocabulary = configuration.vocabularySize
-        let queryWidth = configuration.headCount * configuration.headDimension
-        let keyValueWidth = configuration.keyValueHeadCount * configuration.headDimension
-        let ffn = configuration.intermediateSize
-        builder.add("token_embedding.weight", shape: [vocabulary, hidden], kind: .matrix, from: embedding)
-        for layer in 0..<configuration.layerCount {
-            let prefix = "layers.\(layer)."
-            builder.add(prefix + "attention_norm.weight", shape: [hidden], kind: .vector, from: attentionNorm(layer))
-            builder.add(prefix + "attention.query.weight", shape: [queryWidth, hidden], kind: .matrix, from: query(layer),
-                        transform: unpermute ? .unpermuteRoPE(headCount: configuration.headCount) : .identity)
-            builder.add(prefix + "attention.key.weight", shape: [keyValueWidth, hidden], kind: .matrix, from: key(layer),
-                        transform: unpermute ? .unpermuteRoPE(headCount: configuration.keyValueHeadCount) : .identity)
-            builder.add(prefix + "attention.value.weight", shape: [keyValueWidth, hidden], kind: .matrix, from: value(layer))
-            if configuration.attentionBias {
-                builder.add(prefix + "attention.query.bias", shape: [queryWidth], kind: .vector, from: bias(query(layer)))
-                builder.add(prefix + "attention.key.bias", shape: [keyValueWidth], kind: .vector, from: bias(key(layer)))
-                builder.add(prefix + "attention.value.bias", shape: [keyValueWidth], kind: .vector, from: bias(value(layer)))
+        builder.plan(configuration) { tensor in
+            let weight: String
+            switch tensor.slot {
+            case .tokenEmbedding: weight = embedding
+            case .positionEmbedding: weight = tensor.name  // RoPE models have none
+            case .outputNorm: weight = outputNorm
+            case .output: weight = output
+            case .attentionNorm: weight = attentionNorm(tensor.layer!)
+            case .query: weight = query(tensor.layer!)
+            case .key: weight = key(tensor.layer!)
+            case .value: weight = value(tensor.layer!)
+            case .attentionOutput: weight = attentionOutput(tensor.layer!)
+            case .feedForwardNorm: weight = ffnNorm(tensor.layer!)
+            case .gate: weight = gate(tensor.layer!)
+            case .up: weight = up(tensor.layer!)
+            case .down: weight = down(tensor.layer!)
             }
-            builder.add(prefix + "attention.output.weight", shape: [hidden, queryWidth], kind: .matrix, from: attentionOutput(layer))
-            builder.add(prefix + "ffn_norm.weight", shape: [hidden], kind: .vector, from: ffnNorm(layer))
-            builder.add(prefix + "ffn.gate.weight", shape: [ffn, hidden], kind: .matrix, from: gate(layer))
-            builder.add(prefix + "ffn.up.weight", shape: [ffn, hidden], kind: .matrix, from: up(layer))
-            builder.add(prefix + "ffn.down.weight", shape: [hidden, ffn], kind: .matrix, from: down(layer))
-        }
-        builder.add("output_norm.weight", shape: [hidden], kind: .vector, from: outputNorm)
-        if configuration.tiedEmbeddings {
-            // A tied head may still be stored (a copy of the embedding): it is not converted.
-            builder.consume(output)
-        } else {
-            builder.add("output.weight", shape: [vocabulary, hidden], kind: .matrix, from: output)
+            if tensor.part == .bias { return SourceBinding(name: bias(weight)) }
+            switch tensor.slot {
+            case .query where unpermute: return SourceBinding(name: weight, transform: .unpermuteRoPE(headCount: configuration.headCount))
+            case .key where unpermute: return SourceBinding(name: weight, transform: .unpermuteRoPE(headCount: configuration.keyValueHeadCount))
+            default: return SourceBinding(name: weight)
+            }
         }
     }
 }

@@ -1,12 +1,21 @@
-/// LLaMA (DiffuLLaMA, SmolLM2): pre-RMSNorm blocks, rotary positions in the half-split layout, SwiGLU
-/// MLP, no biases (with `attention_bias`, HF LLaMA adds biases to q, k, v *and* o), tied or untied head.
+/// LLaMA (DiffuLLaMA, SmolLM2; LLaDA converts onto these tensors): pre-RMSNorm blocks, rotary positions
+/// in the half-split layout, SwiGLU MLP, no biases (with `attention_bias`, HF LLaMA adds biases to q, k,
+/// v *and* o), tied or untied head.
 enum LlamaArchitecture {
-    static let traits = ArchitectureTraits(norm: .rmsNorm, positions: .rotary, feedForward: .swiGLU)
+    static let descriptor = ArchitectureDescriptor(
+        traits: rotaryTraits,
+        validate: { configuration in
+            try validateCommon(configuration)
+            try validateRotary(configuration)
+        },
+        tensorTable: rotaryTable(queryKeyValueBias: .when { $0.attentionBias }, outputBias: .when { $0.attentionBias }),
+        unknownModelSampling: rotarySampling)
 
-    static func validate(_ c: ModelConfiguration) throws {
-        try validateCommon(c)
-        try validateRotary(c)
-    }
+    /// DiffuLLaMA's temperature with a 1024-token length: the defaults of unrecognised rotary models.
+    static let rotarySampling = UnknownModelSampling(temperature: 0.9, generationLength: 1024)
+
+    /// The block of the rotary architectures: RMSNorm, RoPE, SwiGLU.
+    static let rotaryTraits = ArchitectureTraits(norm: .rmsNorm, positions: .rotary, feedForward: .swiGLU)
 
     /// Checks shared by the rotary architectures.
     static func validateRotary(_ c: ModelConfiguration) throws {
@@ -14,36 +23,40 @@ enum LlamaArchitecture {
         guard c.ropeTheta.isFinite, c.ropeTheta > 1 else { throw ModelError.invalidConfiguration("rope_theta must be finite and > 1 (\(c.ropeTheta))") }
     }
 
-    static func load(_ c: ModelConfiguration, _ loader: WeightLoader) throws -> ModelParameters {
-        try loadRotary(c, loader, queryKeyValueBias: c.attentionBias, outputBias: c.attentionBias)
-    }
-
-    /// Loads a LLaMA-shaped model; Qwen2 shares this with q/k/v biases and no output bias.
-    static func loadRotary(_ c: ModelConfiguration, _ loader: WeightLoader, queryKeyValueBias: Bool, outputBias: Bool) throws -> ModelParameters {
-        let hidden = c.hiddenSize, ffn = c.intermediateSize
-        let queryWidth = c.headCount * c.headDimension, keyValueWidth = c.keyValueHeadCount * c.headDimension
-        let tokenEmbedding = try loader.matrix("token_embedding.weight", rows: c.vocabularySize, columns: hidden)
-        if loader.weights.contains("position_embedding.weight") { throw ModelError.unexpectedTensor("position_embedding.weight") }
-        let layers = try (0..<c.layerCount).map { index -> LayerParameters in
-            let p = "layers.\(index)."
-            return LayerParameters(
-                attentionNorm: try loader.norm(p + "attention_norm", width: hidden, bias: false),
-                query: try loader.projection(p + "attention.query", rows: queryWidth, columns: hidden, bias: queryKeyValueBias),
-                key: try loader.projection(p + "attention.key", rows: keyValueWidth, columns: hidden, bias: queryKeyValueBias),
-                value: try loader.projection(p + "attention.value", rows: keyValueWidth, columns: hidden, bias: queryKeyValueBias),
-                output: try loader.projection(p + "attention.output", rows: hidden, columns: queryWidth, bias: outputBias),
-                feedForwardNorm: try loader.norm(p + "ffn_norm", width: hidden, bias: false),
-                gate: try loader.projection(p + "ffn.gate", rows: ffn, columns: hidden, bias: false),
-                up: try loader.projection(p + "ffn.up", rows: ffn, columns: hidden, bias: false),
-                down: try loader.projection(p + "ffn.down", rows: hidden, columns: ffn, bias: false)
-            )
-        }
-        return ModelParameters(
-            tokenEmbedding: tokenEmbedding,
-            positionEmbedding: nil,
-            layers: layers,
-            outputNorm: try loader.norm("output_norm", width: hidden, bias: false),
-            head: try loader.head(configuration: c, tokenEmbedding: tokenEmbedding)
-        )
+    /// The tensors of a LLaMA-shaped model (Qwen2 shares them with q/k/v biases and no output bias):
+    /// no position table, no norm or feed-forward biases; the q/k/v biases follow the value weight.
+    static func rotaryTable(queryKeyValueBias: TensorSpecification.Presence,
+                            outputBias: TensorSpecification.Presence) -> TensorTable {
+        let hidden: @Sendable (ModelConfiguration) -> [Int] = { [$0.hiddenSize] }
+        return TensorTable(
+            leading: [
+                .matrix(.tokenEmbedding) { [$0.vocabularySize, $0.hiddenSize] },
+                .vector(.positionEmbedding, .weight, .never) { [$0.maximumPositions, $0.hiddenSize] },
+            ],
+            layer: [
+                .vector(.attentionNorm, shape: hidden),
+                .vector(.attentionNorm, .bias, .never, shape: hidden),
+                .matrix(.query) { [$0.queryWidth, $0.hiddenSize] },
+                .matrix(.key) { [$0.keyValueWidth, $0.hiddenSize] },
+                .matrix(.value) { [$0.keyValueWidth, $0.hiddenSize] },
+                .vector(.query, .bias, queryKeyValueBias) { [$0.queryWidth] },
+                .vector(.key, .bias, queryKeyValueBias) { [$0.keyValueWidth] },
+                .vector(.value, .bias, queryKeyValueBias) { [$0.keyValueWidth] },
+                .matrix(.attentionOutput) { [$0.hiddenSize, $0.queryWidth] },
+                .vector(.attentionOutput, .bias, outputBias, shape: hidden),
+                .vector(.feedForwardNorm, shape: hidden),
+                .vector(.feedForwardNorm, .bias, .never, shape: hidden),
+                .matrix(.gate) { [$0.intermediateSize, $0.hiddenSize] },
+                .vector(.gate, .bias, .never) { [$0.intermediateSize] },
+                .matrix(.up) { [$0.intermediateSize, $0.hiddenSize] },
+                .vector(.up, .bias, .never) { [$0.intermediateSize] },
+                .matrix(.down) { [$0.hiddenSize, $0.intermediateSize] },
+                .vector(.down, .bias, .never, shape: hidden),
+            ],
+            trailing: [
+                .vector(.outputNorm, shape: hidden),
+                .vector(.outputNorm, .bias, .never, shape: hidden),
+                .matrix(.output, .untied(reusing: .tokenEmbedding)) { [$0.vocabularySize, $0.hiddenSize] },
+            ])
     }
 }

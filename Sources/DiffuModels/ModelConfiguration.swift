@@ -1,17 +1,6 @@
 import DiffuKernels
 import DiffuStorage
 
-/// The transformer families Diffu runs.
-public enum Architecture: String, Codable, Sendable, CaseIterable {
-    /// GPT-2 (DiffuGPT-S/M): LayerNorm, learned positions, tanh-GELU MLP, biases everywhere, tied head.
-    case gpt2
-    /// LLaMA (DiffuLLaMA, SmolLM2, and LLaDA, whose tensors the converter renames): RMSNorm, RoPE
-    /// (half-split), SwiGLU, no biases.
-    case llama
-    /// Qwen2 (Dream-7B, DiffuCoder): LLaMA plus q/k/v biases.
-    case qwen2
-}
-
 /// Every hyperparameter the forward pass needs. Stored as JSON under `"model"` in a `.diffu` file's
 /// metadata (field names are the JSON keys, snake_case).
 public struct ModelConfiguration: Codable, Sendable, Equatable {
@@ -83,20 +72,12 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
 /// Where a model gets its parameters, by canonical tensor name. The models never see a file format:
 /// the facade adapts a mapped `.diffu` file to this protocol, tests adapt in-memory arrays.
 ///
-/// Canonical names (`{i}` = layer index from 0):
-/// - `token_embedding.weight` — matrix `[vocab, hidden]` (panel layout; rows are gathered for lookup)
-/// - `position_embedding.weight` — vector-table `[max_positions, hidden]`, f32 row-major (GPT-2 only)
-/// - `layers.{i}.attention_norm.weight` / `.bias` (bias: GPT-2 only)
-/// - `layers.{i}.attention.query.weight` `[heads·head_dim, hidden]`, `.key.weight` / `.value.weight`
-///   `[kv_heads·head_dim, hidden]`, `.output.weight` `[hidden, heads·head_dim]`; `.bias` of each where
-///   the architecture has them (GPT-2: all four; Qwen2: query/key/value)
-/// - `layers.{i}.ffn_norm.weight` / `.bias`
-/// - GPT-2: `layers.{i}.ffn.up.weight` `[ffn, hidden]` + `.bias`, `layers.{i}.ffn.down.weight`
-///   `[hidden, ffn]` + `.bias`
-/// - LLaMA/Qwen2: `layers.{i}.ffn.gate.weight`, `layers.{i}.ffn.up.weight` `[ffn, hidden]`,
-///   `layers.{i}.ffn.down.weight` `[hidden, ffn]`
-/// - `output_norm.weight` / `.bias`
-/// - `output.weight` `[vocab, hidden]` — absent when `tied_embeddings`
+/// Canonical names are `<slot>.weight` / `<slot>.bias`, with `layers.{i}.` (layer index from 0) before
+/// the per-layer slots: `token_embedding`, `position_embedding`, `layers.{i}.attention_norm`,
+/// `layers.{i}.attention.query` / `.key` / `.value` / `.output`, `layers.{i}.ffn_norm`,
+/// `layers.{i}.ffn.gate` / `.up` / `.down`, `output_norm`, `output`. Which of them an architecture has,
+/// their shapes and kinds are its descriptor's tensor table (`GPT2Model.swift`, `LlamaModel.swift`,
+/// `Qwen2Model.swift`), the one list the loader and the converter read.
 ///
 /// Matrices are in `panel16` layout (any storage type); vectors and the position table are f32
 /// row-major. RoPE models use the Hugging Face half-split (`rotate_half`) convention for Q/K rows: the

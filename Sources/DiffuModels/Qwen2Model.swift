@@ -2,14 +2,12 @@
 /// usually with grouped-query attention and a large RoPE base. Qwen2 always has these biases;
 /// `attention_bias` is not consulted.
 enum Qwen2Architecture {
-    static let traits = LlamaArchitecture.traits
-
-    static func validate(_ c: ModelConfiguration) throws {
-        try validateCommon(c)
-        try LlamaArchitecture.validateRotary(c)
-    }
-
-    static func load(_ c: ModelConfiguration, _ loader: WeightLoader) throws -> ModelParameters {
-        try LlamaArchitecture.loadRotary(c, loader, queryKeyValueBias: true, outputBias: false)
-    }
+    static let descriptor = ArchitectureDescriptor(
+        traits: LlamaArchitecture.rotaryTraits,
+        validate: { configuration in
+            try validateCommon(configuration)
+            try LlamaArchitecture.validateRotary(configuration)
+        },
+        tensorTable: LlamaArchitecture.rotaryTable(queryKeyValueBias: .always, outputBias: .never),
+        unknownModelSampling: LlamaArchitecture.rotarySampling)
 }

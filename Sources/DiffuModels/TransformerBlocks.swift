@@ -104,22 +104,87 @@ struct ModelParameters: @unchecked Sendable {
 }
 
 /// How the blocks of an architecture are wired; the shared forward pass reads these.
-struct ArchitectureTraits: Sendable {
-    enum NormKind: Sendable { case layerNorm, rmsNorm }
-    enum PositionKind: Sendable { case learned, rotary }
-    enum FeedForwardKind: Sendable { case geluTanh, swiGLU }
-    let norm: NormKind
-    let positions: PositionKind
-    let feedForward: FeedForwardKind
+package struct ArchitectureTraits: Sendable {
+    /// The normalization of every norm slot.
+    package enum NormKind: Sendable { case layerNorm, rmsNorm }
+    /// How positions enter: a learned table added to the embeddings, or RoPE on queries and keys.
+    package enum PositionKind: Sendable { case learned, rotary }
+    /// The feed-forward block: up → tanh-GELU → down, or SwiGLU over gate and up → down.
+    package enum FeedForwardKind: Sendable { case geluTanh, swiGLU }
+    /// The normalization.
+    package let norm: NormKind
+    /// The position encoding.
+    package let positions: PositionKind
+    /// The feed-forward block.
+    package let feedForward: FeedForwardKind
+
+    /// Creates a set of traits.
+    package init(norm: NormKind, positions: PositionKind, feedForward: FeedForwardKind) {
+        self.norm = norm
+        self.positions = positions
+        self.feedForward = feedForward
+    }
 }
 
-/// Fetches canonical tensors from a ``ModelWeights`` provider and checks their shapes.
+/// Resolves a model's parameters from a ``ModelWeights`` provider by its architecture's canonical
+/// tensor table (``ArchitectureDescriptor/tensors(for:)``), checking shapes: a present tensor must exist
+/// with its table shape, an absent one must not exist, and a slot the table does not list is not
+/// looked at.
 struct WeightLoader {
     let weights: any ModelWeights
+    /// The table's tensors by canonical name.
+    private let table: [String: CanonicalTensor]
 
-    /// A required matrix of shape `[rows, columns]`.
-    func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
+    /// A loader for the tensors of `tensors` (one architecture's table under one configuration).
+    init(weights: any ModelWeights, tensors: [CanonicalTensor]) {
+        self.weights = weights
+        self.table = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Every parameter of a model with `layerCount` layers, in the order the table's slots are read:
+    /// embeddings, each layer's norms and projections, the final norm, the head.
+    func load(layerCount: Int) throws -> ModelParameters {
+        let tokenEmbedding = try requiredMatrix(.tokenEmbedding, layer: nil)
+        let positionEmbedding = try vector(.positionEmbedding, .weight, layer: nil)
+        let layers = try (0..<layerCount).map { index -> LayerParameters in
+            LayerParameters(
+                attentionNorm: try norm(.attentionNorm, layer: index),
+                query: try projection(.query, layer: index),
+                key: try projection(.key, layer: index),
+                value: try projection(.value, layer: index),
+                output: try projection(.attentionOutput, layer: index),
+                feedForwardNorm: try norm(.feedForwardNorm, layer: index),
+                gate: try optionalProjection(.gate, layer: index),
+                up: try projection(.up, layer: index),
+                down: try projection(.down, layer: index)
+            )
+        }
+        return ModelParameters(
+            tokenEmbedding: tokenEmbedding,
+            positionEmbedding: positionEmbedding,
+            layers: layers,
+            outputNorm: try norm(.outputNorm, layer: nil),
+            head: try head(tokenEmbedding: tokenEmbedding)
+        )
+    }
+
+    /// The table's entry, after checking that an absent one is not stored; `nil` when the table does
+    /// not list it or it is absent.
+    private func presentEntry(_ slot: TensorSlot, _ part: TensorPart, layer: Int?) throws -> CanonicalTensor? {
+        let name = CanonicalTensor.name(slot, part, layer: layer)
+        guard let entry = table[name] else { return nil }
+        if !entry.isPresent {
+            if weights.contains(name) { throw ModelError.unexpectedTensor(name) }
+            return nil
+        }
         guard weights.contains(name) else { throw ModelError.missingTensor(name) }
+        return entry
+    }
+
+    /// The matrix of a slot (its weight), shape-checked; `nil` when the table has none.
+    private func matrix(_ slot: TensorSlot, layer: Int?) throws -> WeightMatrix? {
+        guard let entry = try presentEntry(slot, .weight, layer: layer) else { return nil }
+        let name = entry.name, rows = entry.shape[0], columns = entry.shape[1]
         let matrix: WeightMatrix
         do { matrix = try weights.matrix(name) } catch { throw ModelError.tensorUnavailable(name: name, reason: "\(error)") }
         guard matrix.rows == rows, matrix.columns == columns else {
@@ -128,9 +193,10 @@ struct WeightLoader {
         return matrix
     }
 
-    /// A required f32 vector (or row-major table) of `count` values.
-    func vector(_ name: String, count: Int) throws -> UnsafePointer<Float> {
-        guard weights.contains(name) else { throw ModelError.missingTensor(name) }
+    /// The f32 vector (or row-major table) of a slot's part, count-checked; `nil` when absent.
+    private func vector(_ slot: TensorSlot, _ part: TensorPart, layer: Int?) throws -> UnsafePointer<Float>? {
+        guard let entry = try presentEntry(slot, part, layer: layer) else { return nil }
+        let name = entry.name, count = entry.elementCount
         let buffer: UnsafeBufferPointer<Float>
         do { buffer = try weights.vector(name) } catch { throw ModelError.tensorUnavailable(name: name, reason: "\(error)") }
         guard buffer.count == count, let base = buffer.baseAddress else {
@@ -139,33 +205,39 @@ struct WeightLoader {
         return base
     }
 
-    /// A vector that must exist when `present` and must not exist otherwise.
-    func vector(_ name: String, count: Int, present: Bool) throws -> UnsafePointer<Float>? {
-        if present { return try vector(name, count: count) }
-        if weights.contains(name) { throw ModelError.unexpectedTensor(name) }
-        return nil
-    }
-
-    /// A projection `[rows, columns]` with a bias when `bias` is true (and none otherwise).
-    func projection(_ prefix: String, rows: Int, columns: Int, bias: Bool) throws -> Projection {
-        Projection(
-            matrix: try matrix(prefix + ".weight", rows: rows, columns: columns),
-            bias: try vector(prefix + ".bias", count: rows, present: bias)
-        )
-    }
-
-    /// A normalization's weight and (when `bias`) bias.
-    func norm(_ prefix: String, width: Int, bias: Bool) throws -> NormParameters {
-        NormParameters(weight: try vector(prefix + ".weight", count: width), bias: try vector(prefix + ".bias", count: width, present: bias))
-    }
-
-    /// The LM head: `output.weight`, or the token embedding when tied (then `output.weight` must be absent).
-    func head(configuration: ModelConfiguration, tokenEmbedding: WeightMatrix) throws -> WeightMatrix {
-        if configuration.tiedEmbeddings {
-            if weights.contains("output.weight") { throw ModelError.unexpectedTensor("output.weight") }
-            return tokenEmbedding
+    private func requiredMatrix(_ slot: TensorSlot, layer: Int?) throws -> WeightMatrix {
+        guard let matrix = try matrix(slot, layer: layer) else {
+            throw ModelError.missingTensor(CanonicalTensor.name(slot, .weight, layer: layer))
         }
-        return try matrix("output.weight", rows: configuration.vocabularySize, columns: configuration.hiddenSize)
+        return matrix
+    }
+
+    /// A projection and its bias (when the table has one).
+    private func projection(_ slot: TensorSlot, layer: Int?) throws -> Projection {
+        Projection(matrix: try requiredMatrix(slot, layer: layer), bias: try vector(slot, .bias, layer: layer))
+    }
+
+    /// A projection the architecture may not have (the SwiGLU gate).
+    private func optionalProjection(_ slot: TensorSlot, layer: Int?) throws -> Projection? {
+        guard let matrix = try matrix(slot, layer: layer) else { return nil }
+        return Projection(matrix: matrix, bias: try vector(slot, .bias, layer: layer))
+    }
+
+    /// A normalization's weight and (when the table has one) bias.
+    private func norm(_ slot: TensorSlot, layer: Int?) throws -> NormParameters {
+        guard let weight = try vector(slot, .weight, layer: layer) else {
+            throw ModelError.missingTensor(CanonicalTensor.name(slot, .weight, layer: layer))
+        }
+        return NormParameters(weight: weight, bias: try vector(slot, .bias, layer: layer))
+    }
+
+    /// The LM head: `output.weight`, or, when the table ties it (then `output.weight` must be absent),
+    /// the token embedding.
+    private func head(tokenEmbedding: WeightMatrix) throws -> WeightMatrix {
+        if let head = try matrix(.output, layer: nil) { return head }
+        let name = CanonicalTensor.name(.output, .weight, layer: nil)
+        guard table[name]?.tiedTo == .tokenEmbedding else { throw ModelError.missingTensor(name) }
+        return tokenEmbedding
     }
 }
 

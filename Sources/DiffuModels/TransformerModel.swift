@@ -39,21 +39,11 @@ public final class TransformerModel: Sendable {
     public init(configuration: ModelConfiguration, weights: any ModelWeights, kernelVariant: KernelVariant = .active) throws {
         guard kernelVariant.isSupported else { throw KernelVariantError.unsupported(kernelVariant) }
         self.kernelVariant = kernelVariant
-        let loader = WeightLoader(weights: weights)
-        switch configuration.architecture {
-        case .gpt2:
-            try GPT2Architecture.validate(configuration)
-            parameters = try GPT2Architecture.load(configuration, loader)
-            traits = GPT2Architecture.traits
-        case .llama:
-            try LlamaArchitecture.validate(configuration)
-            parameters = try LlamaArchitecture.load(configuration, loader)
-            traits = LlamaArchitecture.traits
-        case .qwen2:
-            try Qwen2Architecture.validate(configuration)
-            parameters = try Qwen2Architecture.load(configuration, loader)
-            traits = Qwen2Architecture.traits
-        }
+        let descriptor = configuration.architecture.descriptor
+        try descriptor.validate(configuration)
+        let loader = WeightLoader(weights: weights, tensors: descriptor.tensors(for: configuration))
+        parameters = try loader.load(layerCount: configuration.layerCount)
+        traits = descriptor.traits
         self.configuration = configuration
         self.weights = weights
         if traits.positions == .rotary {

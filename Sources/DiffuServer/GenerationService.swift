@@ -86,7 +86,7 @@ public final class GenerationService: Sendable {
             throw .invalid("prompt (\(promptTokens) tokens) + max_tokens (\(parameters.length)) = \(canvas.count) exceeds this server's context of \(limits.maximumContextTokens) tokens",
                            param: endpoint == .completions ? "prompt" : "messages", code: "context_length_exceeded")
         }
-        if model.configuration.architecture == .gpt2, canvas.count > model.configuration.maximumPositions {
+        if let limit = model.configuration.learnedPositionLimit, canvas.count > limit {
             throw .invalid("prompt + max_tokens = \(canvas.count) tokens exceeds the model's \(model.configuration.maximumPositions) positions",
                            param: "max_tokens", code: "context_length_exceeded")
         }
