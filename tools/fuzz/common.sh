@@ -6,7 +6,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 lib="$root/.build-fuzz/lib"
 # -enable-testing: the harnesses use `@testable import` for internal knobs (the tokenizer's encoding window).
 # The C target CDiffuSystem is found through the module map build_c_module writes. The kernels build without
-# the DIFFU_AVX512 define (the portable variant: the AVX-512 targets compile empty; no target runs kernels).
+# the DIFFU_AVX512 and DIFFU_AVX2_KERNELS defines (the portable variant: the AVX-512 and AVX2 targets compile
+# empty; no target runs kernels).
 fuzz_flags=(-O -g -sanitize=fuzzer,address -parse-as-library -enable-testing -I "$lib/CDiffuSystem-module")
 
 # build_module NAME [DEPENDENCY…]: compiles Sources/NAME into lib/libNAME.a unless it is up to date.
@@ -52,11 +53,13 @@ build_libraries() {
     build_module DiffuFormat DiffuStorage
     build_module DiffuGGUF DiffuStorage
     build_module DiffuTokenizers DiffuGGUF
+    build_module DiffuAVX2Intrinsics
+    build_module DiffuKernelsAVX2 DiffuStorage DiffuAVX2Intrinsics
     build_module DiffuAVX512Intrinsics
     build_module DiffuKernelsAVX512 DiffuStorage DiffuAVX512Intrinsics
-    build_module DiffuKernels DiffuStorage DiffuKernelsAVX512 CDiffuSystem
+    build_module DiffuKernels DiffuStorage DiffuKernelsAVX2 DiffuKernelsAVX512 CDiffuSystem
     build_module DiffuModels DiffuKernels DiffuStorage
-    build_module DiffuConvert DiffuFormat DiffuStorage DiffuGGUF DiffuModels DiffuTokenizers
+    build_module DiffuConvert DiffuFormat DiffuStorage DiffuGGUF DiffuKernels DiffuModels DiffuTokenizers
 }
 
 # build_target NAME SOURCE…: links tools/fuzz/SOURCE… against every library into .build-fuzz/NAME/NAME-fuzz.
@@ -74,7 +77,7 @@ build_target() {
     swiftc "${fuzz_flags[@]}" -module-name "FuzzTarget" -I "$lib" -I "$root/Sources/CZstd" \
         "${files[@]}" \
         "$lib/libDiffuConvert.a" "$lib/libDiffuModels.a" "$lib/libDiffuKernels.a" "$lib/libDiffuKernelsAVX512.a" \
-        "$lib/libDiffuAVX512Intrinsics.a" "$lib/libCDiffuSystem.a" "$lib/libDiffuTokenizers.a" \
+        "$lib/libDiffuAVX512Intrinsics.a" "$lib/libDiffuKernelsAVX2.a" "$lib/libDiffuAVX2Intrinsics.a" "$lib/libCDiffuSystem.a" "$lib/libDiffuTokenizers.a" \
         "$lib/libDiffuGGUF.a" "$lib/libDiffuFormat.a" "$lib/libDiffuStorage.a" \
         -lzstd -o "$binary" 2>&1 | { grep -v "Cannot export local symbol" || true; }
 }
