@@ -142,20 +142,21 @@ let package = Package(
             dependencies: ["Diffu", "DiffuConversion", "DiffuServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
             // No AVX2 flags here: the CLI checks the CPU at start-up before calling any kernel.
         ),
-        // Shared by the test targets (a deterministic generator); not part of any product.
+        // Shared by the test targets (fixture lookup, scratch directories, the .npy reader, a deterministic
+        // generator); not part of any product.
         .target(name: "DiffuTestSupport", path: "Tests/DiffuTestSupport"),
         .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF", "DiffuFormat", "DiffuTestSupport"]),
         .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
-        .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers"]),
+        .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers", "DiffuTestSupport"]),
         .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
         .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),
-        .testTarget(name: "DiffuTests", dependencies: ["Diffu", "DiffuConversion", "DiffuSamplers"]),
+        .testTarget(name: "DiffuTests", dependencies: ["Diffu", "DiffuConversion", "DiffuSamplers", "DiffuTestSupport"]),
         .testTarget(
             name: "DiffuServerTests",
-            dependencies: ["DiffuServer", "Diffu", "DiffuConversion", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DiffuServer", "Diffu", "DiffuConversion", "DiffuTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

@@ -1,5 +1,6 @@
 import DiffuFormat
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuConvert

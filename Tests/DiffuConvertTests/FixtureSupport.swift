@@ -1,21 +1,17 @@
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuConvert
 
-/// Locates committed fixtures: `Tests/Fixtures/<topic>/<name>` from this file's path.
+/// Committed fixtures `Tests/Fixtures/<topic>/<name>`, read through the shared ``TestFixtures``.
 enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
-
     static func path(_ topic: String, _ name: String) -> String {
-        root.appendingPathComponent(topic).appendingPathComponent(name).path
+        TestFixtures.path("\(topic)/\(name)")
     }
 
-    /// Reads a fixture file; a missing fixture fails the test.
+    /// Reads a fixture file; a missing fixture fails the test (``FixtureError/missing(_:)``).
     static func bytes(_ topic: String, _ name: String) throws -> [UInt8] {
-        let path = path(topic, name)
-        let data = try #require(FileManager.default.contents(atPath: path), "missing fixture \(path)")
-        return Array(data)
+        try TestFixtures.bytes("\(topic)/\(name)")
     }
 }
 
@@ -39,24 +35,6 @@ struct ExpectedTensors {
             tensors[name] = (shape, values)
         }
     }
-}
-
-/// A temporary directory removed at deinit.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "diffu-convert-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func write(_ name: String, _ bytes: [UInt8]) throws {
-        try Data(bytes).write(to: URL(fileURLWithPath: path + "/" + name))
-    }
-
-    func write(_ name: String, text: String) throws { try write(name, Array(text.utf8)) }
 }
 
 /// Builds safetensors files for tests of the reader's validation.

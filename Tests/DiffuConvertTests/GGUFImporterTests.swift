@@ -1,6 +1,7 @@
 import DiffuGGUF
 import DiffuModels
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuConvert

@@ -1,6 +1,7 @@
 import DiffuModels
 import DiffuStorage
 import DiffuFormat
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuConvert

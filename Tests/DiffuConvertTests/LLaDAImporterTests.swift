@@ -1,6 +1,7 @@
 import DiffuFormat
 import DiffuGGUF
 import DiffuModels
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuConvert

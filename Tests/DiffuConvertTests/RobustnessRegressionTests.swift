@@ -1,4 +1,5 @@
 import DiffuGGUF
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuConvert
@@ -9,7 +10,7 @@ import Testing
 @Suite struct RobustnessRegressionTests {
     /// The regression inputs of one fuzz target (the folder may be absent when the target never crashed).
     static func inputs(_ target: String) throws -> [(name: String, bytes: [UInt8])] {
-        let folder = Fixtures.root.appendingPathComponent("fuzz/\(target)").path
+        let folder = TestFixtures.root.appendingPathComponent("fuzz/\(target)").path
         guard FileManager.default.fileExists(atPath: folder) else { return [] }
         return try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { name in
             (name, try Fixtures.bytes("fuzz/\(target)", name))
@@ -17,7 +18,7 @@ import Testing
     }
 
     @Test func fuzzFolderExists() {
-        #expect(FileManager.default.fileExists(atPath: Fixtures.root.appendingPathComponent("fuzz").path))
+        #expect(FileManager.default.fileExists(atPath: TestFixtures.root.appendingPathComponent("fuzz").path))
     }
 
     @Test func safetensorsInputs() throws {

@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuConvert

@@ -1,4 +1,5 @@
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuFormat
@@ -86,7 +87,7 @@ import Testing
 @Test func payloadFlipsAreReportedByVerifyNamingTheTensor() throws {
     let image = try makeSampleImage()
     let layout = try image.withUnsafeBytes { try DiffuFile.validateLayout(of: $0) }
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     for entry in layout.tensors {
         for position in [entry.offset, entry.offset + entry.storedByteCount / 2, entry.offset + entry.storedByteCount - 1] {
@@ -141,7 +142,7 @@ import Testing
     #expect(try rebuilt(3, blob.with(shape: [10, 50])) == .invalidShape(tensor: "tokenizer/merges.txt", shape: [10, 50], storage: "bytes", layout: "row-major"))
     // Zstd frame lies are caught when the payload is used (and by verify).
     let lyingBlob = try reassemble(image, entries: [norm, q8, q4, blob.with(shape: [blob.rawByteCount - 1], rawByteCount: blob.rawByteCount - 1)])
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("lying.diffu").path
     try Data(lyingBlob).write(to: URL(fileURLWithPath: path))
@@ -254,7 +255,7 @@ private func rawEntry(
 }
 
 @Test func openRejectsMissingFilesDirectoriesAndShortFiles() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let missing = directory.appendingPathComponent("missing.diffu").path
     #expect(throws: DiffuFormatError.fileNotFound(path: missing)) { try DiffuFile.open(path: missing) }
@@ -265,7 +266,7 @@ private func rawEntry(
 }
 
 @Test func verifyReportsAFileTruncatedWhileOpen() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("shrinking.diffu").path
     let image = try makeSampleImage()

@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuFormat
@@ -76,7 +77,7 @@ private func loadVectors() throws -> [HashVectors.Vector] {
 }
 
 @Test func sha256OfAFileMatchesInMemoryHash() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let url = directory.appendingPathComponent("source.bin")
     let bytes = pattern((4 << 20) + 1000)  // crosses the 4 MiB read chunk

@@ -1,11 +1,12 @@
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuFormat
 
 /// Packs a random matrix, writes it with `policy`, reads it back, and checks bytes and values.
 private func roundTrip(storage: StorageType, rows: Int, columns: Int, policy: CompressionPolicy) throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("model.diffu").path
     let geometry = try #require(PanelGeometry(rows: rows, columns: columns, storage: storage))
@@ -71,7 +72,7 @@ func zstdTensorsRoundTripIntoAlignedOwnedMemory(storage: StorageType) throws {
 }
 
 @Test func autoPolicyCompressesOnlyWhenItPays() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("auto.diffu").path
     let writer = try DiffuFileWriter(destination: path)
@@ -94,7 +95,7 @@ func zstdTensorsRoundTripIntoAlignedOwnedMemory(storage: StorageType) throws {
 }
 
 @Test func concurrentFirstAccessDecompressesOnce() async throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("concurrent.diffu").path
     let writer = try DiffuFileWriter(destination: path)
@@ -110,7 +111,7 @@ func zstdTensorsRoundTripIntoAlignedOwnedMemory(storage: StorageType) throws {
 }
 
 @Test func blobsAndTokenizerFilesRoundTrip() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("blobs.diffu").path
     let vocabulary = Array("{\"hello\": 0, \"wörld\": 1}".utf8)

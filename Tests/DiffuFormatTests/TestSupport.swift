@@ -4,20 +4,9 @@ import Foundation
 import Testing
 @testable import DiffuFormat
 
-/// Locates `Tests/Fixtures/format/<name>` from this source file; a missing fixture fails the test.
+/// `Tests/Fixtures/format/<name>`; a missing fixture fails the test (``FixtureError/missing(_:)``).
 func fixtureURL(_ name: String) throws -> URL {
-    let url = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/format/\(name)")
-    try #require(FileManager.default.fileExists(atPath: url.path), "missing fixture \(url.path) (run tools/make_format_fixtures.py)")
-    return url
-}
-
-/// A fresh empty directory under the system's temporary directory.
-func makeTemporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("diffu-format-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    try TestFixtures.existingURL("format/\(name)")
 }
 
 /// Names in a directory (hidden files included).
@@ -52,7 +41,7 @@ func sampleMetadata(blobs: [String: String] = [:]) -> DiffuMetadata {
 /// Writes a small file with several tensors (float vector, q8 and q4 panels, a zstd blob) and returns
 /// its bytes (the file is removed).
 func makeSampleImage() throws -> [UInt8] {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("sample.diffu").path
     let writer = try DiffuFileWriter(destination: path)

@@ -1,4 +1,5 @@
 import DiffuStorage
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuFormat
@@ -10,7 +11,7 @@ private func addVector(_ writer: DiffuFileWriter, name: String) throws {
 }
 
 @Test func existingDestinationIsNotOverwrittenWithoutTheFlag() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("model.diffu").path
     try Data("precious".utf8).write(to: URL(fileURLWithPath: path))
@@ -26,7 +27,7 @@ private func addVector(_ writer: DiffuFileWriter, name: String) throws {
 }
 
 @Test func destinationAppearingDuringTheWriteIsNotOverwritten() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("model.diffu").path
     let writer = try DiffuFileWriter(destination: path)
@@ -38,7 +39,7 @@ private func addVector(_ writer: DiffuFileWriter, name: String) throws {
 }
 
 @Test func abortAndReleaseLeaveNothingBehind() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("model.diffu").path
     let writer = try DiffuFileWriter(destination: path)
@@ -59,7 +60,7 @@ private func addVector(_ writer: DiffuFileWriter, name: String) throws {
 }
 
 @Test func argumentErrorsKeepTheWriterUsable() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("model.diffu").path
     let writer = try DiffuFileWriter(destination: path)
@@ -90,7 +91,7 @@ private func addVector(_ writer: DiffuFileWriter, name: String) throws {
 }
 
 @Test func diskFullIsATypedErrorAndRemovesTheTemporaryFile() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("model.diffu").path
     // Fails in `add`.
@@ -128,13 +129,13 @@ private func addVector(_ writer: DiffuFileWriter, name: String) throws {
     #expect(throws: DiffuFormatError.ioFailure(operation: "create", path: missing, message: "no such directory: /nonexistent-diffu-dir")) {
         try DiffuFileWriter(destination: missing)
     }
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     #expect(throws: DiffuFormatError.notARegularFile(path: directory.path)) { try DiffuFileWriter(destination: directory.path, overwrite: true) }
 }
 
 @Test func emptyFileWithOnlyMetadataRoundTrips() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("empty.diffu").path
     let writer = try DiffuFileWriter(destination: path)
@@ -164,7 +165,7 @@ func fullFileSystemIsDiskFullAndLeavesNothing() throws {
 /// A writer killed outright (SIGKILL) leaves its temporary file; the next writer for the same destination
 /// removes it once its process is gone, and leaves files of live processes and other names alone.
 @Test func abandonedTemporaryFilesOfDeadProcessesAreRemoved() throws {
-    let directory = try makeTemporaryDirectory()
+    let directory = try TemporaryDirectory.make(prefix: "diffu-format-tests")
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("model.diffu").path
     // No process has id 2^31 - 2 (Linux pid_max is at most 2^22); 1 is always alive.

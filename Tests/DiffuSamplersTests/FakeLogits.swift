@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import Foundation
 import DiffuSamplers
 
@@ -101,10 +102,7 @@ struct SamplerFixtures: Decodable {
     var timesteps: [Timesteps]?
 
     static func load(_ name: String = "cases.json") throws -> SamplerFixtures {
-        let url = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/samplers/\(name)")
-        return try JSONDecoder().decode(SamplerFixtures.self, from: Data(contentsOf: url))
+        try JSONDecoder().decode(SamplerFixtures.self, from: TestFixtures.data("samplers/\(name)"))
     }
 }
 
@@ -138,7 +136,7 @@ final class TableLogitsProvider: LogitsProvider, @unchecked Sendable {
 extension SamplerFixtures.Parameters {
     func samplingParameters() throws -> SamplingParameters {
         guard let algorithm = SamplerAlgorithm(rawValue: algorithm) else {
-            throw FixtureError.unknownAlgorithm(self.algorithm)
+            throw FixtureError.malformed("unknown sampler algorithm \(self.algorithm)")
         }
         return SamplingParameters(
             algorithm: algorithm, maskToken: maskToken, steps: steps, temperature: temperature, topP: topP,
@@ -147,8 +145,4 @@ extension SamplerFixtures.Parameters {
             confidenceThreshold: confidenceThreshold, shiftLogits: shiftLogits ?? true, causal: causal ?? false,
             guidanceScale: guidanceScale ?? 0)
     }
-}
-
-enum FixtureError: Error {
-    case unknownAlgorithm(String)
 }

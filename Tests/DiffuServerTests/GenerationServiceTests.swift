@@ -1,5 +1,6 @@
 import Diffu
 import DiffuConversion
+import DiffuTestSupport
 @testable import DiffuServer
 import Foundation
 import Logging
@@ -9,13 +10,11 @@ import Testing
 /// equal the library's own generation for the same settings, streams join to the same text, step events
 /// show the canvas, and admission control refuses and cancels as documented.
 @Suite struct GenerationServiceTests {
-    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/server/tiny-chatml.gguf")
+    static let fixture = TestFixtures.url("server/tiny-chatml.gguf")
 
     /// The fixture converted into a scratch file (the directory is removed by the caller).
     static func service(parallel: Int = 1, queue: Int = 4, limits: RequestLimits = RequestLimits()) throws -> (GenerationService, URL) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diffu-server-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory.make(prefix: "diffu-server")
         let path = directory.appendingPathComponent("tiny-chatml.diffu").path
         try DiffuModel.convert(source: fixture.path, destination: path, recipe: .f32, maskTokenId: 262)
         let model = try DiffuModel.open(path: path)

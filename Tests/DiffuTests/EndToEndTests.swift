@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import Diffu
@@ -7,14 +8,12 @@ import DiffuConversion
 /// memory-mapped `.diffu` → logits, compared with HF transformers' logits saved by
 /// `tools/make_model_fixtures.py` (independent reference).
 @Suite struct EndToEndTests {
-    static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 
     /// A scratch checkpoint directory: the fixture's files plus a real tokenizer (the converter embeds it).
     static func checkpoint(_ name: String) throws -> URL {
-        let fixture = testsDirectory.appendingPathComponent("Fixtures/models/\(name)")
-        let tokenizer = testsDirectory.appendingPathComponent("Fixtures/tokenizers/gpt2")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diffu-e2e-\(name)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let fixture = TestFixtures.url("models/\(name)")
+        let tokenizer = TestFixtures.url("tokenizers/gpt2")
+        let directory = try TemporaryDirectory.make(prefix: "diffu-e2e-\(name)")
         for source in [fixture, tokenizer] {
             for file in try FileManager.default.contentsOfDirectory(atPath: source.path) {
                 try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent(file),
@@ -25,16 +24,12 @@ import DiffuConversion
     }
 
     static func npy(_ url: URL) throws -> [Float] {
-        let data = try Data(contentsOf: url)
-        let headerLength = Int(data[8]) | Int(data[9]) << 8
-        let header = String(decoding: data[10..<(10 + headerLength)], as: UTF8.self)
-        #expect(header.contains("'<f4'"))
-        return data.dropFirst(10 + headerLength).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        try NumpyArray(path: url.path).values
     }
 
     static func sequences(_ name: String) throws -> [[Int32]] {
         struct Inputs: Decodable { let sequences: [[Int32]] }
-        let url = testsDirectory.appendingPathComponent("Fixtures/models/\(name)/input_ids.json")
+        let url = TestFixtures.url("models/\(name)/input_ids.json")
         return try JSONDecoder().decode(Inputs.self, from: Data(contentsOf: url)).sequences
     }
 
@@ -66,7 +61,7 @@ import DiffuConversion
     /// Runs every fixture sequence through `model` and compares with a saved transformers `.npy`:
     /// max |Δ| ≤ 1e-4 · max |logit|.
     static func expectLogitsMatch(_ model: DiffuModel, fixture name: String, reference file: String, causal: Bool) throws {
-        let expected = try npy(testsDirectory.appendingPathComponent("Fixtures/models/\(name)/\(file)"))
+        let expected = try npy(TestFixtures.url("models/\(name)/\(file)"))
         var actual: [Float] = []
         for sequence in try sequences(name) { actual += try model.logits(tokens: sequence, causal: causal, threads: 2) }
         try #require(actual.count == expected.count)

@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import Foundation
 import Testing
 import Diffu
@@ -42,7 +43,7 @@ import DiffuConversion
     }
 
     @Test func tokenizerByPathChoosesTheLoader() throws {
-        let fixtures = EndToEndTests.testsDirectory.appendingPathComponent("Fixtures/tokenizers/gpt2")
+        let fixtures = TestFixtures.url("tokenizers/gpt2")
         let folder = try Tokenizer.load(path: fixtures.path)
         let text = "Hello world, again"
         let expected = folder.encode(text, addSpecialTokens: false)
@@ -54,7 +55,7 @@ import DiffuConversion
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(try Tokenizer.load(path: path).encode(text, addSpecialTokens: false) == expected)
         #expect(throws: DiffuError.noSuchFile("/nonexistent/tokenizer")) { _ = try Tokenizer.load(path: "/nonexistent/tokenizer") }
-        let other = EndToEndTests.testsDirectory.appendingPathComponent("Fixtures/models/gpt2_plain_f32/config.json").path
+        let other = TestFixtures.url("models/gpt2_plain_f32/config.json").path
         #expect(throws: DiffuError.unrecognizedTokenizerPath(other)) { _ = try Tokenizer.load(path: other) }
     }
 

@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import Foundation
 import Testing
 import Diffu
@@ -9,9 +10,8 @@ import DiffuConversion
 @Suite struct GenerationSettingsTests {
     /// The server fixture converted once per test into a scratch file (removed by the caller).
     static func chatModel() throws -> (DiffuModel, URL) {
-        let source = EndToEndTests.testsDirectory.appendingPathComponent("Fixtures/server/tiny-chatml.gguf")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diffu-settings-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let source = TestFixtures.url("server/tiny-chatml.gguf")
+        let directory = try TemporaryDirectory.make(prefix: "diffu-settings")
         let path = directory.appendingPathComponent("tiny-chatml.diffu").path
         try DiffuModel.convert(source: source.path, destination: path, recipe: .f32, maskTokenId: 262)
         return (try DiffuModel.open(path: path), directory)

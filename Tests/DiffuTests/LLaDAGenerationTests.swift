@@ -1,4 +1,5 @@
 import DiffuSamplers
+import DiffuTestSupport
 import Foundation
 import Testing
 import Diffu
@@ -26,7 +27,7 @@ import DiffuConversion
     struct Cases: Decodable { var cases: [Case] }
 
     static let cases: [Case] = {
-        let url = EndToEndTests.testsDirectory.appendingPathComponent("Fixtures/samplers/cases_llada_model.json")
+        let url = TestFixtures.url("samplers/cases_llada_model.json")
         return (try? JSONDecoder().decode(Cases.self, from: Data(contentsOf: url)))?.cases ?? []
     }()
 

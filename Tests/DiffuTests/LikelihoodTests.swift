@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import Foundation
 import Testing
 import Diffu
@@ -87,7 +88,7 @@ import Diffu
     }
 
     static let fixture: Fixture = {
-        let url = EndToEndTests.testsDirectory.appendingPathComponent("Fixtures/likelihood/expected.json")
+        let url = TestFixtures.url("likelihood/expected.json")
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try! decoder.decode(Fixture.self, from: Data(contentsOf: url))

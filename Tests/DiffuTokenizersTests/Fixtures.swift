@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import DiffuTokenizers
 import Foundation
 import Testing
@@ -5,28 +6,12 @@ import Testing
 /// Locates and loads the committed fixtures in `Tests/Fixtures/tokenizers` (made by
 /// `tools/tokenizer_fixtures.py`). A missing file is a test failure.
 enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent("tokenizers")
+    static let directory = TestFixtures.url("tokenizers")
 
     static func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
 
     static func bytes(_ relative: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path(relative)) else {
-            throw FixtureError.missing(path(relative))
-        }
-        return [UInt8](data)
-    }
-
-    enum FixtureError: Error, CustomStringConvertible {
-        case missing(String)
-        case malformed(String)
-        var description: String {
-            switch self {
-            case .missing(let path): "missing fixture \(path) (run tools/tokenizer_fixtures.py)"
-            case .malformed(let what): "malformed fixture: \(what)"
-            }
-        }
+        try TestFixtures.bytes("tokenizers/\(relative)")
     }
 
     /// llama.cpp's test vectors, split exactly as `tests/test-tokenizer-0.cpp` does: the `.inp` text is cut

@@ -1,4 +1,5 @@
 import DiffuGGUF
+import DiffuTestSupport
 import Foundation
 import Testing
 @testable import DiffuTokenizers
@@ -8,8 +9,7 @@ import Testing
 /// of arbitrary bytes and ids on the real llama.cpp vocabularies. Each must give a value or a
 /// `TokenizerError`, never a trap.
 @Suite struct TokenizerRobustnessRegressionTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
+    static let fixtures = TestFixtures.root
 
     static func inputs(_ target: String) throws -> [(name: String, bytes: [UInt8])] {
         let folder = fixtures.appendingPathComponent("fuzz/\(target)").path

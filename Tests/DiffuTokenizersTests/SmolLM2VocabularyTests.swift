@@ -1,3 +1,4 @@
+import DiffuTestSupport
 import Foundation
 import Testing
 import DiffuTokenizers
@@ -5,8 +6,7 @@ import DiffuTokenizers
 /// SmolLM2's GGUF vocabulary (pre-tokenizer `smollm`: every digit isolated, then the GPT-2 pattern)
 /// against the ids llama.cpp gives (`tools/make_smollm2_vocab_fixture.py`).
 @Test func smolLM2VocabularyMatchesLlamaCpp() throws {
-    let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/tokenizers/smollm2")
+    let directory = TestFixtures.url("tokenizers/smollm2")
     let tokenizer = try Tokenizer.load(ggufPath: directory.appendingPathComponent("ggml-vocab-smollm2.gguf").path)
     struct Case: Decodable { let text: String; let ids: [Int32] }
     struct Expected: Decodable { let cases: [Case] }
