@@ -1,13 +1,9 @@
 import DiffuFormat
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A read-only file opened for positioned reads (`pread`), so that a tensor's bytes can be fetched
-/// without reading or mapping anything else of a multi-gigabyte checkpoint.
+/// without reading or mapping anything else of a multi-gigabyte checkpoint. Its system calls go through
+/// DiffuFormat's `SystemFile`; their failures are reported as ``ConvertError``s.
 public final class SourceFile: @unchecked Sendable {
     // @unchecked: the descriptor is immutable after init and `pread` is thread-safe.
 
@@ -23,24 +19,24 @@ public final class SourceFile: @unchecked Sendable {
     /// Opens `path` for reading.
     /// - Throws: ``ConvertError/unreadableFile(path:reason:)`` when it cannot be opened or is not a regular file.
     public init(path: String) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw ConvertError.unreadableFile(path: path, reason: Self.errorText()) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            let reason = Self.errorText()
-            close(descriptor)
-            throw ConvertError.unreadableFile(path: path, reason: reason)
+        let descriptor = try Self.reportingFailures(path) { try SystemFile.openForReading(path) }
+        let status: (size: Int, isRegular: Bool)
+        do {
+            status = try Self.reportingFailures(path) { try SystemFile.status(descriptor, path: path) }
+        } catch {
+            SystemFile.closeQuietly(descriptor)
+            throw error
         }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            close(descriptor)
+        guard status.isRegular else {
+            SystemFile.closeQuietly(descriptor)
             throw ConvertError.unreadableFile(path: path, reason: "not a regular file")
         }
         self.path = path
-        self.size = Int(status.st_size)
+        self.size = status.size
         self.descriptor = descriptor
     }
 
-    deinit { close(descriptor) }
+    deinit { SystemFile.closeQuietly(descriptor) }
 
     /// Reads exactly `buffer.count` bytes starting at `offset`.
     /// - Throws: ``ConvertError/truncatedFile(path:expectedBytes:actualBytes:)`` when the file is shorter
@@ -53,25 +49,15 @@ public final class SourceFile: @unchecked Sendable {
 
     /// `pread` until `buffer` is full.
     func readRaw(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
-        var done = 0
-        while done < buffer.count {
-            let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ConvertError.unreadableFile(path: path, reason: Self.errorText())
-            }
-            if count == 0 {
-                throw ConvertError.truncatedFile(path: path, expectedBytes: offset + buffer.count, actualBytes: offset + done)
-            }
-            done += count
+        let done = try Self.reportingFailures(path) { try SystemFile.readFully(descriptor, into: buffer, at: offset, path: path) }
+        if done < buffer.count {
+            throw ConvertError.truncatedFile(path: path, expectedBytes: offset + buffer.count, actualBytes: offset + done)
         }
     }
 
     /// Hints that `[offset, offset + count)` will be read soon (no effect where unsupported).
     public func adviseWillNeed(offset: Int, count: Int) {
-        #if os(Linux)
-        _ = posix_fadvise(descriptor, off_t(offset), off_t(count), Int32(POSIX_FADV_WILLNEED))
-        #endif
+        SystemFile.adviseWillNeed(descriptor, offset: offset, count: count)
     }
 
     /// Reads `count` bytes at `offset` into a new array.
@@ -88,14 +74,20 @@ public final class SourceFile: @unchecked Sendable {
     /// parser reads from memory; only the pages it touches are read).
     public func withMappedBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         guard size > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
-            throw ConvertError.unreadableFile(path: path, reason: Self.errorText())
-        }
-        defer { munmap(mapping, size) }
+        let mapping = try Self.reportingFailures(path) { try SystemFile.mapReadOnly(descriptor, length: size, path: path) }
+        defer { SystemFile.unmap(mapping, length: size) }
         return try body(UnsafeRawBufferPointer(start: mapping, count: size))
     }
 
-    static func errorText() -> String { String(cString: strerror(errno)) }
+    /// Runs a `SystemFile` call, reporting its failure as ``ConvertError/unreadableFile(path:reason:)`` with the
+    /// operating system's words for it.
+    private static func reportingFailures<T>(_ path: String, _ call: () throws -> T) throws -> T {
+        do {
+            return try call()
+        } catch let error as DiffuFormatError {
+            throw ConvertError.unreadableFile(path: path, reason: SystemFile.reason(for: error))
+        }
+    }
 }
 
 /// SHA-256 of a source file computed from the reads the conversion makes anyway, so that a checkpoint

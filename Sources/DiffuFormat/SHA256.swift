@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// SHA-256 (FIPS 180-4), written in Swift because CryptoKit is not available on Linux. The converter
 /// records the SHA-256 of every source file in a `.diffu` file's provenance.
 ///
@@ -66,11 +58,7 @@ public struct SHA256: Sendable {
         defer { chunk.deallocate() }
         var size = 0
         while true {
-            let count = read(descriptor, chunk.baseAddress, chunk.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw DiffuFormatError.ioFailure(operation: "read", path: path, message: SystemFile.message(errno))
-            }
+            let count = try SystemFile.readSome(descriptor, into: chunk, path: path)
             if count == 0 { break }
             hasher.update(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
             size += count

@@ -1,6 +1,7 @@
-// The only file in DiffuFormat that calls the operating system directly: open, stat, mmap, write,
-// fsync, rename, unlink, readdir, kill(pid, 0). Everything else goes through these wrappers, which turn `errno` into
-// `DiffuFormatError` values.
+// The only file in DiffuFormat and DiffuConvert that calls the operating system's file API directly:
+// open, stat, mmap, read, pread, write, fsync, rename, unlink, readdir, kill(pid, 0). Everything else goes
+// through these wrappers, which turn `errno` into `DiffuFormatError` values; the converter's `SourceFile`
+// uses the `package` ones and reports their failures as its own `ConvertError`s.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -9,13 +10,13 @@ import Musl
 import Darwin
 #endif
 
-/// Thin, typed wrappers over the POSIX calls the reader and the writer need.
-enum SystemFile {
+/// Thin, typed wrappers over the POSIX calls the reader, the writer and the converter's source files need.
+package enum SystemFile {
     /// The current `errno`.
     static var lastError: Int32 { errno }
 
     /// The text of an `errno` value.
-    static func message(_ code: Int32) -> String {
+    package static func message(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "errno \(code)" }
         return String(cString: text)
     }
@@ -32,7 +33,7 @@ enum SystemFile {
     }
 
     /// Opens an existing file read-only.
-    static func openForReading(_ path: String) throws -> Int32 {
+    package static func openForReading(_ path: String) throws -> Int32 {
         let descriptor = retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else {
             let code = errno
@@ -56,7 +57,7 @@ enum SystemFile {
     }
 
     /// Closes a descriptor, ignoring errors (used on paths that already failed or only read).
-    static func closeQuietly(_ descriptor: Int32) {
+    package static func closeQuietly(_ descriptor: Int32) {
         _ = close(descriptor)
     }
 
@@ -66,7 +67,7 @@ enum SystemFile {
     }
 
     /// Size in bytes and whether the descriptor is a regular file.
-    static func status(_ descriptor: Int32, path: String) throws -> (size: Int, isRegular: Bool) {
+    package static func status(_ descriptor: Int32, path: String) throws -> (size: Int, isRegular: Bool) {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
             throw DiffuFormatError.ioFailure(operation: "fstat", path: path, message: message(errno))
@@ -87,7 +88,7 @@ enum SystemFile {
     }
 
     /// Maps `length` bytes of a file read-only and private. `length` must be positive.
-    static func mapReadOnly(_ descriptor: Int32, length: Int, path: String) throws -> UnsafeRawPointer {
+    package static func mapReadOnly(_ descriptor: Int32, length: Int, path: String) throws -> UnsafeRawPointer {
         let address = mmap(nil, length, PROT_READ, MAP_PRIVATE, descriptor, 0)
         guard let address, address != MAP_FAILED else {
             throw DiffuFormatError.ioFailure(operation: "mmap", path: path, message: message(errno))
@@ -96,8 +97,58 @@ enum SystemFile {
     }
 
     /// Unmaps a mapping made by ``mapReadOnly(_:length:path:)``.
-    static func unmap(_ address: UnsafeRawPointer, length: Int) {
+    package static func unmap(_ address: UnsafeRawPointer, length: Int) {
         _ = munmap(UnsafeMutableRawPointer(mutating: address), length)
+    }
+
+    /// Reads up to `buffer.count` bytes at the descriptor's current position (`read`), retrying
+    /// interrupts; returns the bytes read, 0 at the end of the file.
+    package static func readSome(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let count = read(descriptor, base, buffer.count)
+            if count >= 0 { return count }
+            let code = errno
+            if code != EINTR { throw DiffuFormatError.ioFailure(operation: "read", path: path, message: message(code)) }
+        }
+    }
+
+    /// Reads into `buffer` from byte `offset` of the file (`pread`), retrying short reads and interrupts,
+    /// until the buffer is full or the file ends; returns the bytes read (fewer than `buffer.count` only
+    /// at the end of the file).
+    package static func readFully(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String) throws -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var done = 0
+        while done < buffer.count {
+            let count = pread(descriptor, base + done, buffer.count - done, off_t(offset + done))
+            if count < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                throw DiffuFormatError.ioFailure(operation: "pread", path: path, message: message(code))
+            }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+
+    /// Hints that `[offset, offset + count)` of the file will be read soon (`posix_fadvise` on Linux; no
+    /// effect elsewhere).
+    package static func adviseWillNeed(_ descriptor: Int32, offset: Int, count: Int) {
+        #if os(Linux)
+        _ = posix_fadvise(descriptor, off_t(offset), off_t(count), Int32(POSIX_FADV_WILLNEED))
+        #endif
+    }
+
+    /// The operating system's words for the failure behind `error` (the `strerror` text of its `errno`),
+    /// for callers that report I/O failures in their own error type.
+    package static func reason(for error: DiffuFormatError) -> String {
+        switch error {
+        case .fileNotFound: message(ENOENT)
+        case .diskFull: message(ENOSPC)
+        case .ioFailure(_, _, let text): text
+        default: error.description
+        }
     }
 
     /// Writes all of `bytes` at `offset` (`pwrite`), retrying short writes and interrupts.
