@@ -142,9 +142,9 @@ let package = Package(
             dependencies: ["Diffu", "DiffuConversion", "DiffuServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
             // No AVX2 flags here: the CLI checks the CPU at start-up before calling any kernel.
         ),
-        // Shared by the test targets (fixture lookup, scratch directories, the .npy reader, a deterministic
-        // generator); not part of any product.
-        .target(name: "DiffuTestSupport", path: "Tests/DiffuTestSupport"),
+        // Shared by the test targets (fixture lookup, scratch directories, the .npy reader, and DiffuSamplers'
+        // SplitMix64 re-exported as the deterministic generator); not part of any product.
+        .target(name: "DiffuTestSupport", dependencies: ["DiffuSamplers"], path: "Tests/DiffuTestSupport"),
         .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),

@@ -1,4 +1,5 @@
 import DiffuKernels
+import DiffuSamplers
 import DiffuStorage
 import Dispatch
 #if canImport(Glibc)
@@ -106,12 +107,12 @@ public enum KernelBenchmark {
         guard threads > 0, repetitions > 0 else { throw DiffuError.invalidRequest("threads and repetitions must be positive") }
     }
 
-    /// `count` values in [-1, 1] times `scale` from a 64-bit LCG seeded with `seed` (inputs only).
+    /// `count` values in [-1, 1] times `scale` (steps of 1/1000) from ``SplitMix64`` seeded with `seed`
+    /// (inputs only).
     static func values(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
-        var state = seed
+        var generator = SplitMix64(state: seed)
         return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000 * scale
+            Float(Int64(bitPattern: generator.next() >> 11) % 2001 - 1000) / 1000 * scale
         }
     }
 

@@ -70,7 +70,7 @@ extension RandomSource {
 }
 
 /// The default seeded generator: xoshiro256** (Blackman & Vigna), state seeded from a 64-bit seed
-/// through SplitMix64.
+/// through ``SplitMix64``.
 ///
 /// - ``nextUniform()`` is `(next() >> 11) · 2⁻⁵³` (53 random bits, in `[0, 1)`).
 /// - ``nextCategorical(probabilities:)`` is the inverse-CDF draw of one ``nextUniform()``.
@@ -80,15 +80,8 @@ public struct SeededRandomSource: RandomSource, Sendable {
 
     /// Creates a generator from a seed (any value, zero included).
     public init(seed: UInt64) {
-        var splitMix = seed
-        func nextSplitMix() -> UInt64 {
-            splitMix &+= 0x9E37_79B9_7F4A_7C15
-            var value = splitMix
-            value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-            return value ^ (value >> 31)
-        }
-        state = (nextSplitMix(), nextSplitMix(), nextSplitMix(), nextSplitMix())
+        var splitMix = SplitMix64(state: seed)
+        state = (splitMix.next(), splitMix.next(), splitMix.next(), splitMix.next())
     }
 
     /// The next 64 random bits.
