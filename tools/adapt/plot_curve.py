@@ -25,11 +25,16 @@ def main() -> int:
     parser.add_argument("--title", default="DiffuSmol-135M: adapting SmolLM2-135M (Gong et al. 2024 recipe)")
     parser.add_argument("--reference", action="append", default=[], help="LABEL=VALUE horizontal line (nats)")
     args = parser.parse_args()
-    evaluations, training = [], []
+    # A resumed run appends again the steps after its checkpoint: the last record of each step counts.
+    evaluations_by_step, training_by_step = {}, {}
     with open(args.log) as handle:
         for line in handle:
             record = json.loads(line)
-            (evaluations if "held_out_nll" in record else training).append(record)
+            (evaluations_by_step if "held_out_nll" in record else training_by_step)[record["step"]] = record
+    evaluations = [evaluations_by_step[step] for step in sorted(evaluations_by_step)]
+    # Steps after the last evaluation belong to a run stopped past its last checkpoint: not in the model.
+    last = max(evaluations_by_step, default=0)
+    training = [training_by_step[step] for step in sorted(training_by_step) if step <= last]
     if not evaluations:
         raise SystemExit(f"plot_curve: {args.log} has no held-out evaluations")
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
