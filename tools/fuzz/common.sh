@@ -4,11 +4,12 @@
 # Tools only (never in CI). Needs the Swift toolchain for Linux (it ships libFuzzer) and libzstd-dev.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 lib="$root/.build-fuzz/lib"
+# -package-name: the modules share `package` declarations (SystemFile, the architecture descriptors).
 # -enable-testing: the harnesses use `@testable import` for internal knobs (the tokenizer's encoding window).
 # The C target CDiffuSystem is found through the module map build_c_module writes. The kernels build without
 # the DIFFU_AVX512 and DIFFU_AVX2_KERNELS defines (the portable variant: the AVX-512 and AVX2 targets compile
 # empty; no target runs kernels).
-fuzz_flags=(-O -g -sanitize=fuzzer,address -parse-as-library -enable-testing -I "$lib/CDiffuSystem-module")
+fuzz_flags=(-O -g -sanitize=fuzzer,address -parse-as-library -enable-testing -package-name Diffu -I "$lib/CDiffuSystem-module")
 
 # build_module NAME [DEPENDENCY…]: compiles Sources/NAME into lib/libNAME.a unless it is up to date.
 build_module() {
