@@ -3,7 +3,9 @@
 # missing: apt on Debian/Ubuntu, Homebrew on macOS; elsewhere it says what to install and stops.
 # Run by the README's two commands (tools/quickstart.sh, tools/test.sh) and by .ci/run.
 set -euo pipefail
-if pkg-config --exists libzstd 2>/dev/null; then
+# Present means the pkg-config entry *and* the header the CZstd shim includes (a stray libzstd.pc without
+# the development files would otherwise pass and the build stop at 'zstd.h' not found).
+if pkg-config --exists libzstd 2>/dev/null && [[ -f "$(pkg-config --variable=includedir libzstd)/zstd.h" ]]; then
     exit 0
 fi
 case "$(uname -s)" in
