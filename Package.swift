@@ -147,7 +147,7 @@ let package = Package(
         .target(name: "DiffuTestSupport", dependencies: ["DiffuSamplers"], path: "Tests/DiffuTestSupport"),
         .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage", "DiffuTestSupport"]),
-        .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
+        .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage", "DiffuTestSupport", "CDiffuSystem"]),
         .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF", "DiffuFormat", "DiffuTestSupport"]),
         .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers", "DiffuTestSupport"]),

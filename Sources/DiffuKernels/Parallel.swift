@@ -32,10 +32,11 @@ struct UncheckedSendableBox<Value>: @unchecked Sendable {
 /// A process-wide pool of `activeProcessorCount - 1` worker threads for ``Parallel/forEach(_:_:)``.
 ///
 /// One caller at a time (others fall back to `concurrentPerform`). A job is published by storing the
-/// closure, then the claim word `generation << 32 | next index` and the generation; workers and the
-/// caller claim indices with compare-and-swap on the claim word, so a worker that wakes late can never
-/// run an index of another job, and the closure stays valid while any claimed index of its job is
-/// unfinished (the caller returns only when `done == iterations`). Workers spin on the generation for
+/// closure and resetting `done`, then ``JobClaims/publish(generation:iterations:)``, then the
+/// generation; workers and the caller claim indices through ``JobClaims`` (compare-and-swap on one
+/// word that carries the job's generation), so a worker that wakes late can never run an index of
+/// another job, and the closure stays valid while any claimed index of its job is unfinished (the
+/// caller returns only when `done == iterations`). Workers spin on the generation for
 /// ``spinDuration`` after their last job, then sleep on a semaphore; the caller wakes sleepers.
 final class SpinningPool: @unchecked Sendable {
     /// The pool the kernels use.
@@ -43,14 +44,13 @@ final class SpinningPool: @unchecked Sendable {
     /// How long an idle worker spins before it sleeps.
     static let spinDuration: UInt64 = 5_000_000  // nanoseconds
 
-    // Shared words, each on its own 64-byte line: claim, done, generation, limit (the job's iteration
-    // count), then one sleeping flag per worker.
+    // Shared words, each on its own 64-byte line: the claim word and the limit word (``JobClaims``),
+    // done, generation, then one sleeping flag per worker.
     private static let lineWords = 8
     private let words: UnsafeMutablePointer<Int>
-    private var claim: UnsafeMutablePointer<Int> { words }
-    private var done: UnsafeMutablePointer<Int> { words + Self.lineWords }
-    private var generation: UnsafeMutablePointer<Int> { words + 2 * Self.lineWords }
-    private var limit: UnsafeMutablePointer<Int> { words + 3 * Self.lineWords }
+    private var claims: JobClaims { JobClaims(claim: words, limit: words + Self.lineWords) }
+    private var done: UnsafeMutablePointer<Int> { words + 2 * Self.lineWords }
+    private var generation: UnsafeMutablePointer<Int> { words + 3 * Self.lineWords }
     private func sleeping(_ worker: Int) -> UnsafeMutablePointer<Int> { words + (4 + worker) * Self.lineWords }
 
     private let workerCount: Int
@@ -75,10 +75,9 @@ final class SpinningPool: @unchecked Sendable {
         if !started { start() }
         withoutActuallyEscaping(body) { escapable in
             job = escapable
-            diffu_atomic_store(limit, iterations)
             diffu_atomic_store(done, 0)
             let next = diffu_atomic_load(generation) &+ 1
-            diffu_atomic_store(claim, next << 32)
+            claims.publish(generation: next, iterations: iterations)
             diffu_atomic_store(generation, next)
             for worker in 0..<workerCount where diffu_atomic_exchange(sleeping(worker), 0) == 1 {
                 semaphores[worker].signal()
@@ -92,11 +91,8 @@ final class SpinningPool: @unchecked Sendable {
 
     /// Claims and runs indices of job `generation` until none is left.
     private func work(generation expected: Int) {
-        while true {
-            let word = diffu_atomic_load(claim)
-            let index = word & 0xFFFF_FFFF
-            guard word >> 32 == expected, index < diffu_atomic_load(limit) else { return }
-            guard diffu_atomic_compare_exchange(claim, word, word &+ 1) != 0 else { continue }
+        let claims = claims
+        while let index = claims.claimNext(generation: expected) {
             job!(index)
             _ = diffu_atomic_fetch_add(done, 1)
         }
@@ -134,5 +130,67 @@ final class SpinningPool: @unchecked Sendable {
             seen = diffu_atomic_load(generation)
             work(generation: seen)
         }
+    }
+}
+
+/// The index claims of ``SpinningPool``'s jobs: two shared words, `claim = generation << 32 | next index`
+/// and `limit = generation << 32 | iteration count` (the low 31 bits of the generation, so both words stay
+/// positive; a worker would have to stall across 2³¹ jobs to confuse two). An index is claimed by
+/// compare-and-swap on the claim word, only while both words carry the claimant's generation and the
+/// index is below that job's count.
+///
+/// The limit word carries the generation so that a stale claim word can never pass against the next
+/// job's count: a worker that read `(g, n)` when job `g` (n iterations) was fully claimed, and then read
+/// the limit after the caller had raised it for job `g + 1` but before it replaced the claim word, would
+/// otherwise win the swap `(g, n) → (g, n + 1)`, run index `n` of job `g + 1` a second time and count it
+/// as done — letting the caller return while an index was still running.
+struct JobClaims {
+    /// The claim word: generation (high bits) and next index (low 32 bits).
+    let claim: UnsafeMutablePointer<Int>
+    /// The limit word: generation (high bits) and iteration count (low 32 bits).
+    let limit: UnsafeMutablePointer<Int>
+
+    /// What one claim attempt found.
+    enum Attempt: Equatable {
+        /// The swap won: run this index.
+        case claimed(Int)
+        /// The observed word belongs to another job or is past the job's count: nothing left to claim.
+        case exhausted
+        /// Another claimant moved the word first: read it again.
+        case contended
+    }
+
+    /// The bits of a generation the words carry.
+    @inline(__always)
+    static func tag(_ generation: Int) -> Int { generation & 0x7FFF_FFFF }
+
+    /// Opens job `generation` with indices `0..<iterations` (`iterations` < 2³¹): the limit word first,
+    /// then the claim word, so a claimant that reads the new claim word also reads the new limit.
+    func publish(generation: Int, iterations: Int) {
+        precondition(iterations >= 0 && iterations < 1 << 31, "job sizes fit 31 bits")
+        diffu_atomic_store(limit, Self.tag(generation) << 32 | iterations)
+        diffu_atomic_store(claim, Self.tag(generation) << 32)
+    }
+
+    /// Claims the next index of job `generation`, or `nil` when that job has none left (or is no longer
+    /// the current one).
+    func claimNext(generation: Int) -> Int? {
+        while true {
+            switch attempt(observed: diffu_atomic_load(claim), generation: generation) {
+            case .claimed(let index): return index
+            case .exhausted: return nil
+            case .contended: continue
+            }
+        }
+    }
+
+    /// One claim attempt from a claim word read earlier (`observed`), checked against the limit word
+    /// as it is now.
+    func attempt(observed word: Int, generation: Int) -> Attempt {
+        let tag = Self.tag(generation)
+        let index = word & 0xFFFF_FFFF
+        let bound = diffu_atomic_load(limit)
+        guard word >> 32 == tag, bound >> 32 == tag, index < bound & 0xFFFF_FFFF else { return .exhausted }
+        return diffu_atomic_compare_exchange(claim, word, word &+ 1) != 0 ? .claimed(index) : .contended
     }
 }
