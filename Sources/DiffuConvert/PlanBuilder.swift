@@ -44,10 +44,19 @@ struct PlanBuilder {
         planned.append(plannedTensor)
     }
 
-    /// Returns the plan, or throws the first class of problems found: missing tensors, then leftover
-    /// (unknown) tensors, then shape mismatches.
+    /// How many missing tensors an error names: a file that declares far more layers than it holds (a
+    /// corrupt or hostile header) would otherwise cost a planning pass and a sorted list per declared layer.
+    static let missingTensorLimit = 32
+
+    /// Whether enough tensors are missing that planning further cannot change the error.
+    var hasEnoughMissing: Bool { missing.count >= Self.missingTensorLimit }
+
+    /// Returns the plan, or throws the first class of problems found: missing tensors (the first
+    /// ``missingTensorLimit`` in plan order, sorted), then leftover (unknown) tensors, then shape mismatches.
     func finish() throws -> [PlannedTensor] {
-        if !missing.isEmpty { throw ConvertError.missingTensors(Array(Set(missing.map(displayName))).sorted()) }
+        if !missing.isEmpty {
+            throw ConvertError.missingTensors(Array(Set(missing.prefix(Self.missingTensorLimit).map(displayName))).sorted())
+        }
         if !remaining.isEmpty { throw ConvertError.unknownTensors(remaining.values.map(\.name).sorted()) }
         if let first = mismatched.first { throw first }
         return planned
@@ -74,6 +83,7 @@ extension PlanBuilder {
     /// for the leftover check.
     mutating func plan(_ configuration: ModelConfiguration, source: (CanonicalTensor) -> SourceBinding) {
         for tensor in configuration.architecture.descriptor.tensors(for: configuration) {
+            if hasEnoughMissing { return }
             if tensor.isPresent {
                 let binding = source(tensor)
                 add(tensor.name, shape: tensor.shape, kind: tensor.kind == .matrix ? .matrix : .vector, from: binding.name,

@@ -1,4 +1,5 @@
 import DiffuGGUF
+import DiffuModels
 import DiffuTestSupport
 import Foundation
 import Testing
@@ -91,6 +92,27 @@ import Testing
                 }
                 #expect(reason.contains("implausibly large"), "\(name): \(reason)")
             }
+        }
+    }
+}
+
+/// A header that declares far more layers than the file holds is refused after a bounded amount of work.
+@Suite struct DeclaredLayerCountTests {
+    @Test func missingTensorsAreNamedUpToTheLimit() throws {
+        let configuration = ModelConfiguration(
+            architecture: .llama, vocabularySize: 32, hiddenSize: 8, layerCount: 4096, headCount: 2, keyValueHeadCount: 2,
+            headDimension: 4, intermediateSize: 16, maximumPositions: 64, normEpsilon: 1e-5, ropeTheta: 10_000,
+            tiedEmbeddings: true, attentionBias: false)
+        var builder = PlanBuilder(sources: [:])
+        builder.plan(configuration) { SourceBinding(name: $0.name) }
+        #expect(builder.hasEnoughMissing)
+        do {
+            _ = try builder.finish()
+            Issue.record("a plan without any source tensor must fail")
+        } catch ConvertError.missingTensors(let names) {
+            #expect(names.count == PlanBuilder.missingTensorLimit)
+            #expect(names == names.sorted())
+            #expect(names.contains("token_embedding.weight"))
         }
     }
 }
