@@ -14,7 +14,8 @@ struct PreparedRow: Sendable {
 
 /// Per-row arithmetic of the samplers, in place on one logits row (`vocabularySize` contiguous
 /// floats): z = logits / temperature (unscaled at temperature 0 or 1), weights = exp(z − max z) in
-/// float32, then the nucleus (top-p) and top-k filters set dropped weights to 0. The probability of a
+/// float32 (the single-precision `exponential`), then the nucleus (top-p) and top-k filters set dropped
+/// weights to 0. The probability of a
 /// token is weight / ``PreparedRow/kept``. Rows are independent, so many rows are prepared in
 /// parallel; the draws that follow are sequential (one random source).
 struct RowPreparer {
@@ -40,70 +41,56 @@ struct RowPreparer {
         self.wantsEntropy = wantsEntropy
     }
 
-    /// `eˣ` rounded to Float for x ≤ 0 (scalar form of ``exponentials(_:count:maximum:)``, for the
-    /// reference-sampler code paths that work one value at a time): the same double-precision method, so
-    /// both give identical weights.
+    /// Below this, `eˣ` is under the smallest normal Float (2⁻¹²⁶) and the weight is 0: such a token is
+    /// below the top token by a factor of 2¹²⁶, beneath the resolution of every double-precision sum and
+    /// draw that follows, so no result can depend on it.
+    static let lowestExponent: Float = -87.336_54
+
+    /// `eˣ` in single precision for x ≤ 0: 0 below ``lowestExponent``, NaN for NaN; within 8.2e-8
+    /// relative error of the exact value on [−87.34, 0] (under one unit in the last place), equal to the
+    /// correctly rounded `Float(exp(Double(x)))` for 99.16 % of all Floats in [−87.34, 0] and one unit off for
+    /// the rest (checked over every one of them: `tools/sampler_exp_check.swift`) — the rounding the f32
+    /// weights of the reference's own softmax carry.
+    ///
+    /// Method (Cephes' `expf`): `x = n·ln2 + r` with the Cody–Waite split of ln2 (`0.693359375` exact in
+    /// 9 bits, so `n·ln2_hi` is exact), `eʳ ≈ 1 + r + r²·p(r)` with `p` of degree 5 on |r| ≤ ln2/2, `2ⁿ`
+    /// from exponent bits. Plain multiplies and adds (no fused multiply-add: the portable build has none),
+    /// and no branch, so the loop of ``exponentials(_:count:maximum:)`` vectorizes at the build's full
+    /// width (8 lanes with AVX2: `vmulps ymm`).
     @inline(__always)
     static func exponential(_ x: Float) -> Float {
-        x < -104 ? 0 : SIMD4<Float>(exponential(SIMD4<Double>(repeating: Double(x))))[0]
-    }
-
-    /// `eˣ` per lane in double precision (relative error ≲ 5e-16 for x in [-104, 0]), so that rounding
-    /// it to Float gives the correctly rounded `expf(x)` except where the exact value lies within
-    /// ~1e-15 of a rounding boundary (measured against glibc's `expf` over every Float in [-104, 0]:
-    /// `tools/sampler_exp_check.swift`). Method: `x = n·ln2 + r` with the Cody–Waite split of ln2
-    /// (`n·ln2_hi` exact for |n| < 2²⁰), degree-12 Taylor polynomial of `eʳ` on |r| ≤ ln2/2 (truncation
-    /// < 2e-16), `2ⁿ` from exponent bits. Plain multiplies and adds (no fused multiply-add: the portable
-    /// build has none, and they are not needed at this precision). Valid for x in [-1022·ln2, 0].
-    @inline(__always)
-    static func exponential(_ x: SIMD4<Double>) -> SIMD4<Double> {
-        // Adding 1.5·2⁵² rounds to the nearest integer and leaves it in the low mantissa bits.
-        let magic = SIMD4<Double>(repeating: 6_755_399_441_055_744)
-        let shifted = x * SIMD4(repeating: 1.442_695_040_888_963_4) + magic
+        // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
+        let magic: Float = 12_582_912
+        let shifted = x * 1.442_695_04 + magic
         let n = shifted - magic
-        let r = (x - n * SIMD4(repeating: 6.931_471_803_691_238_164_90e-01)) - n * SIMD4(repeating: 1.908_214_929_270_587_700_02e-10)
-        var p = SIMD4<Double>(repeating: 1.0 / 479_001_600)
-        p = p * r + SIMD4(repeating: 1.0 / 39_916_800)
-        p = p * r + SIMD4(repeating: 1.0 / 3_628_800)
-        p = p * r + SIMD4(repeating: 1.0 / 362_880)
-        p = p * r + SIMD4(repeating: 1.0 / 40320)
-        p = p * r + SIMD4(repeating: 1.0 / 5040)
-        p = p * r + SIMD4(repeating: 1.0 / 720)
-        p = p * r + SIMD4(repeating: 1.0 / 120)
-        p = p * r + SIMD4(repeating: 1.0 / 24)
-        p = p * r + SIMD4(repeating: 1.0 / 6)
-        p = p * r + SIMD4(repeating: 0.5)
-        p = p * r + SIMD4(repeating: 1)
-        p = p * r + SIMD4(repeating: 1)
-        let integer = unsafeBitCast(shifted, to: SIMD4<Int64>.self) &- unsafeBitCast(magic, to: SIMD4<Int64>.self)
-        return p * unsafeBitCast((integer &+ 1023) &<< 52, to: SIMD4<Double>.self)
+        let r = (x - n * 0.693_359_375) - n * -2.121_944_4e-4
+        var p: Float = 1.987_569_15e-4
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_59e-2
+        p = p * r + 1.666_666_55e-1
+        p = p * r + 5.000_000_12e-1
+        let power = p * (r * r) + r + 1
+        let exponent = Int32(bitPattern: shifted.bitPattern) &- Int32(bitPattern: magic.bitPattern)
+        let scale = Float(bitPattern: UInt32(bitPattern: (exponent &+ 127) &<< 23))
+        return x < lowestExponent ? 0 : power * scale
     }
 
-    /// `row[i] = eˣ` with `x = row[i] − maximum` (rounded to Float; exactly 0 below −104, where the true
-    /// value is under half the smallest subnormal; NaN stays NaN), 8 values per step; returns Σ weights
-    /// in double precision (four partial sums per half, added at the end).
+    /// `row[i] = eˣ` with `x = row[i] − maximum` (``exponential(_:)``, one vectorized pass), then returns
+    /// Σ weights in double precision (a second pass over the row, now in cache: two partial sums of four
+    /// lanes, added at the end).
     static func exponentials(_ row: UnsafeMutablePointer<Float>, count: Int, maximum: Float) -> Double {
-        let shift = SIMD8<Float>(repeating: maximum), lowest = SIMD8<Float>(repeating: -104)
+        for index in 0..<count { row[index] = exponential(row[index] - maximum) }
         var totalLow = SIMD4<Double>(), totalHigh = SIMD4<Double>()
         var index = 0
         while index + 8 <= count {
-            let raw = UnsafeMutableRawPointer(row + index)
-            let x = raw.loadUnaligned(as: SIMD8<Float>.self) - shift
-            let low = SIMD4<Float>(exponential(SIMD4<Double>(x.lowHalf)))
-            let high = SIMD4<Float>(exponential(SIMD4<Double>(x.highHalf)))
-            let weights = SIMD8(lowHalf: low, highHalf: high).replacing(with: 0, where: x .< lowest)
-            raw.storeBytes(of: weights, as: SIMD8<Float>.self)
+            let weights = UnsafeRawPointer(row + index).loadUnaligned(as: SIMD8<Float>.self)
             totalLow += SIMD4<Double>(weights.lowHalf)
             totalHigh += SIMD4<Double>(weights.highHalf)
             index += 8
         }
         var total = (totalLow + totalHigh).sum()
-        while index < count {
-            let weight = exponential(row[index] - maximum)
-            row[index] = weight
-            total += Double(weight)
-            index += 1
-        }
+        while index < count { total += Double(row[index]); index += 1 }
         return total
     }
 
@@ -214,10 +201,21 @@ struct RowPreparer {
             running += Double(row[Int(index)])
             keptInBucket += 1
         }
-        // Zero the lower buckets and the dropped tail of the closing bucket.
-        for index in 0..<row.count where row[index] > 0 && Int(row[index].bitPattern >> 23) < closing { row[index] = 0 }
+        // Zero the lower buckets (one branch-free pass, vectorized) and the dropped tail of the closing bucket.
+        Self.zeroBuckets(below: closing, row)
         for index in order.dropFirst(keptInBucket) { row[Int(index)] = 0 }
         return running
+    }
+
+    /// Sets every positive weight whose bucket (`bitPattern >> 23`) is below `bucket` to 0; other values
+    /// (higher buckets, zeros, NaN) stay. Branch-free, so LLVM vectorizes it at the build's width.
+    static func zeroBuckets(below bucket: Int, _ row: UnsafeMutableBufferPointer<Float>) {
+        guard let values = row.baseAddress else { return }
+        let limit = UInt32(clamping: bucket)
+        for index in 0..<row.count {
+            let weight = values[index]
+            values[index] = weight > 0 && weight.bitPattern >> 23 < limit ? 0 : weight
+        }
     }
 
     /// Σ weights per float exponent (bucket `bitPattern >> 23`) over the positive weights of `row`, in
