@@ -41,9 +41,9 @@ public enum HalfPrecision {
     @inlinable @inline(__always)
     public static func widen(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
         #if DIFFU_AVX2
-        return SIMD8<Float>(unsafeBitCast(bits, to: SIMD8<Float16>.self))
+        return LaneConversion.float(unsafeBitCast(bits, to: SIMD8<Float16>.self))
         #else
-        let wide = SIMD8<UInt32>(truncatingIfNeeded: bits)
+        let wide = LaneConversion.uint32(bits)
         let sign = (wide & 0x8000) &<< 16
         let magnitude = wide & 0x7FFF
         let scaled = unsafeBitCast(magnitude &<< 13, to: SIMD8<Float>.self) * SIMD8(repeating: 0x1p112)

@@ -40,10 +40,11 @@ public protocol StorageCodec {
     /// lane `c` at `tile[k * 16 + c]` (`blockCount` × 512 floats, 64-byte aligned). This is the `f32`
     /// block layout, so `f32` payloads are read in place and never decoded.
     ///
-    /// The hot path of the f32 route: work on `SIMD8` lanes (their conversions compile to single
-    /// instructions under `-march=x86-64-v3`; the `SIMD16` ones are not specialized and run scalar),
-    /// mark it `@inline(never)` (one call per tile, as the GEMM was tuned with), and give the same values
-    /// as ``decode(_:lane:count:into:)``, bit for bit (`StorageCodecTests` checks every codec).
+    /// The hot path of the f32 route: work on `SIMD8` lanes, converting them with `LaneConversion` (one
+    /// instruction each under `-march=x86-64-v3`, inlined in every file; the standard library's generic
+    /// `SIMD8` initializers may end up as calls, and the `SIMD16` ones run scalar), mark it
+    /// `@inline(never)` (one call per tile, as the GEMM was tuned with), and give the same values as
+    /// ``decode(_:lane:count:into:)``, bit for bit (`StorageCodecTests` checks every codec).
     static func decodeTile(_ source: UnsafeRawPointer, blockCount: Int, into tile: UnsafeMutablePointer<Float>)
 }
 

@@ -37,7 +37,7 @@ public enum BF16Codec: StorageCodec {
         let out = UnsafeMutableRawPointer(tile)
         for index in 0..<(blockCount * PanelGeometry.blockLength * PanelGeometry.panelWidth / 8) {
             let bits = source.loadUnaligned(fromByteOffset: 16 * index, as: SIMD8<UInt16>.self)
-            let wide = SIMD8<UInt32>(truncatingIfNeeded: bits) &<< 16
+            let wide = LaneConversion.uint32(bits) &<< 16
             out.storeBytes(of: unsafeBitCast(wide, to: SIMD8<Float>.self), toByteOffset: 32 * index, as: SIMD8<Float>.self)
         }
     }

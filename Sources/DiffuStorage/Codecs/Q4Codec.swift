@@ -71,14 +71,14 @@ public enum Q4Codec: ScaledIntegerCodec {
                 let bytesLow = base.loadUnaligned(fromByteOffset: 32 + 16 * j, as: SIMD8<UInt8>.self)
                 let bytesHigh = base.loadUnaligned(fromByteOffset: 40 + 16 * j, as: SIMD8<UInt8>.self)
                 let offset = SIMD8<Int32>(repeating: 8)
-                let q0 = SIMD8<Int32>(truncatingIfNeeded: bytesLow & 0x0F) &- offset
-                let q1 = SIMD8<Int32>(truncatingIfNeeded: bytesHigh & 0x0F) &- offset
-                let q2 = SIMD8<Int32>(truncatingIfNeeded: bytesLow &>> 4) &- offset
-                let q3 = SIMD8<Int32>(truncatingIfNeeded: bytesHigh &>> 4) &- offset
-                out.storeBytes(of: SIMD8<Float>(q0) * scaleLow, toByteOffset: 64 * j, as: SIMD8<Float>.self)
-                out.storeBytes(of: SIMD8<Float>(q1) * scaleHigh, toByteOffset: 64 * j + 32, as: SIMD8<Float>.self)
-                out.storeBytes(of: SIMD8<Float>(q2) * scaleLow, toByteOffset: 64 * (j + 16), as: SIMD8<Float>.self)
-                out.storeBytes(of: SIMD8<Float>(q3) * scaleHigh, toByteOffset: 64 * (j + 16) + 32, as: SIMD8<Float>.self)
+                let q0 = LaneConversion.int32(bytesLow & 0x0F) &- offset
+                let q1 = LaneConversion.int32(bytesHigh & 0x0F) &- offset
+                let q2 = LaneConversion.int32(bytesLow &>> 4) &- offset
+                let q3 = LaneConversion.int32(bytesHigh &>> 4) &- offset
+                out.storeBytes(of: LaneConversion.float(q0) * scaleLow, toByteOffset: 64 * j, as: SIMD8<Float>.self)
+                out.storeBytes(of: LaneConversion.float(q1) * scaleHigh, toByteOffset: 64 * j + 32, as: SIMD8<Float>.self)
+                out.storeBytes(of: LaneConversion.float(q2) * scaleLow, toByteOffset: 64 * (j + 16), as: SIMD8<Float>.self)
+                out.storeBytes(of: LaneConversion.float(q3) * scaleHigh, toByteOffset: 64 * (j + 16) + 32, as: SIMD8<Float>.self)
             }
         }
     }

@@ -58,9 +58,9 @@ public enum Q8Codec: ScaledIntegerCodec {
             for k in 0..<PanelGeometry.blockLength {
                 let low = base.loadUnaligned(fromByteOffset: 32 + 16 * k, as: SIMD8<Int8>.self)
                 let high = base.loadUnaligned(fromByteOffset: 40 + 16 * k, as: SIMD8<Int8>.self)
-                out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: low)) * scaleLow,
+                out.storeBytes(of: LaneConversion.float(LaneConversion.int32(low)) * scaleLow,
                                toByteOffset: 64 * k, as: SIMD8<Float>.self)
-                out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: high)) * scaleHigh,
+                out.storeBytes(of: LaneConversion.float(LaneConversion.int32(high)) * scaleHigh,
                                toByteOffset: 64 * k + 32, as: SIMD8<Float>.self)
             }
         }
