@@ -17,7 +17,7 @@ Each fixture directory holds:
   (`get_anneal_attn_mask` at ratio 1 / the patched attention without causal masking);
 - `logits_bidirectional_{f16,bf16,q8,q4}.npy`: the same forward (bidirectional) with every canonical
   *matrix* (token embedding, attention and MLP projections, LM head) rounded/quantized exactly as
-  Diffu's documented storage codecs do it (see DiffuStorage/WeightPacking.swift; re-implemented here in
+  Diffu's documented storage codecs do it (see Sources/DiffuStorage/Codecs/; re-implemented here in
   numpy from that documentation, llama.cpp Q8_0/Q4_0 rounding), vectors and the position table kept f32;
 - `logits_bidirectional_{q8,q4}_int8.npy`: the q8/q4 forwards again with the *input* of every linear
   layer (attention and MLP projections, LM head) rounded as the integer kernels of the `avx512` kernel

@@ -8,7 +8,7 @@ Environment (tools only, never run in CI):
 
 Every tensor of the GGUF is dequantized to float32 (gguf-py's reference dequantizer), then encoded the
 way a .diffu file stores it — matrices in the panel16 layout of formats/diffu-v1.md as f32, f16, bf16,
-q8 and q4 (the q8/q4 quantizers follow DiffuStorage.WeightPacking), vectors as f32 row-major — and each
+q8 and q4 (the q8/q4 quantizers follow the codecs in DiffuStorage/Codecs), vectors as f32 row-major — and each
 payload is compressed as one zstd frame (level 3; with --strong also level 19, slow). Prints a Markdown table per storage type:
 bytes raw, bytes zstd, saving, and how many tensors clear the `auto` policy's 10 % threshold.
 

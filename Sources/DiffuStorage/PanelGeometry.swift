@@ -6,17 +6,11 @@
 /// into `blockCount = paddedColumns / 32` blocks of 32 inputs. Rows past N in the last panel are zero.
 /// Row `n` of the matrix is lane `c = n % 16` of panel `p = n / 16`.
 ///
-/// Block byte layout (`k` = 0..<32 is the input index inside the block, `c` = 0..<16 the lane):
-/// - `f32`:  `k * 16 + c`-th binary32 (2048 bytes per block).
-/// - `f16`, `bf16`: `k * 16 + c`-th 16-bit value (1024 bytes per block).
-/// - `q8`: 16 binary16 scales `d[c]` (32 bytes), then 512 int8 `q` at byte `32 + k * 16 + c`
-///   (544 bytes per block). Value = `d[c] * q`.
-/// - `q4`: 16 binary16 scales `d[c]` (32 bytes), then 256 bytes: byte `32 + j * 16 + c` (`j` = 0..<16) holds
-///   input `j` in its low nibble and input `j + 16` in its high nibble, each as `q + 8` with `q` in -8...7
-///   (288 bytes per block). Value = `d[c] * q`.
-///
-/// Every block size is a multiple of 32 bytes, so a payload aligned to 64 bytes keeps every block
-/// 32-byte aligned for AVX2 loads.
+/// Inside a block (`k` = 0..<32 is the input index inside the block, `c` = 0..<16 the lane) the bytes are
+/// the storage type's own, defined by its codec (``StorageCodec``, one file per type under
+/// `Sources/DiffuStorage/Codecs/`): this panel structure and the codecs' block layouts are normative
+/// (`formats/diffu-v1.md` restates them). Every block size is a multiple of 32 bytes, so a payload
+/// aligned to 64 bytes keeps every block 32-byte aligned for AVX2 loads.
 public struct PanelGeometry: Sendable, Equatable {
     /// Rows per panel (outputs computed together by one micro-kernel pass).
     public static let panelWidth = 16
@@ -30,10 +24,10 @@ public struct PanelGeometry: Sendable, Equatable {
     /// The storage type of the elements.
     public let storage: StorageType
 
-    /// Creates the geometry; `nil` when the storage type has no panel layout, a dimension is not
-    /// positive, or the byte size would overflow.
+    /// Creates the geometry; `nil` when the storage type has no panel layout (no codec), a dimension is
+    /// not positive, or the byte size would overflow.
     public init?(rows: Int, columns: Int, storage: StorageType) {
-        guard rows > 0, columns > 0, storage != .bytes else { return nil }
+        guard rows > 0, columns > 0, storage.codec != nil else { return nil }
         self.rows = rows
         self.columns = columns
         self.storage = storage
@@ -53,15 +47,11 @@ public struct PanelGeometry: Sendable, Equatable {
     /// Bytes of one block of 16 lanes × 32 inputs, scales included.
     public var blockByteCount: Int { Self.blockByteCount(storage) }
 
-    /// Bytes of one block for a storage type (see the type's documentation for the layout).
+    /// Bytes of one block for a storage type (its codec's ``StorageCodec/blockByteCount``; 0 for `bytes`).
+    /// Inlined, so a constant argument folds to a constant.
+    @inlinable
     public static func blockByteCount(_ storage: StorageType) -> Int {
-        switch storage {
-        case .f32: 2048
-        case .f16, .bf16: 1024
-        case .q8: 544
-        case .q4: 288
-        case .bytes: 0
-        }
+        storage.withCodec(BlockByteCountLookup()) ?? 0
     }
 
     /// Bytes of one panel.
@@ -80,6 +70,16 @@ public struct PanelGeometry: Sendable, Equatable {
         let (total, overflow2) = panelCount.multipliedReportingOverflow(by: padded)
         return overflow1 || overflow2 ? nil : total
     }
+}
+
+/// The visitor behind ``PanelGeometry/blockByteCount(_:)``.
+@usableFromInline
+struct BlockByteCountLookup: StorageCodecVisitor {
+    @inlinable
+    init() {}
+
+    @inlinable
+    func visit<Codec: StorageCodec>(_ codec: Codec.Type) -> Int { codec.blockByteCount }
 }
 
 /// Byte sizes of whole tensors, checked for overflow.

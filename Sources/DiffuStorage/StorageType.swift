@@ -17,17 +17,9 @@ public enum StorageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     /// Opaque bytes (embedded tokenizer files and other blobs). Row-major layout, rank 1.
     case bytes = 5
 
-    /// The lower-case name used on the command line, in metadata and in `diffu inspect`.
-    public var name: String {
-        switch self {
-        case .f32: "f32"
-        case .f16: "f16"
-        case .bf16: "bf16"
-        case .q8: "q8"
-        case .q4: "q4"
-        case .bytes: "bytes"
-        }
-    }
+    /// The lower-case name used on the command line, in metadata and in `diffu inspect` (the codec's
+    /// ``StorageCodec/name``).
+    public var name: String { codec?.name ?? "bytes" }
 
     /// Same as ``name``.
     public var description: String { name }
@@ -38,28 +30,42 @@ public enum StorageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         self = match
     }
 
-    /// Whether values are stored as integer blocks with scales (only valid in ``TensorLayout/panel16``).
-    public var isQuantized: Bool { self == .q8 || self == .q4 }
+    /// Whether values are stored as integer blocks with scales (only valid in ``TensorLayout/panel16``):
+    /// the types whose codec has a ``codeRange``.
+    public var isQuantized: Bool { codeRange != nil }
 
     /// For the quantized types, the integer codes a block can hold (value = f16 scale × code): q8 any
     /// int8, q4 −8…7. `nil` for the other types.
-    public var codeRange: ClosedRange<Int>? {
+    public var codeRange: ClosedRange<Int>? { codec?.codeRange }
+
+    /// Bytes per element in ``TensorLayout/rowMajor``; `nil` for the types with a panel layout only.
+    public var elementByteCount: Int? { self == .bytes ? 1 : codec?.elementByteCount }
+
+    /// Runs `visitor` with this type's codec (specialized for it when the call is compiled with a concrete
+    /// visitor), or returns `nil` for ``bytes``, the one type without a codec (it has no panel layout).
+    ///
+    /// The codec registry: one line per storage type.
+    @inlinable
+    public func withCodec<Visitor: StorageCodecVisitor>(_ visitor: Visitor) -> Visitor.Result? {
         switch self {
-        case .q8: -128...127
-        case .q4: -8...7
-        case .f32, .f16, .bf16, .bytes: nil
+        case .f32: visitor.visit(F32Codec.self)
+        case .f16: visitor.visit(F16Codec.self)
+        case .bf16: visitor.visit(BF16Codec.self)
+        case .q8: visitor.visit(Q8Codec.self)
+        case .q4: visitor.visit(Q4Codec.self)
+        case .bytes: nil
         }
     }
 
-    /// Bytes per element for the unquantized types; `nil` for quantized ones.
-    public var elementByteCount: Int? {
-        switch self {
-        case .f32: 4
-        case .f16, .bf16: 2
-        case .bytes: 1
-        case .q8, .q4: nil
-        }
-    }
+    /// This type's codec, `nil` for ``bytes``. For the traits and the code that runs once per tensor;
+    /// hot loops dispatch through ``withCodec(_:)`` instead (a call through the existential per block
+    /// would not inline).
+    public var codec: (any StorageCodec.Type)? { withCodec(CodecLookup()) }
+}
+
+/// The visitor behind ``StorageType/codec``.
+private struct CodecLookup: StorageCodecVisitor {
+    func visit<Codec: StorageCodec>(_ codec: Codec.Type) -> any StorageCodec.Type { codec }
 }
 
 /// How the elements of a tensor are ordered in its payload.

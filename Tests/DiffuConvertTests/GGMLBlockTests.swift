@@ -195,7 +195,7 @@ import Testing
     }
 
     /// Every tensor of the fixture encodes as q8 and q4 (the BF16 edge row holds values of 9·10⁻⁴¹, whose
-    /// q8 scale has an infinite inverse: found by the fuzz target, `WeightPacking.inverseScale`).
+    /// q8 scale has an infinite inverse: found by the fuzz target, `ScaledIntegerCodec.inverseScale`).
     @Test func everyFixtureTensorEncodesWithoutTrapping() throws {
         let checkpoint = try GGUFCheckpoint.open(path: Self.fixture)
         Self.decodeAndEncodeEveryTensor(of: checkpoint)

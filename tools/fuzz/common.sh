@@ -22,10 +22,12 @@ build_module() {
         [[ $stale == 0 ]] && return 0
     fi
     echo "building $name" >&2
+    local sources
+    mapfile -t sources < <(find "$root/Sources/$name" -name '*.swift' | sort)  # subfolders too (DiffuStorage/Codecs)
     swiftc "${fuzz_flags[@]}" -emit-module -emit-library -static -module-name "$name" \
         -I "$lib" -I "$root/Sources/CZstd" \
         -emit-module-path "$lib/$name.swiftmodule" -o "$archive" \
-        "$root/Sources/$name"/*.swift
+        "${sources[@]}"
 }
 
 # build_c_module NAME: compiles Sources/NAME/*.c (AddressSanitizer, fuzzer coverage) into lib/libNAME.a and

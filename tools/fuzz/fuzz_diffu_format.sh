@@ -9,9 +9,10 @@ out="$root/.build-fuzz/diffu-format"
 mkdir -p "$out/build" "$out/corpus" "$out/crashes"
 cp "$root"/Tests/Fixtures/format/*.diffu "$out/corpus/" 2>/dev/null || true
 flags=(-O -g -sanitize=fuzzer,address -parse-as-library)
+mapfile -t storage_sources < <(find "$root/Sources/DiffuStorage" -name '*.swift' | sort)  # Codecs/ too
 swiftc "${flags[@]}" -emit-module -emit-library -static -module-name DiffuStorage \
     -emit-module-path "$out/build/DiffuStorage.swiftmodule" -o "$out/build/libDiffuStorage.a" \
-    "$root"/Sources/DiffuStorage/*.swift
+    "${storage_sources[@]}"
 swiftc "${flags[@]}" -emit-module -emit-library -static -module-name DiffuFormat \
     -I "$out/build" -I "$root/Sources/CZstd" \
     -emit-module-path "$out/build/DiffuFormat.swiftmodule" -o "$out/build/libDiffuFormat.a" \

@@ -8,8 +8,9 @@
 # lane by lane), `vfmadd231ps` and `vcvtph2ps` in the AVX2 f32 route — and no calls inside any of them.
 # Usage: tools/kernels/check_assembly.sh [DIFFU_BINARY]
 # Without an argument it release-builds only the kernel and sampler modules (not the CLI, whose server
-# dependencies would add minutes of release compilation to CI) and reads their object files; with one,
-# it reads that linked binary (e.g. .build/release/diffu). The functions checked are the same in both.
+# dependencies would add minutes of release compilation to CI) and reads their object files (DiffuStorage's
+# too: the f32 route's tile decoders live in its codecs); with one, it reads that linked binary (e.g.
+# .build/release/diffu). The functions checked are the same in both.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 if [[ "$(uname -m)" != "x86_64" ]]; then
@@ -25,9 +26,9 @@ else
     for target in DiffuKernels DiffuSamplers; do
         swift build --package-path "$root" -c release --target "$target" >/dev/null
     done
-    binary="release objects of DiffuKernelsAVX2, DiffuKernelsAVX512, DiffuKernels and DiffuSamplers"
+    binary="release objects of DiffuStorage, DiffuKernelsAVX2, DiffuKernelsAVX512, DiffuKernels and DiffuSamplers"
     objects=()
-    for module in DiffuKernelsAVX2 DiffuKernelsAVX512 DiffuKernels DiffuSamplers; do
+    for module in DiffuStorage DiffuKernelsAVX2 DiffuKernelsAVX512 DiffuKernels DiffuSamplers; do
         objects+=("$root"/.build/release/"$module".build/*.o)
     done
     objdump -d --no-show-raw-insn "${objects[@]}" > "$listing"
@@ -85,7 +86,14 @@ expect 'NarrowActivationQuantizerO8quantize' 'vpmaxud' 2 "activation quantizer (
 forbid 'NarrowActivationQuantizerO8quantize' 'vpinsr|vpextr|vinsertps|call.*max' "activation quantizer (avx2): no lane-by-lane inserts, extracts or calls"
 expect 'GemmMicroKernelO3run' 'vfmadd231ps.*ymm' 12 "f32 micro-kernel (avx2): ymm FMAs"
 forbid 'GemmMicroKernelO' 'call.*(fmaf|__extendhfsf2)' "f32 micro-kernel: no per-lane library calls"
-expect 'GemmTileDecoderO9decodeF16' 'vcvtph2ps' 1 "f16 tile decoder: vcvtph2ps"
+# The f32 route's tile decoders: one per codec (DiffuStorage/Codecs), 8 lanes per instruction, no calls.
+tiles='12DiffuStorage(8F16|9BF16|7Q8|7Q4)CodecO10decodeTile'
+expect '12DiffuStorage8F16CodecO10decodeTile' 'vcvtph2ps' 1 "f16 tile decoder: vcvtph2ps"
+expect '12DiffuStorage9BF16CodecO10decodeTile' 'vpmovzxwd' 1 "bf16 tile decoder: vpmovzxwd"
+expect '12DiffuStorage7Q8CodecO10decodeTile' 'vpmovsxbd' 2 "q8 tile decoder: vpmovsxbd"
+expect '12DiffuStorage7Q8CodecO10decodeTile' 'vcvtdq2ps' 2 "q8 tile decoder: vcvtdq2ps"
+expect '12DiffuStorage7Q4CodecO10decodeTile' 'vcvtdq2ps' 4 "q4 tile decoder: vcvtdq2ps"
+forbid "$tiles" 'call' "tile decoders (f16, bf16, q8, q4): no calls"
 wide='18DiffuKernelsAVX51211MicroKernelO6kernel.*Rows8O_AA4Pair'
 expect "$wide" 'vfmadd231ps.*zmm' 16 "f32 micro-kernel (avx512): 8 rows x 2 panels of zmm FMAs"
 forbid "$wide" 'call' "f32 micro-kernel (avx512): no calls"
