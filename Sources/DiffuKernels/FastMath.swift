@@ -163,13 +163,6 @@ public enum PreciseMath {
 
 /// Multiply-add helpers for the hot loops.
 enum Arithmetic {
-    /// One binary16 bit pattern as Float, exactly (the lane-0 case of `GemmTileDecoder.widen`: no
-    /// library call in the baseline build).
-    @inline(__always)
-    static func float(fromHalf bits: UInt16) -> Float {
-        GemmTileDecoder.widen(SIMD8(repeating: bits))[0]
-    }
-
     /// `c + a·b`: one fused multiply-add in AVX2/FMA builds (`DIFFU_AVX2`), a multiply and an add
     /// otherwise (a fused operation without hardware FMA would be a slow library call per lane).
     @inline(__always)

@@ -32,11 +32,4 @@ enum GemmTileDecoder {
             codec.decodeTile(source, blockCount: blockCount, into: tile)
         }
     }
-
-    /// 8 binary16 bit patterns → Float, exactly (``DiffuStorage/HalfPrecision/widen(_:)``: `vcvtph2ps` in
-    /// F16C builds, integer operations in the baseline build).
-    @inline(__always)
-    static func widen(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
-        HalfPrecision.widen(bits)
-    }
 }

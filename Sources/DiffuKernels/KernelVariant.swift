@@ -54,7 +54,7 @@ public enum KernelVariant: String, Sendable, CaseIterable, CustomStringConvertib
     /// activations to int8 blocks first (llama.cpp's Q8_0 rule): `avx512`, and `avx2` where the build has
     /// its integer kernels, with q8/q4 weights. Every other pair keeps f32 activations and exact results.
     public func multipliesInIntegers(_ storage: StorageType) -> Bool {
-        guard storage.isQuantized else { return false }
+        guard storage.hasIntegerKernels else { return false }
         switch self {
         case .baseline: return false
         case .avx2:

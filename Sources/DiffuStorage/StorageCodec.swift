@@ -46,6 +46,16 @@ public protocol StorageCodec {
     /// `@inline(never)` (one call per tile, as the GEMM was tuned with), and give the same values as
     /// ``decode(_:lane:count:into:)``, bit for bit (`StorageCodecTests` checks every codec).
     static func decodeTile(_ source: UnsafeRawPointer, blockCount: Int, into tile: UnsafeMutablePointer<Float>)
+
+    /// Whether the kernel variants' integer routes (`DiffuKernelsAVX512`, `DiffuKernelsAVX2`) have tile
+    /// decoders for this type, so `avx2` / `avx512` multiply it in integers. `false` by default: a new
+    /// type runs on the f32 route (its ``decodeTile(_:blockCount:into:)``) until it gets them.
+    static var hasIntegerKernels: Bool { get }
+}
+
+extension StorageCodec {
+    /// `false`: the f32 route only.
+    @inlinable public static var hasIntegerKernels: Bool { false }
 }
 
 /// A storage type of integer blocks: 16 binary16 scales `d[c]` first (bytes 0..<32, one per lane), then

@@ -34,6 +34,10 @@ public enum StorageType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     /// the types whose codec has a ``codeRange``.
     public var isQuantized: Bool { codeRange != nil }
 
+    /// Whether the kernel variants' integer routes handle this type (its codec's
+    /// ``StorageCodec/hasIntegerKernels``).
+    public var hasIntegerKernels: Bool { codec?.hasIntegerKernels ?? false }
+
     /// For the quantized types, the integer codes a block can hold (value = f16 scale × code): q8 any
     /// int8, q4 −8…7. `nil` for the other types.
     public var codeRange: ClosedRange<Int>? { codec?.codeRange }

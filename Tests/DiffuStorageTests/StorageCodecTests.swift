@@ -30,6 +30,7 @@ import DiffuTestSupport
         #expect(types.map(\.elementByteCount) == [4, 2, 2, nil, nil, 1])
         #expect(types.map(\.codeRange) == [nil, nil, nil, -128...127, -8...7, nil])
         #expect(types.map(\.isQuantized) == [false, false, false, true, true, false])
+        #expect(types.map(\.hasIntegerKernels) == [false, false, false, true, true, false])
     }
 
     /// Each codec's tile decoder (the f32 route's) gives its reference decoder's values bit for bit: on

@@ -12,6 +12,8 @@
 public enum Q4Codec: ScaledIntegerCodec {
     /// `"q4"`.
     @inlinable public static var name: String { "q4" }
+    /// `true`: both integer routes decode q4 tiles.
+    @inlinable public static var hasIntegerKernels: Bool { true }
     /// `nil`: panel layout only.
     @inlinable public static var elementByteCount: Int? { nil }
     /// −8…7.

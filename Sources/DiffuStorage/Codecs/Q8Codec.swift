@@ -10,6 +10,8 @@
 public enum Q8Codec: ScaledIntegerCodec {
     /// `"q8"`.
     @inlinable public static var name: String { "q8" }
+    /// `true`: both integer routes decode q8 tiles.
+    @inlinable public static var hasIntegerKernels: Bool { true }
     /// `nil`: panel layout only.
     @inlinable public static var elementByteCount: Int? { nil }
     /// Any int8.
