@@ -46,7 +46,7 @@ func cpuSeconds() -> Double {
 @main
 struct SamplerBenchmark {
     static func main() throws {
-        for (name, vocabulary, length) in [("DiffuGPT", 50257, 512), ("DiffuLLaMA", 32000, 1024), ("Dream", 152064, 256)] {
+        for (name, vocabulary, length) in [("SmolLM2", 49152, 257), ("DiffuGPT", 50257, 512), ("DiffuLLaMA", 32000, 1024), ("Dream", 152064, 257)] {
             let provider = SyntheticLogits(vocabularySize: vocabulary)
             let canvas = try Canvas.prefix(prompt: [1], generationLength: length - 1)
             let configurations: [(String, SamplingParameters)] = [
