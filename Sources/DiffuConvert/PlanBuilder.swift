@@ -82,8 +82,7 @@ extension PlanBuilder {
     /// (the tied head) consumes its stored copy when there is one, and other absent tensors are left
     /// for the leftover check.
     mutating func plan(_ configuration: ModelConfiguration, source: (CanonicalTensor) -> SourceBinding) {
-        for tensor in configuration.architecture.descriptor.tensors(for: configuration) {
-            if hasEnoughMissing { return }
+        configuration.architecture.descriptor.forEachTensor(for: configuration) { tensor in
             if tensor.isPresent {
                 let binding = source(tensor)
                 add(tensor.name, shape: tensor.shape, kind: tensor.kind == .matrix ? .matrix : .vector, from: binding.name,
@@ -92,6 +91,7 @@ extension PlanBuilder {
                 // A tied head may still be stored (a copy of the embedding): it is not converted.
                 consume(source(tensor).name)
             }
+            return !hasEnoughMissing
         }
     }
 }

@@ -28,6 +28,11 @@ package struct ArchitectureDescriptor: Sendable {
     package func tensors(for configuration: ModelConfiguration) -> [CanonicalTensor] {
         tensorTable.tensors(for: configuration)
     }
+
+    /// The same tensors one at a time, until `body` returns `false` (``TensorTable/forEachTensor(for:_:)``).
+    package func forEachTensor(for configuration: ModelConfiguration, _ body: (CanonicalTensor) -> Bool) {
+        tensorTable.forEachTensor(for: configuration, body)
+    }
 }
 
 /// The random-keep sampler settings of an unrecognised model (64 steps, top-p 0.9 for every
@@ -203,13 +208,21 @@ package struct TensorTable: Sendable {
 
     /// Every tensor under `configuration`, in file order.
     package func tensors(for configuration: ModelConfiguration) -> [CanonicalTensor] {
-        var result = leading.map { $0.tensor(for: configuration, layer: nil) }
+        var result: [CanonicalTensor] = []
         result.reserveCapacity(leading.count + configuration.layerCount * layer.count + trailing.count)
-        for index in 0..<configuration.layerCount {
-            result += layer.map { $0.tensor(for: configuration, layer: index) }
-        }
-        result += trailing.map { $0.tensor(for: configuration, layer: nil) }
+        forEachTensor(for: configuration) { result.append($0); return true }
         return result
+    }
+
+    /// Calls `body` with every tensor under `configuration`, in file order, each made when it is reached,
+    /// until `body` returns `false` (a reader that has seen enough stops before the declared layer count
+    /// costs it anything).
+    package func forEachTensor(for configuration: ModelConfiguration, _ body: (CanonicalTensor) -> Bool) {
+        for specification in leading where !body(specification.tensor(for: configuration, layer: nil)) { return }
+        for index in 0..<configuration.layerCount {
+            for specification in layer where !body(specification.tensor(for: configuration, layer: index)) { return }
+        }
+        for specification in trailing where !body(specification.tensor(for: configuration, layer: nil)) { return }
     }
 }
 
