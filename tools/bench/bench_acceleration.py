@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Speed and agreement of Diffu's training-free accelerations (issue 7) against full recomputation.
 
 For one prompt and greedy decoding (temperature 0, a Dream-family sampler with the block schedule) it runs
@@ -21,7 +20,7 @@ parallel decoding (and cache + threshold) — and prints a markdown table:
 Environment: python3 with numpy (e.g. `python3 -m venv .venv && .venv/bin/pip install numpy`), and a release
 build of diffu (`swift build -c release --product diffu`).
 Usage:
-  python3 tools/bench_acceleration.py MODEL.diffu --prompt-ids 1,2,3 --length 128 --steps 64 \
+  python3 -m tools.bench.bench_acceleration MODEL.diffu --prompt-ids 1,2,3 --length 128 --steps 64 \
       --block-length 32 --threads 2 [--diffu .build/release/diffu] [--causal]
 """
 import argparse

@@ -1,8 +1,8 @@
 // Sampler overhead per step on synthetic logits (no model): how long DiffuSamplers itself takes
 // between forward passes, for realistic vocabularies and canvas lengths.
 // Not part of the package build or CI. Run from the repository root:
-//   swiftc -O -parse-as-library Sources/DiffuSamplers/*.swift tools/sampler_benchmark.swift -o /tmp/sampler_benchmark
-//   /tmp/sampler_benchmark
+//   mkdir -p .build && swiftc -O -parse-as-library Sources/DiffuSamplers/*.swift tools/bench/bench_samplers.swift -o .build/bench_samplers
+//   .build/bench_samplers
 import Foundation
 
 /// Pre-computed logits with a long-tailed shape (a few strong tokens, many weak ones), served for any row.

@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Loopback load test of `diffu serve` (a short run is part of tools/server_smoke.sh, so CI runs it; longer runs are opt-in).
+"""Loopback load test of `diffu serve` (a short run is part of tools/ci/server_smoke.sh, so CI runs it; longer runs are opt-in).
 
 N concurrent clients each send up to M streamed `/v1/completions` requests with `"diffu_steps": true`,
 one after another, within a time budget. Reports throughput, p50/p99 time to the first step event and to
@@ -8,9 +7,9 @@ the end of the stream, the server's peak resident memory (VmHWM, and the peak of
 time budget ran out. The server's own `diffu_requests_total` must agree with the client's count.
 
 Starts the server itself (so it knows its process id):
-    tools/server_load.py --diffu .build/debug/diffu --model tiny-chatml.diffu --clients 8 --requests 50
+    python3 -m tools.bench.bench_server_load --diffu .build/debug/diffu --model tiny-chatml.diffu --clients 8 --requests 50
 or measures a running one on this machine:
-    tools/server_load.py --url http://127.0.0.1:8080 --pid PID ...
+    python3 -m tools.bench.bench_server_load --url http://127.0.0.1:8080 --pid PID ...
 Exit status 1 when a request is lost (neither completed nor failed with a reason) or the counts disagree.
 """
 import argparse

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Encode throughput of DiffuTokenizers (Swift, release build) next to HF `tokenizers` (Rust) on the same
 English text, in the same run.
 
-Environment: tools/setup_python.sh (or: python3 -m venv .venv && .venv/bin/pip install tokenizers)
+Environment: tools/ci/setup_python.sh (or: python3 -m venv .venv && .venv/bin/pip install tokenizers)
 Build:       swift build -c release --product diffu
-Usage:       python tools/tokenizer_bench.py [--diffu .build/release/diffu] [--size-mb 2]
+Usage:       python -m tools.bench.bench_tokenizer [--diffu .build/release/diffu] [--size-mb 2]
              [--gpt2 Tests/Fixtures/tokenizers/gpt2] [--llama Tests/Fixtures/tokenizers/llama2]
 
 The text is English prose made reproducibly from the Python standard library's docstrings and
@@ -22,7 +21,9 @@ import time
 
 from tokenizers import Tokenizer
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools.diffutools.locations import REPOSITORY
+
+ROOT = str(REPOSITORY)
 
 
 def english_text(size):

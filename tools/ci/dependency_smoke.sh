@@ -3,9 +3,9 @@
 # SwiftPM refuses unsafe flags in such a dependency, so Diffu's manifest must build its portable
 # baseline there by itself. Builds the app with no flags, runs a forward pass on a converted fixture,
 # and checks that the portable kernels make no per-lane library calls (fmaf, __extendhfsf2).
-# Used by .ci/run. Usage: tools/dependency_smoke.sh
+# Used by .ci/run. Usage: tools/ci/dependency_smoke.sh
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

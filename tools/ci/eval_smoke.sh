@@ -3,7 +3,7 @@
 # determinism given a seed, choices best first, and typed refusals of bad input. The numbers themselves
 # are checked against the independent reference by Tests/DiffuTests/LikelihoodTests.swift.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 swift build --package-path "$root" --product diffu >/dev/null

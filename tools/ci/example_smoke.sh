@@ -3,7 +3,7 @@
 # it on a tiny model converted from a test fixture: the embedding path end to end, and checks that the
 # example (which imports only Diffu) links none of the converter. Used by .ci/run.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/checkpoint"

@@ -13,9 +13,9 @@
 # writer's temporary file `.NAME.PID.RANDOM.tmp` (SIGKILL gives no chance to remove it), and at most one:
 # each new conversion removes those of dead processes. Finally a conversion without --force must succeed,
 # verify, and leave no temporary file behind. Then truncates that file to half while a benchmark reads it.
-# Usage: tools/fault_smoke.sh [ITERATIONS]     (uses `swift build`'s debug diffu unless DIFFU=path is set)
+# Usage: tools/ci/fault_smoke.sh [ITERATIONS]     (uses `swift build`'s debug diffu unless DIFFU=path is set)
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 iterations="${1:-16}"
 if [[ -z "${DIFFU:-}" ]]; then
     swift build --package-path "$root" --product diffu >/dev/null

@@ -8,8 +8,8 @@
 #      shows the sampler and the live view; SmolLM2 was never trained to denoise, so expect weak text —
 #      real diffusion models (DiffuGPT, DiffuLLaMA, Dream) are converted the same way (see README).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-"$root/tools/setup_system.sh"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+"$root/tools/ci/setup_system.sh"
 cache="${DIFFU_CACHE:-$root/.quickstart}"
 mkdir -p "$cache"
 if [ ! -f "$cache/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then

@@ -4,9 +4,9 @@
 # shows that both replicas served some (their /metrics), then SIGTERMs one replica while it streams and
 # shows that requests sent during its drain and after its exit still succeed (nginx's access log shows
 # the 503 retried on the other replica). Installs Debian's nginx when missing.
-# Usage: tools/server_nginx_demo.sh
+# Usage: tools/ci/server_nginx_demo.sh
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
 chmod 755 "$work"
 pids=()

@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Drives a running `diffu serve` (started by tools/server_smoke.sh) with the real `openai` client and with
+"""Drives a running `diffu serve` (started by tools/ci/server_smoke.sh) with the real `openai` client and with
 raw HTTP: completions and chat, streamed and not, Diffu's step events, malformed requests, the queue limit,
 the time limit, and cancellation on client disconnect. Every check raises on failure.
 

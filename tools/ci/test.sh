@@ -4,14 +4,14 @@
 # kernels' code-generation check (release build), a version-pinned dependent package and `diffu serve`
 # driven by the openai Python client, and its web view in headless Chromium.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-tools/setup_system.sh
+tools/ci/setup_system.sh
 swift test
-tools/example_smoke.sh
-tools/eval_smoke.sh
-tools/fault_smoke.sh
+tools/ci/example_smoke.sh
+tools/ci/eval_smoke.sh
+tools/ci/fault_smoke.sh
 tools/kernels/check_assembly.sh
-tools/dependency_smoke.sh
-tools/server_smoke.sh
-tools/web_smoke.sh
+tools/ci/dependency_smoke.sh
+tools/ci/server_smoke.sh
+tools/ci/web_smoke.sh

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The live web view of `diffu serve` in a real browser (headless Chromium over the DevTools protocol).
 
 Loads the page from a running server, types a prompt, sets length and steps, presses Generate and waits
@@ -49,7 +48,7 @@ def chromium_binary():
         path = shutil.which(name)
         if path:
             return path
-    sys.exit("web_smoke: no Chromium found (tools/web_smoke.sh installs Debian's chromium)")
+    sys.exit("web_smoke: no Chromium found (tools/ci/web_smoke.sh installs Debian's chromium)")
 
 
 class DevTools:

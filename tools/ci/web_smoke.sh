@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The live web view of `diffu serve` (GET /) in a real browser: starts the server on the tiny ChatML test
-# model (Tests/Fixtures/server, made by tools/make_server_fixture.py) and runs tools/web_smoke.py, which
+# model (Tests/Fixtures/server, made by tools/fixtures/make_server_fixture.py) and runs tools/ci/web_smoke.py, which
 # drives headless Chromium over the DevTools protocol: the page's finished text must equal the API's answer
 # for the same greedy request. Installs Debian's chromium (apt) and the websocket-client package (pip) when
-# missing, and fails, never skips, when they cannot be had. Used by tools/test.sh.
-# Usage: tools/web_smoke.sh [--docs]   (--docs: a longer generation, screenshot halfway to docs/web-view.png)
+# missing, and fails, never skips, when they cannot be had. Used by tools/ci/test.sh.
+# Usage: tools/ci/web_smoke.sh [--docs]   (--docs: a longer generation, screenshot halfway to docs/web-view.png)
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"  # the Python tools run as `python3 -m tools.FOLDER.NAME` from the repository root
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -49,10 +50,10 @@ base="$(grep -o 'http://127.0.0.1:[0-9]*' "$work/server.out" | head -1)"
 [[ -n "$base" ]] || { echo "web_smoke: no address printed"; exit 1; }
 
 if [[ "${1:-}" == "--docs" ]]; then
-    python3 "$root/tools/web_smoke.py" "$base" --screenshot "$root/docs/web-view.png" --mid-screenshot \
+    python3 -m tools.ci.web_smoke "$base" --screenshot "$root/docs/web-view.png" --mid-screenshot \
         --prompt "The quick brown fox" --length 96 --steps 96 --refused-length $((max_tokens + 1))
 else
-    python3 "$root/tools/web_smoke.py" "$base" --screenshot "$work/web-view.png" --refused-length $((max_tokens + 1)) \
+    python3 -m tools.ci.web_smoke "$base" --screenshot "$work/web-view.png" --refused-length $((max_tokens + 1)) \
         || { tail -20 "$work/server.log"; exit 1; }
 fi
 echo "web_smoke: passed in $(( $(date +%s) - started )) s"

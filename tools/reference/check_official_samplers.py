@@ -1,7 +1,7 @@
-"""Cross-check tools/reference_samplers.py against the official DiffuLLaMA sampler functions themselves.
+"""Cross-check tools/reference/samplers.py against the official DiffuLLaMA sampler functions themselves.
 
-Environment: torch (CPU) + numpy (tools/setup_python.sh). Needs a checkout of HKUNLP/DiffuLLaMA:
-    python3 tools/sampler_check_official.py /path/to/DiffuLLaMA
+Environment: torch (CPU) + numpy (tools/ci/setup_python.sh). Needs a checkout of HKUNLP/DiffuLLaMA:
+    python3 -m tools.reference.check_official_samplers /path/to/DiffuLLaMA
 
 The official `generate_samples` functions (model.py: random-keep; LLaMA-Factory/.../ddm/trainer.py:
 top-k confidence) and their helpers are loaded from that checkout at run time (their module imports
@@ -11,18 +11,17 @@ randomness is routed to the reference's numpy generator: `torch.rand_like` retur
 `rng.random()`, in the order the reference consumes them. Every random-keep and confidence case of
 the reference must come out token-identical (x0[1:] under the shift, as the official code returns).
 """
+import argparse
 import ast
 import os
-import sys
 import types
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import reference_samplers as reference  # noqa: E402
-from sampler_fake_logits import fake_logits  # noqa: E402
+from tools.reference import samplers as reference
+from tools.reference.fake_logits import fake_logits
 
 
 def load_functions(path, names):
@@ -68,7 +67,9 @@ def routed_distributions(rng):
 
 
 def main():
-    checkout = sys.argv[1] if len(sys.argv) > 1 else "DiffuLLaMA"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkout", nargs="?", default="DiffuLLaMA", help="a checkout of HKUNLP/DiffuLLaMA")
+    checkout = parser.parse_args().checkout
     model_py = load_functions(os.path.join(checkout, "model.py"),
                               {"generate_samples", "top_p_logits", "get_anneal_attn_mask"})
     trainer_py = load_functions(

@@ -3,8 +3,8 @@
 // differ, the largest difference in units in the last place, and which of the two agrees with the
 // double-precision `exp` rounded to Float (the correctly rounded value except in astronomically rare cases). Not part of the package build or CI
 // (about a billion values; ~1 minute). Run from the repository root:
-//   swiftc -O -Xcc -march=x86-64-v3 -parse-as-library Sources/DiffuSamplers/*.swift tools/sampler_exp_check.swift -o /tmp/sampler_exp_check
-//   /tmp/sampler_exp_check
+//   mkdir -p .build && swiftc -O -Xcc -march=x86-64-v3 -parse-as-library Sources/DiffuSamplers/*.swift tools/reference/check_sampler_exponential.swift -o .build/check_sampler_exponential
+//   .build/check_sampler_exponential
 import Foundation
 
 @main

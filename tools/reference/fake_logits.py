@@ -1,7 +1,7 @@
-"""The deterministic fake logits function shared by tools/reference_samplers.py and the Swift tests
+"""The deterministic fake logits function shared by tools/reference/samplers.py and the Swift tests
 (Tests/DiffuSamplersTests/FakeLogits.swift implements the same function bit for bit).
 
-Environment: numpy only (tools/setup_python.sh, or `python3 -m venv v && v/bin/pip install numpy`).
+Environment: numpy only (tools/ci/setup_python.sh, or `python3 -m venv v && v/bin/pip install numpy`).
 
 Definition (all arithmetic on unsigned 64-bit integers, wrapping):
     mix(z)     = SplitMix64 finaliser: z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27;

@@ -1,7 +1,8 @@
-"""Independent numpy reference of the diffusion samplers; writes Tests/Fixtures/samplers/cases.json.
+"""Independent numpy reference of the diffusion samplers, and the test cases built with it
+(tools/fixtures/make_sampler_fixtures.py writes them to Tests/Fixtures/samplers/).
 
-Environment: numpy, plus torch (CPU) and transformers for the tiny-GPT-2 cases (tools/setup_python.sh).
-Run from the repository root:  python3 tools/reference_samplers.py
+Environment: numpy, plus torch (CPU) and transformers for the tiny-GPT-2 cases (tools/ci/setup_python.sh).
+Not a script: `from tools.reference import samplers`.
 
 Written from the official code's semantics (HKUNLP/DiffuLLaMA `model.py::generate_samples` = random-keep,
 `LLaMA-Factory/.../ddm/trainer.py::generate_samples` = confidence; Dream `generation_utils.py::_sample`
@@ -9,7 +10,7 @@ and `sample_tokens`; LLaDA `generate` + `get_num_transfer_tokens` for the block 
 `get_transfer_index` for threshold decoding; LLaDA `generate.py` for its own sampler, written to
 cases_llada.json), in the official style: every forward computes all L rows,
 draws happen for all rows, masks are whole-sequence boolean arrays. Logits come from the fake function
-in tools/sampler_fake_logits.py, and, for cases_tiny_gpt2.json, from a tiny random GPT-2 run by
+in tools/reference/fake_logits.py, and, for cases_tiny_gpt2.json, from a tiny random GPT-2 run by
 transformers with the causal mask removed (its logits are recorded per input sequence so the Swift test
 serves exactly those).
 
@@ -30,8 +31,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sampler_fake_logits import fake_logits  # noqa: E402
+from tools.diffutools.locations import FIXTURES
+from tools.reference.fake_logits import fake_logits
 
 FINFO_MIN = np.finfo(np.float32).min
 
@@ -820,12 +821,11 @@ LLADA_MODEL_SPECS = [
 
 def build_llada_model_cases():
     """generate.py over the tiny LLaDA-layout checkpoint (Tests/Fixtures/models/llada_gqa_bf16), its logits
-    from the numpy forward of modeling_llada.py's mathematics (tools/make_llada_fixture.py), draws from
+    from the numpy forward of modeling_llada.py's mathematics (tools/fixtures/make_llada_fixture.py), draws from
     Diffu's seeded generator: the Swift test converts the checkpoint and runs the facade with the seed."""
     global LOGITS
-    import make_llada_fixture as llada  # noqa: E402 (needs torch; only this part of the script does)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    directory = os.path.join(root, "Tests", "Fixtures", "models", LLADA_MODEL)
+    from tools.fixtures import make_llada_fixture as llada  # needs torch; only this part of the module does
+    directory = os.path.join(FIXTURES, "models", LLADA_MODEL)
     config = json.load(open(os.path.join(directory, "config.json")))
     from safetensors.torch import load_file
     weights = {name: value.float().numpy() for name, value in load_file(os.path.join(directory, "model.safetensors")).items()}
@@ -858,38 +858,3 @@ def build_llada_model_cases():
     finally:
         LOGITS = saved
     return cases
-
-
-def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cases = build_cases(SPECS, 0)
-    out_dir = os.path.join(root, "Tests", "Fixtures", "samplers")
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "cases.json")
-    with open(path, "w") as handle:
-        json.dump({"generator": "tools/reference_samplers.py", "cases": cases,
-                   "xoshiro": {"seed": 42, "values": [str(v) for v in xoshiro256starstar(42, 6)]},
-                   "timesteps": timestep_table()}, handle, separators=(",", ":"))
-        handle.write("\n")
-    print(f"wrote {len(cases)} cases to {path} ({os.path.getsize(path)} bytes)")
-    llada_cases = build_cases(LLADA_SPECS, 9000)
-    llada_path = os.path.join(out_dir, "cases_llada.json")
-    with open(llada_path, "w") as handle:
-        json.dump({"generator": "tools/reference_samplers.py", "cases": llada_cases}, handle, separators=(",", ":"))
-        handle.write("\n")
-    print(f"wrote {len(llada_cases)} cases to {llada_path} ({os.path.getsize(llada_path)} bytes)")
-    llada_model_path = os.path.join(out_dir, "cases_llada_model.json")
-    with open(llada_model_path, "w") as handle:
-        json.dump({"generator": "tools/reference_samplers.py", "cases": build_llada_model_cases()}, handle, indent=1)
-        handle.write("\n")
-    print(f"wrote {llada_model_path}")
-    model_cases = build_model_cases()
-    model_path = os.path.join(out_dir, "cases_tiny_gpt2.json")
-    with open(model_path, "w") as handle:
-        json.dump({"generator": "tools/reference_samplers.py", "cases": model_cases}, handle, separators=(",", ":"))
-        handle.write("\n")
-    print(f"wrote {len(model_cases)} cases to {model_path} ({os.path.getsize(model_path)} bytes)")
-
-
-if __name__ == "__main__":
-    main()
