@@ -51,7 +51,7 @@ struct RowPreparer {
     /// `eˣ` per lane in double precision (relative error ≲ 5e-16 for x in [-104, 0]), so that rounding
     /// it to Float gives the correctly rounded `expf(x)` except where the exact value lies within
     /// ~1e-15 of a rounding boundary (measured against glibc's `expf` over every Float in [-104, 0]:
-    /// `tools/sampler_exp_check.swift`). Method: `x = n·ln2 + r` with the Cody–Waite split of ln2
+    /// `tools/reference/check_sampler_exponential.swift`). Method: `x = n·ln2 + r` with the Cody–Waite split of ln2
     /// (`n·ln2_hi` exact for |n| < 2²⁰), degree-12 Taylor polynomial of `eʳ` on |r| ≤ ln2/2 (truncation
     /// < 2e-16), `2ⁿ` from exponent bits. Plain multiplies and adds (no fused multiply-add: the portable
     /// build has none, and they are not needed at this precision). Valid for x in [-1022·ln2, 0].
