@@ -2,7 +2,7 @@
 raw HTTP: completions and chat, streamed and not, Diffu's step events, malformed requests, the queue limit,
 the time limit, and cancellation on client disconnect. Every check raises on failure.
 
-Usage: server_smoke.py BASE_URL MODEL_ID EXPECTED_JSON
+Usage: python3 -m tools.ci.server_smoke BASE_URL MODEL_ID EXPECTED_JSON
 EXPECTED_JSON holds what the CLI generated for the same settings (`completion`: diffu generate --json,
 `chat`: diffu chat --plain), the server's limits, and the decoding settings used for both.
 """

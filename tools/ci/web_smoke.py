@@ -7,7 +7,7 @@ masks, ending with none), that tokens/s is shown, that the page loaded nothing f
 script error, that a request the server refuses shows its error message, and that Stop cancels the
 generation on the server. Saves a PNG screenshot.
 
-Usage: web_smoke.py BASE_URL --screenshot PATH [--prompt P] [--length N] [--steps N] [--mid-screenshot]
+Usage: python3 -m tools.ci.web_smoke BASE_URL --screenshot PATH [--prompt P] [--length N] [--steps N] [--mid-screenshot]
 (--mid-screenshot takes the picture halfway through the denoising, for the docs, instead of at the end.)
 """
 import argparse
