@@ -49,7 +49,7 @@ struct RowPreparer {
     /// `eˣ` in single precision for x ≤ 0: 0 below ``lowestExponent``, NaN for NaN; within 8.2e-8
     /// relative error of the exact value on [−87.34, 0] (under one unit in the last place), equal to the
     /// correctly rounded `Float(exp(Double(x)))` for 99.16 % of all Floats in [−87.34, 0] and one unit off for
-    /// the rest (checked over every one of them: `tools/sampler_exp_check.swift`) — the rounding the f32
+    /// the rest (checked over every one of them: `tools/reference/check_sampler_exponential.swift`) — the rounding the f32
     /// weights of the reference's own softmax carry.
     ///
     /// Method (Cephes' `expf`): `x = n·ln2 + r` with the Cody–Waite split of ln2 (`0.693359375` exact in

@@ -116,7 +116,7 @@ struct TokenizerBenchCommand: ParsableCommand {
     }
 
     /// The file's bytes, read in 1 MiB pieces into one array sized up front, so peak memory holds the
-    /// text once (the memory measurement in tools/tokenizer_memory.sh relies on it).
+    /// text once (the memory measurement in tools/bench/measure_tokenizer_memory.sh relies on it).
     static func readWholeFile(_ path: String) throws -> [UInt8] {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw ValidationError("cannot read \(path)") }
         defer { try? handle.close() }

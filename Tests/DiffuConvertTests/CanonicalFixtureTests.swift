@@ -5,7 +5,7 @@ import Foundation
 import Testing
 @testable import DiffuConvert
 
-/// Every real checkpoint layout (tiny HF fixtures saved by transformers, `tools/make_model_fixtures.py`)
+/// Every real checkpoint layout (tiny HF fixtures saved by transformers, `tools/fixtures/make_model_fixtures.py`)
 /// imports to exactly the canonical tensors dumped by that script from the HF model's own modules.
 @Suite struct CanonicalFixtureTests {
     static let layouts = ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32", "llada_gqa_bf16"]

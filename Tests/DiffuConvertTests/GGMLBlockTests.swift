@@ -7,7 +7,7 @@ import Testing
 
 /// The ggml block types against the `gguf` package's reference dequantizer: `blocks.gguf` holds random
 /// but valid blocks, edge blocks and reference-quantized blocks of every imported type, and one `.npy`
-/// per tensor holds what `gguf.quants.dequantize` makes of them (`tools/make_gguf_block_fixtures.py`).
+/// per tensor holds what `gguf.quants.dequantize` makes of them (`tools/fixtures/make_gguf_block_fixtures.py`).
 @Suite struct GGMLBlockTests {
     static let fixture = Fixtures.path("convert", "blocks/blocks.gguf")
     static let typeNames = ["q4_k", "q5_k", "q6_k", "q5_0", "q5_1", "q8_0", "q4_0", "q4_1", "f16", "bf16"]

@@ -7,7 +7,7 @@ import Testing
 @testable import DiffuConvert
 
 /// The GGUF importer against tiny GGUF files written by the `gguf` Python package, whose tensors were
-/// dequantized by that package (`tools/convert_make_gguf_fixtures.py`).
+/// dequantized by that package (`tools/fixtures/make_gguf_model_fixtures.py`).
 @Suite struct GGUFImporterTests {
     static func convert(_ name: String, recipe: QuantizationRecipe = .f32) throws -> (InMemoryTensorSink, PreparedConversion) {
         let prepared = try Converter.prepare(source: Fixtures.path("convert", "\(name).gguf"), maskTokenId: 7)

@@ -194,7 +194,7 @@ extension SyntheticCheckpoint {
         #expect(throws: ConvertError.unknownTensors(["model.transformer.blocks.0.q_proj.bias"])) { _ = try Self.prepare(extra) }
     }
 
-    /// llama.cpp's `llada` GGUF (tiny-llama.gguf relabelled by tools/make_llada_gguf.py with mask 7 and
+    /// llama.cpp's `llada` GGUF (tiny-llama.gguf relabelled by tools/peers/make_llada_gguf.py with mask 7 and
     /// `diffusion.shift_logits` false): the tensors of tiny-llama (Q/K unpermuted the same way, checked
     /// against the gguf package's dequantization) and the file's own diffusion metadata, no `--mask-id`.
     @Test func lladaGGUFArchitectureAndMetadata() throws {

@@ -24,7 +24,7 @@ private func loadVectors() throws -> [HashVectors.Vector] {
 }
 
 @Test func xxh64MatchesTheReferenceImplementation() throws {
-    // Vectors from the `xxhash` Python package (the C reference), see tools/make_format_fixtures.py.
+    // Vectors from the `xxhash` Python package (the C reference), see tools/fixtures/make_format_fixtures.py.
     for vector in try loadVectors() {
         #expect(hex(XXH64.hash(pattern(vector.length))) == vector.xxh64, "length \(vector.length)")
     }

@@ -147,7 +147,7 @@ func zstdTensorsRoundTripIntoAlignedOwnedMemory(storage: StorageType) throws {
     #expect(throws: DecodingError.self) { try JSONValue.object([:]).decode(Configuration.self) }
 }
 
-/// A file written by tools/make_format_fixtures.py straight from the spec (independent writer).
+/// A file written by tools/fixtures/make_format_fixtures.py straight from the spec (independent writer).
 @Test func readsAFileWrittenFromTheSpecByPython() throws {
     struct Expected: Decodable {
         let normWeight: [Double]

@@ -3,7 +3,7 @@ import DiffuStorage
 import Testing
 
 /// The architecture descriptors' tensor tables against the reference fixtures (written from the
-/// transformers models by tools/make_model_fixtures.py): the table the loader and the converter read
+/// transformers models by tools/fixtures/make_model_fixtures.py): the table the loader and the converter read
 /// must name exactly the tensors a real checkpoint of the architecture has.
 struct ArchitectureDescriptorTests {
     /// Every architecture has a reference fixture, so its table is checked below.

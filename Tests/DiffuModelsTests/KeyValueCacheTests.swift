@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The approximate KV cache's forward passes against Hugging Face transformers' logits (the fixtures of
-/// tools/make_model_fixtures.py): the filling pass is the exact pass, and a windowed pass over the
+/// tools/fixtures/make_model_fixtures.py): the filling pass is the exact pass, and a windowed pass over the
 /// canvas the cache was filled from reproduces the full forward's rows (the one moment the cache is
 /// exact under bidirectional attention). Under causal attention the prefix's keys/values do not depend
 /// on later tokens, so a windowed pass after the window's tokens changed must still match transformers.

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The forward pass against Hugging Face transformers (float32, eager attention) on tiny random
-/// checkpoints in each real layout (see tools/make_model_fixtures.py and Tests/Fixtures/models/README.md).
+/// checkpoints in each real layout (see tools/fixtures/make_model_fixtures.py and Tests/Fixtures/models/README.md).
 @Suite struct TransformerModelTests {
     /// Runs every sequence of the fixture and concatenates the logits rows (the .npy row order).
     static func logits(_ model: TransformerModel, _ sequences: [[Int32]], causal: Bool, threads: Int = 2) throws -> [Float] {

@@ -2,7 +2,7 @@ import DiffuTestSupport
 import Foundation
 import DiffuSamplers
 
-/// The fake logits function of `tools/sampler_fake_logits.py`, bit for bit: SplitMix64-style hashes of
+/// The fake logits function of `tools/reference/fake_logits.py`, bit for bit: SplitMix64-style hashes of
 /// the whole sequence (or its prefix, causal) and the (row, token) pair, mapped to [0, 8) in float32;
 /// the mask token's logit is −8.
 final class FakeLogitsProvider: LogitsProvider, @unchecked Sendable {
@@ -51,7 +51,7 @@ final class FakeLogitsProvider: LogitsProvider, @unchecked Sendable {
     }
 }
 
-/// The fixtures written by `tools/reference_samplers.py`.
+/// The fixtures written by `tools/fixtures/make_sampler_fixtures.py` (from `tools/reference/samplers.py`).
 struct SamplerFixtures: Decodable {
     struct Parameters: Decodable {
         var algorithm: String

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import DiffuSamplers
 
-/// Token-exact agreement with the numpy reference (`tools/reference_samplers.py`): greedy runs
+/// Token-exact agreement with the numpy reference (`tools/reference/samplers.py`): greedy runs
 /// directly, sampled runs with the reference's recorded draws injected.
 @Suite struct ReferenceSamplerTests {
     static let fixtures: SamplerFixtures? = try? SamplerFixtures.load()

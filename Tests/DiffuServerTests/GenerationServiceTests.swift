@@ -6,7 +6,7 @@ import Foundation
 import Logging
 import Testing
 
-/// The server's work without HTTP, on the tiny ChatML model (`tools/make_server_fixture.py`): answers
+/// The server's work without HTTP, on the tiny ChatML model (`tools/fixtures/make_server_fixture.py`): answers
 /// equal the library's own generation for the same settings, streams join to the same text, step events
 /// show the canvas, and admission control refuses and cancels as documented.
 @Suite struct GenerationServiceTests {
@@ -150,7 +150,7 @@ import Testing
         #expect(((try Self.object(body))["error"] as? [String: Any])?["code"] as? String == "timeout")
         // The full generation would take hours (100 000 steps). The bound is loose because a parallel
         // `swift test` keeps the cooperative pool busy with other suites' synchronous work, which delays
-        // the timer task; tools/server_smoke.sh checks the time limit tightly on a running server.
+        // the timer task; tools/ci/server_smoke.sh checks the time limit tightly on a running server.
         #expect(ContinuousClock.now - start < .seconds(600))
     }
 

@@ -1,7 +1,7 @@
 @testable import DiffuServer
 import Testing
 
-/// The web view's static properties; its behaviour is tested in headless Chromium (tools/web_smoke.sh).
+/// The web view's static properties; its behaviour is tested in headless Chromium (tools/ci/web_smoke.sh).
 @Suite struct WebPageTests {
     @Test func loadsNothingFromElsewhere() {
         let html = WebPage.html

@@ -6,7 +6,7 @@ import DiffuConversion
 
 /// The whole path a user takes: a Hugging Face checkpoint in each real layout → `diffu convert` →
 /// memory-mapped `.diffu` → logits, compared with HF transformers' logits saved by
-/// `tools/make_model_fixtures.py` (independent reference).
+/// `tools/fixtures/make_model_fixtures.py` (independent reference).
 @Suite struct EndToEndTests {
 
     /// A scratch checkpoint directory: the fixture's files plus a real tokenizer (the converter embeds it).
@@ -82,7 +82,7 @@ import DiffuConversion
     /// q8 end to end against transformers run on the q8-rounded weights (same codec, documented in
     /// PanelGeometry): only f32 arithmetic differences remain. Every kernel variant this CPU supports runs;
     /// the integer ones (`avx2`, `avx512`) against the reference whose linear-layer inputs are rounded as it rounds
-    /// them (llama.cpp's Q8_0 activation rule, tools/make_model_fixtures.py).
+    /// them (llama.cpp's Q8_0 activation rule, tools/fixtures/make_model_fixtures.py).
     @Test(arguments: ["gpt2_diffugpt_f16", "gpt2_plain_f32", "gpt2_diffugpt_m_f16", "llama_sharded_bf16", "qwen2_gqa_f32", "llada_gqa_bf16"])
     func q8ConversionMatchesRoundedReference(name: String) throws {
         let (directory, path) = try Self.convertedFile(name, recipe: .q8)

@@ -5,7 +5,7 @@ import Diffu
 import DiffuConversion
 
 /// The facade's defaulting rules (`GenerationSettings` → `GenerationParameters`), stop sequences and
-/// finish reasons, on the server's tiny ChatML model (`tools/make_server_fixture.py`: byte-level
+/// finish reasons, on the server's tiny ChatML model (`tools/fixtures/make_server_fixture.py`: byte-level
 /// vocabulary, so any text encodes).
 @Suite struct GenerationSettingsTests {
     /// The server fixture converted once per test into a scratch file (removed by the caller).

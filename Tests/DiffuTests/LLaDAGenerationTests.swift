@@ -8,7 +8,7 @@ import DiffuConversion
 /// LLaDA end to end: the tiny LLaDA-layout checkpoint converted by `DiffuModel.convert` (recognised by its
 /// config: mask 95 from config.json, no shift, generate.py's defaults) generates through the facade
 /// exactly what the numpy re-implementation of `generate.py` over the numpy forward of
-/// `modeling_llada.py` produces with the same seeded draws (`tools/reference_samplers.py`,
+/// `modeling_llada.py` produces with the same seeded draws (`tools/reference/samplers.py`,
 /// `cases_llada_model.json`).
 @Suite struct LLaDAGenerationTests {
     struct Case: Decodable {

@@ -4,7 +4,7 @@ import Testing
 import Diffu
 
 /// The diffusion likelihood bound, the AR negative log-likelihood and choice scoring against the
-/// independent reference of `tools/make_likelihood_fixtures.py` (transformers forwards of the same tiny
+/// independent reference of `tools/fixtures/make_likelihood_fixtures.py` (transformers forwards of the same tiny
 /// checkpoints, numpy cross-entropies, the seeded generator's draws re-implemented in Python): the same
 /// seed masks the same positions, so the estimates agree to f32 rounding of the logits.
 @Suite struct LikelihoodTests {

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// Locates and loads the committed fixtures in `Tests/Fixtures/tokenizers` (made by
-/// `tools/tokenizer_fixtures.py`). A missing file is a test failure.
+/// `tools/fixtures/make_tokenizer_fixtures.py`). A missing file is a test failure.
 enum Fixtures {
     static let directory = TestFixtures.url("tokenizers")
 
@@ -153,7 +153,7 @@ enum Fixtures {
 
     private static let cache = LockedCache()
 
-    /// HF `tokenizers` reference ids for the texts in `tools/tokenizer_fixtures.py`.
+    /// HF `tokenizers` reference ids for the texts in `tools/fixtures/make_tokenizer_fixtures.py`.
     struct ExpectedCase: Decodable, Sendable {
         let text: String
         let ids: [Int32]

@@ -4,7 +4,7 @@ import Testing
 import DiffuTokenizers
 
 /// SmolLM2's GGUF vocabulary (pre-tokenizer `smollm`: every digit isolated, then the GPT-2 pattern)
-/// against the ids llama.cpp gives (`tools/make_smollm2_vocab_fixture.py`).
+/// against the ids llama.cpp gives (`tools/fixtures/make_smollm2_vocab_fixture.py`).
 @Test func smolLM2VocabularyMatchesLlamaCpp() throws {
     let directory = TestFixtures.url("tokenizers/smollm2")
     let tokenizer = try Tokenizer.load(ggufPath: directory.appendingPathComponent("ggml-vocab-smollm2.gguf").path)

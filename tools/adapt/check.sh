@@ -3,19 +3,23 @@
 # 2-step adaptation of SmolLM2 that `diffu convert` recognises as DiffuSmol-135M and `diffu generate` runs.
 # NOT part of CI (CI does not install torch). Run tools/adapt/setup.sh first.
 #   tools/adapt/check.sh                       # the tests
-#   tools/adapt/check.sh --end-to-end [GGUF]   # plus the 2-step run (GGUF default: /work/big/smollm2/smollm2-f32.gguf)
+#   tools/adapt/check.sh --end-to-end [GGUF]   # plus the 2-step run (GGUF default: $DIFFU_DATA/smollm2/smollm2-f32.gguf;
+#                                              # the text: ADAPT_TEXT, default $DIFFU_DATA/wiki/…, see
+#                                              # tools/diffutools/locations.py)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 py="${ADAPT_PYTHON:-$here/.venv/bin/python}"
 [[ -x "$py" ]] || { echo "check.sh: $py missing; run tools/adapt/setup.sh" >&2; exit 1; }
-"$py" -m pytest -q "$here/test_adapt.py"
+cd "$root"  # the Python tools run as `python3 -m tools.FOLDER.NAME` from the repository root
+"$py" -m pytest -q tools/adapt/test_adapt.py
 [[ "${1:-}" == "--end-to-end" ]] || exit 0
-gguf="${2:-/work/big/smollm2/smollm2-f32.gguf}"
+if [[ -n "${2:-}" ]]; then gguf="$(realpath -m "$2")"; else gguf="$("$py" -m tools.diffutools.locations smollm2 "the GGUF argument")/smollm2-f32.gguf"; fi
 [[ -f "$gguf" ]] || { echo "check.sh: SmolLM2 GGUF $gguf not found" >&2; exit 1; }
+text="${ADAPT_TEXT:-$("$py" -m tools.diffutools.locations wiki "ADAPT_TEXT=FILE")}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$py" "$here/adapt.py" --base "$gguf" --out "$work/run" --steps 2 --batch-size 1 --seq-len 32 \
+"$py" -m tools.adapt.adapt --base "$gguf" --text "$text" --out "$work/run" --steps 2 --batch-size 1 --seq-len 32 \
     --max-tokens 20000 --eval-windows 4 2>&1 | grep '^adapt:'
 grep -q '"shift_logits": true' "$work/run/model/config.json"
 swift build --package-path "$root" --product diffu >/dev/null

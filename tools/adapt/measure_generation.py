@@ -13,7 +13,7 @@ tokenizer, the same vocabulary here); distinct-2 = distinct word bigrams / word 
 seconds = the generate report's sampling wall time (model opening excluded) / generated positions.
 
 Usage (the files from tools/adapt/adapt.py + `diffu convert`, and the parent's f32 file):
-    python3 tools/adapt/measure_generation.py --model diffusmol-f32.diffu --parent smollm2-f32.diffu \\
+    python3 -m tools.adapt.measure_generation --model diffusmol-f32.diffu --parent smollm2-f32.diffu \\
         [--setting NAME=OPTIONS …] [--file LABEL=PATH …] [--length 64] [--seeds 1,2,3] [--threads 2] [--diffu PATH]
 Default settings (maskgit-plus, temperature 0.2, top-p 0.95, 64 steps, blocks of 16): see DEFAULT_SETTINGS.
 `--file` adds a row per extra file (e.g. q8=diffusmol-q8.diffu) under the first setting.

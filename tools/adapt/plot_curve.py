@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Plot an adaptation run's learning curve (tools/adapt/adapt.py's log.jsonl) as a PNG.
 
 Held-out masked NLL (nats per masked token, full bidirectional attention, fixed masks per t) at each
@@ -6,7 +5,7 @@ t = 0.15 / 0.5 / 0.85 against tokens seen, with the training loss (1/t-weighted,
 second panel; optional horizontal lines for reference values (e.g. the AR parent's NLL per token, or the
 parent's diffusion bound from `diffu eval`).
 
-Usage: python3 tools/adapt/plot_curve.py RUN/log.jsonl OUT.png [--title T] [--reference LABEL=VALUE …]
+Usage: python3 -m tools.adapt.plot_curve RUN/log.jsonl OUT.png [--title T] [--reference LABEL=VALUE …]
 Needs matplotlib (pip install matplotlib); opt-in, not CI.
 """
 import argparse

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Tests of the adaptation recipe in tools/adapt/adapt.py against hand-computed cases.
 
 NOT part of CI: CI does not install torch. Run with `tools/adapt/check.sh` (after tools/adapt/setup.sh),
-`python3 -m pytest tools/adapt`, or `python3 tools/adapt/test_adapt.py`.
+`python3 -m pytest tools/adapt`, or `python3 -m tools.adapt.test_adapt` (from the repository root).
 
 The expected losses are computed with explicit Python loops over numpy arrays from the definition
 (DiffuLLaMA's trainer: sum of (1/t)·CE over masked positions, the shift, divided by the masked count),
@@ -15,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import adapt  # noqa: E402
+from tools.adapt import adapt
 
 MASK = 3
 

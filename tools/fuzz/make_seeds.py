@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Writes the small seed corpora of the libFuzzer targets into tools/fuzz/seeds/<target>/.
 
 Setup: python3 -m venv venv && venv/bin/pip install numpy safetensors gguf   (tools only, never in CI)
-Usage: venv/bin/python tools/fuzz/make_seeds.py
+Usage: venv/bin/python -m tools.fuzz.make_seeds
 
 Seeds are cut-down versions of the real fixtures under Tests/Fixtures (a few hundred tokens instead of
 50 000) so that each execution is fast; run_all.sh adds the full fixtures it can afford.
@@ -10,14 +9,15 @@ Seeds are cut-down versions of the real fixtures under Tests/Fixtures (a few hun
 import json
 import os
 import struct
-from pathlib import Path
 
 import numpy as np
 from gguf import GGUFReader, GGUFWriter
 from safetensors.numpy import save
 
-ROOT = Path(__file__).resolve().parents[2]
-FIX = ROOT / "Tests" / "Fixtures"
+from tools.diffutools.locations import FIXTURES, REPOSITORY
+
+ROOT = REPOSITORY
+FIX = FIXTURES
 OUT = ROOT / "tools" / "fuzz" / "seeds"
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks and measurements that are not peer comparisons."""

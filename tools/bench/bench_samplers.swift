@@ -1,0 +1,74 @@
+// Sampler overhead per step on synthetic logits (no model): how long DiffuSamplers itself takes
+// between forward passes, for realistic vocabularies and canvas lengths.
+// Not part of the package build or CI. Run from the repository root:
+//   mkdir -p .build && swiftc -O -parse-as-library Sources/DiffuSamplers/*.swift tools/bench/bench_samplers.swift -o .build/bench_samplers
+//   .build/bench_samplers
+import Foundation
+
+/// Pre-computed logits with a long-tailed shape (a few strong tokens, many weak ones), served for any row.
+final class SyntheticLogits: LogitsProvider, @unchecked Sendable {
+    let vocabularySize: Int
+    let table: [Float]  // 64 distinct rows, reused
+    /// CPU seconds spent inside `logits` (copying rows), to subtract from the sampler's time.
+    var providerSeconds = 0.0
+    init(vocabularySize: Int) {
+        self.vocabularySize = vocabularySize
+        var generator = SeededRandomSource(seed: 1)
+        var table: [Float] = []
+        table.reserveCapacity(64 * vocabularySize)
+        for _ in 0..<(64 * vocabularySize) {
+            let u = generator.nextUniform()
+            table.append(Float(12 * pow(u, 6)))  // most logits near 0, a few up to 12
+        }
+        self.table = table
+    }
+    func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+        let start = cpuSeconds()
+        defer { providerSeconds += cpuSeconds() - start }
+        var output: [Float] = []
+        output.reserveCapacity(positions.count * vocabularySize)
+        for position in positions {
+            let row = position % 64
+            output.append(contentsOf: table[(row * vocabularySize)..<((row + 1) * vocabularySize)])
+        }
+        return output
+    }
+}
+
+/// Process CPU time (all threads), which stays meaningful on a loaded machine.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+@main
+struct SamplerBenchmark {
+    static func main() throws {
+        for (name, vocabulary, length) in [("SmolLM2", 49152, 257), ("DiffuGPT", 50257, 512), ("DiffuLLaMA", 32000, 1024), ("Dream", 152064, 257)] {
+            let provider = SyntheticLogits(vocabularySize: vocabulary)
+            let canvas = try Canvas.prefix(prompt: [1], generationLength: length - 1)
+            let configurations: [(String, SamplingParameters)] = [
+                ("random-keep T=8 top-p 0.9", .randomKeep(maskToken: 0, steps: 8)),
+                ("confidence greedy T=8", .confidence(maskToken: 0, steps: 8, greedy: true)),
+                ("entropy T=8 top-p 0.95", .dream(maskToken: 0, steps: 8)),
+            ]
+            for (label, parameters) in configurations {
+                for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
+                    let sampler = try DiffusionSampler(parameters: parameters, threads: threads)
+                    var random = SeededRandomSource(seed: 2)
+                    provider.providerSeconds = 0
+                    let start = Date()
+                    let cpuStart = cpuSeconds()
+                    let result = try sampler.generate(canvas: canvas, provider: provider, random: &random)
+                    let wall = Date().timeIntervalSince(start)
+                    let cpu = cpuSeconds() - cpuStart - provider.providerSeconds
+                    let steps = Double(max(result.steps, 1))
+                    print(String(format: "%@ V=%d L=%d %@ threads=%d: sampler %.3f CPU-s/step, %.3f wall-s/step incl. provider (%d steps)",
+                                 name, vocabulary, length, label, threads, cpu / steps, wall / steps, result.steps))
+                }
+            }
+        }
+    }
+}

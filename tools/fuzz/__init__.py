@@ -1,0 +1,1 @@
+"""libFuzzer harnesses (Swift) and their seed generator (make_seeds.py)."""

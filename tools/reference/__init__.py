@@ -1,0 +1,1 @@
+"""Independent reference implementations (numpy/torch, written from the official code) and checks against them."""
