@@ -103,7 +103,7 @@ expect 'WideAttentionO10ValueBlock.*Rows4O' 'vfmadd231ps.*zmm' 16 "attention val
 expect 'WideAttentionO6attend' 'vfmadd231ps.*zmm' 16 "attention scores (avx512): 4 queries x 64 keys of zmm FMAs"
 forbid 'WideAttentionO9updateRow' 'call' "attention softmax update (avx512): exp inlined, no calls"
 expect 'WideAttentionO9updateRow' 'vfmadd...ps.*zmm' 8 "attention softmax update (avx512): zmm exp polynomial"
-expect '11RowPreparerV12exponentials' 'vmulpd.*ymm' 20 "sampler exponentials: double-precision polynomial on 4 lanes"
+expect '11RowPreparerV12exponentials' 'vmulps.*ymm' 10 "sampler exponentials: single-precision polynomial on 8 lanes (the vectorized loop)"
 forbid '11RowPreparerV12exponentials' 'call' "sampler exponentials: no calls (no expf)"
 
 if (( failures > 0 )); then
