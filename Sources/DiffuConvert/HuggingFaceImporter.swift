@@ -1,15 +1,16 @@
+import DiffuJSON
 import DiffuModels
 import Foundation
 
 /// Typed access to the fields of a `config.json`.
 struct ConfigurationReader {
-    let object: [String: SourceJSON]
+    let object: [String: JSONValue]
     let source: String
 
     func fail(_ reason: String) -> ConvertError { .invalidConfiguration(source: source, reason: reason) }
 
     /// The first of `keys` that is present and not null.
-    func value(_ keys: [String]) -> (key: String, value: SourceJSON)? {
+    func value(_ keys: [String]) -> (key: String, value: JSONValue)? {
         for key in keys { if let value = object[key], !value.isNull { return (key, value) } }
         return nil
     }
@@ -81,7 +82,7 @@ public struct HuggingFaceCheckpoint: Sendable {
     /// The directory.
     public let directory: String
     /// The parsed `config.json` object.
-    public let configuration: [String: SourceJSON]
+    public let configuration: [String: JSONValue]
     /// Every tensor of every weights file, by name.
     public let tensors: [String: SourceTensor]
     /// The weights files (config and tokenizer files are listed separately by the importer).
@@ -101,7 +102,7 @@ public struct HuggingFaceCheckpoint: Sendable {
         guard FileManager.default.fileExists(atPath: configPath) else { throw ConvertError.unrecognizedSource(path: directory) }
         let configFile = try SourceFile(path: configPath)
         guard configFile.size <= 16 << 20 else { throw ConvertError.invalidConfiguration(source: "config.json", reason: "larger than 16 MB") }
-        guard let configObject = SourceJSON.parse(try configFile.read(count: configFile.size, at: 0))?.objectValue else {
+        guard let configObject = JSONValue.parsed(try configFile.read(count: configFile.size, at: 0))?.objectValue else {
             throw ConvertError.invalidConfiguration(source: "config.json", reason: "not a JSON object")
         }
 
@@ -111,7 +112,7 @@ public struct HuggingFaceCheckpoint: Sendable {
         if FileManager.default.fileExists(atPath: indexPath) {
             let indexFile = try SourceFile(path: indexPath)
             let indexName = "model.safetensors.index.json"
-            guard indexFile.size <= 64 << 20, let index = SourceJSON.parse(try indexFile.read(count: indexFile.size, at: 0)),
+            guard indexFile.size <= 64 << 20, let index = JSONValue.parsed(try indexFile.read(count: indexFile.size, at: 0)),
                   let weightMap = index["weight_map"]?.objectValue else {
                 throw ConvertError.invalidShardIndex(file: indexName, reason: "no weight_map object")
             }
@@ -199,7 +200,7 @@ public enum HuggingFaceImporter {
     ///
     /// - Throws: ``ConvertError/unsupportedArchitecture(_:)``, ``ConvertError/invalidConfiguration(source:reason:)``,
     ///   ``ConvertError/missingTensors(_:)``, ``ConvertError/unknownTensors(_:)``, ``ConvertError/shapeMismatch(tensor:expected:actual:)``.
-    public static func sanitize(configuration object: [String: SourceJSON], tensors: [String: SourceTensor]) throws -> ImportedModel {
+    public static func sanitize(configuration object: [String: JSONValue], tensors: [String: SourceTensor]) throws -> ImportedModel {
         let reader = ConfigurationReader(object: object, source: "config.json")
         let modelType = reader.string("model_type")?.lowercased() ?? ""
         let architectures = object["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []

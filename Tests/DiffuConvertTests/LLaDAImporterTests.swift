@@ -1,5 +1,6 @@
 import DiffuFormat
 import DiffuGGUF
+import DiffuJSON
 import DiffuModels
 import DiffuTestSupport
 import Foundation
@@ -152,7 +153,7 @@ extension SyntheticCheckpoint {
     @Test func hostileFieldValuesNeverTrap() throws {
         let directory = Fixtures.path("models", "llada_gqa_bf16")
         let checkpoint = try HuggingFaceCheckpoint.open(directory: directory)
-        let values: [SourceJSON] = [.null, .bool(true), .string("x"), .array([]), .object([:]),
+        let values: [JSONValue] = [.null, .bool(true), .string("x"), .array([]), .object([:]),
                                     .integer(-1), .integer(0), .integer(1), .number(0.5), .number(1e300), .integer(1 << 40), .integer(Int.max)]
         var outcomes = 0
         for key in checkpoint.configuration.keys.sorted() {
