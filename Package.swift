@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF", "DiffuFormat", "DiffuTestSupport"]),
         .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers", "DiffuTestSupport"]),
-        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuJSON", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
+        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuJSON", "DiffuTokenizers", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
         .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),
         .testTarget(name: "DiffuTests", dependencies: ["Diffu", "DiffuConversion", "DiffuSamplers", "DiffuTestSupport"]),
         .testTarget(

@@ -3,6 +3,7 @@ import DiffuGGUF
 import DiffuJSON
 import DiffuModels
 import DiffuTestSupport
+import DiffuTokenizers
 import Foundation
 import Testing
 @testable import DiffuConvert
@@ -233,10 +234,10 @@ extension SyntheticCheckpoint {
 
     /// The declared shift wins over the known model's rule, and a malformed flag is a typed error.
     @Test func declaredShiftAndMalformedShiftFlag() throws {
-        let declared = try ResolvedDiffusion.resolve(known: .llada, description: "", architecture: .llama, special: SpecialTokens(mask: 3),
+        let declared = try ResolvedDiffusion.resolve(known: .llada, description: "", architecture: .llama, special: SpecialTokenIds(mask: 3),
                                                      declaredShift: true, maskOverride: nil, vocabularySize: 10)
         #expect(declared.settings.shiftLogits)
-        let unknown = try ResolvedDiffusion.resolve(known: nil, description: "x", architecture: .llama, special: SpecialTokens(),
+        let unknown = try ResolvedDiffusion.resolve(known: nil, description: "x", architecture: .llama, special: SpecialTokenIds(),
                                                     declaredShift: false, maskOverride: 3, vocabularySize: 10)
         #expect(!unknown.settings.shiftLogits)
         let directory = try TemporaryDirectory()
