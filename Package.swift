@@ -4,15 +4,16 @@
 // The module graph is the data flow (docs/ARCHITECTURE.md has the table; every import matches a
 // declared dependency):
 //   CZstd (libzstd shim), CDiffuSystem (CPU probe, SIGBUS report; baseline ISA)
-//   DiffuStorage (storage types + byte layouts) ─┬─ DiffuFormat (.diffu read/write, mmap) ← CZstd
+//   DiffuJSON (the JSON value type + strict parser; no dependencies)
+//   DiffuStorage (storage types + byte layouts) ─┬─ DiffuFormat (.diffu read/write, mmap) ← CZstd, DiffuJSON
 //                                                ├─ DiffuKernelsAVX2, DiffuKernelsAVX512 (variants) ← their intrinsics
 //                                                ├─ DiffuKernels (SIMD math, no model knowledge) ← the variants, CDiffuSystem
 //                                                └─ DiffuGGUF (GGUF container, ggml block types + dequantizers)
-//   DiffuTokenizers (BPE / SentencePiece) ← DiffuGGUF
+//   DiffuTokenizers (BPE / SentencePiece) ← DiffuGGUF, DiffuJSON
 //   DiffuModels (GPT-2, LLaMA, Qwen2; no file-format knowledge) ← DiffuKernels
 //   DiffuSamplers (diffusion samplers over a logits provider; no dependencies)
-//   DiffuConvert (safetensors / GGUF importers + quantizer) ← DiffuFormat, DiffuGGUF, DiffuKernels, DiffuModels, DiffuTokenizers
-//   Diffu (public facade; re-exports only the types its API names) ← DiffuFormat, DiffuKernels, DiffuModels, DiffuTokenizers, DiffuSamplers
+//   DiffuConvert (safetensors / GGUF importers + quantizer) ← DiffuFormat, DiffuGGUF, DiffuJSON, DiffuKernels, DiffuModels, DiffuTokenizers
+//   Diffu (public facade; re-exports only the types its API names) ← DiffuFormat, DiffuJSON, DiffuKernels, DiffuModels, DiffuTokenizers, DiffuSamplers
 //   DiffuConversion (conversion product: DiffuModel.convert, re-exports DiffuConvert + DiffuFormat) ← Diffu, DiffuConvert
 //   DiffuServer (OpenAI-compatible HTTP server on Hummingbird/NIO) ← Diffu
 //   diffu (thin CLI) ← Diffu, DiffuConversion, DiffuServer, ArgumentParser
@@ -100,8 +101,9 @@ let package = Package(
             providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
         ),
         .target(name: "CDiffuSystem"),  // compiled for the baseline ISA: it runs before any AVX2 code
+        .target(name: "DiffuJSON", swiftSettings: fastSettings),
         .target(name: "DiffuStorage", swiftSettings: fastSettings),
-        .target(name: "DiffuFormat", dependencies: ["CZstd", "DiffuStorage"], swiftSettings: fastSettings),
+        .target(name: "DiffuFormat", dependencies: ["CZstd", "DiffuStorage", "DiffuJSON"], swiftSettings: fastSettings),
         .target(name: "DiffuAVX512Intrinsics", swiftSettings: avx512IntrinsicSettings),
         .target(name: "DiffuKernelsAVX512", dependencies: ["DiffuStorage", "DiffuAVX512Intrinsics"], swiftSettings: avx512Settings),
         .target(name: "DiffuAVX2Intrinsics", swiftSettings: avx2IntrinsicSettings),
@@ -110,18 +112,18 @@ let package = Package(
             name: "DiffuKernels", dependencies: ["DiffuStorage", "DiffuKernelsAVX2", "DiffuKernelsAVX512", "CDiffuSystem"],
             swiftSettings: kernelSettings),
         .target(name: "DiffuGGUF", dependencies: ["DiffuStorage"], swiftSettings: fastSettings),
-        .target(name: "DiffuTokenizers", dependencies: ["DiffuGGUF"], swiftSettings: fastSettings),
+        .target(name: "DiffuTokenizers", dependencies: ["DiffuGGUF", "DiffuJSON"], swiftSettings: fastSettings),
         .target(name: "DiffuModels", dependencies: ["DiffuKernels", "DiffuStorage"], swiftSettings: fastSettings),
         .target(name: "DiffuSamplers", swiftSettings: fastSettings),
         .target(
             name: "DiffuConvert",
-            dependencies: ["DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuKernels", "DiffuModels", "DiffuTokenizers"],
+            dependencies: ["DiffuFormat", "DiffuJSON", "DiffuStorage", "DiffuGGUF", "DiffuKernels", "DiffuModels", "DiffuTokenizers"],
             swiftSettings: fastSettings
         ),
         .target(
             name: "Diffu",
             dependencies: [
-                "DiffuFormat", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers", "DiffuSamplers", "CDiffuSystem",
+                "DiffuFormat", "DiffuJSON", "DiffuStorage", "DiffuKernels", "DiffuModels", "DiffuTokenizers", "DiffuSamplers", "CDiffuSystem",
             ],
             swiftSettings: fastSettings
         ),
@@ -145,13 +147,14 @@ let package = Package(
         // Shared by the test targets (fixture lookup, scratch directories, the .npy reader, and DiffuSamplers'
         // SplitMix64 re-exported as the deterministic generator); not part of any product.
         .target(name: "DiffuTestSupport", dependencies: ["DiffuSamplers"], path: "Tests/DiffuTestSupport"),
+        .testTarget(name: "DiffuJSONTests", dependencies: ["DiffuJSON"]),
         .testTarget(name: "DiffuStorageTests", dependencies: ["DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuFormatTests", dependencies: ["DiffuFormat", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuKernelsTests", dependencies: ["DiffuKernels", "DiffuStorage", "DiffuTestSupport", "CDiffuSystem"]),
         .testTarget(name: "DiffuTokenizersTests", dependencies: ["DiffuTokenizers", "DiffuGGUF", "DiffuFormat", "DiffuTestSupport"]),
         .testTarget(name: "DiffuModelsTests", dependencies: ["DiffuModels", "DiffuKernels", "DiffuStorage", "DiffuTestSupport"]),
         .testTarget(name: "DiffuSamplersTests", dependencies: ["DiffuSamplers", "DiffuTestSupport"]),
-        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
+        .testTarget(name: "DiffuConvertTests", dependencies: ["DiffuConvert", "DiffuFormat", "DiffuJSON", "DiffuTokenizers", "DiffuStorage", "DiffuGGUF", "DiffuModels", "DiffuTestSupport"]),
         .testTarget(name: "DiffuGGUFTests", dependencies: ["DiffuGGUF"]),
         .testTarget(name: "DiffuTests", dependencies: ["Diffu", "DiffuConversion", "DiffuSamplers", "DiffuTestSupport"]),
         .testTarget(

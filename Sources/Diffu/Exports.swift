@@ -25,10 +25,13 @@
 @_exported import struct DiffuTokenizers.SpecialTokenIds
 @_exported import enum DiffuTokenizers.TokenizerError
 // The file's diffusion facts (`DiffuModel.diffusion`): mask id, shift rule, special ids, sampler
-// defaults and their options, and the error a bad file raises when opened.
+// defaults and their options (JSON values: the value, an object's members, the strict parser's error),
+// and the error a bad file raises when opened.
 @_exported import struct DiffuFormat.DiffusionSettings
 @_exported import struct DiffuFormat.SamplerDefaults
-@_exported import enum DiffuFormat.JSONValue
+@_exported import enum DiffuJSON.JSONValue
+@_exported import struct DiffuJSON.JSONObject
+@_exported import struct DiffuJSON.JSONSyntaxError
 @_exported import enum DiffuFormat.DiffuFormatError
 // The kernel-variant choice (`DiffuModel.open(path:kernelVariant:)`), without the rest of the kernels.
 @_exported import enum DiffuKernels.KernelVariant

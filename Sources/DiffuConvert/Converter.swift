@@ -1,4 +1,5 @@
 import DiffuFormat
+import DiffuJSON
 import DiffuKernels
 import DiffuModels
 import DiffuStorage
@@ -156,7 +157,7 @@ public enum Converter {
             guard file.size > 0 else { continue }
             guard file.size <= 256 << 20 else { throw ConvertError.unreadableFile(path: file.path, reason: "tokenizer file over 256 MB") }
             let bytes = try file.read(count: file.size, at: 0)
-            if name == "tokenizer_config.json", let template = SourceJSON.parse(bytes)?["chat_template"]?.stringValue {
+            if name == "tokenizer_config.json", let template = JSONValue.parsed(bytes)?["chat_template"]?.stringValue {
                 chatTemplate = template
             }
             blobs.append(.init(tensorName: "tokenizer/" + name, bytes: bytes))

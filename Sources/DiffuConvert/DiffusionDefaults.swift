@@ -1,5 +1,6 @@
 import DiffuFormat
 import DiffuModels
+import DiffuTokenizers
 
 /// The diffusion models whose facts the converter knows (from the papers' official code and configs;
 /// see `DIFFUSION.md` §1 and §4).
@@ -67,26 +68,6 @@ public enum KnownDiffusionModel: String, Sendable, CaseIterable {
     }
 }
 
-/// Special token ids read from the source (config.json or GGUF metadata).
-public struct SpecialTokens: Sendable, Equatable {
-    /// Beginning of sequence.
-    public var bos: Int?
-    /// End of sequence.
-    public var eos: Int?
-    /// Padding.
-    public var pad: Int?
-    /// Mask, when the source declares one (Dream's `mask_token_id`).
-    public var mask: Int?
-
-    /// Creates a set of special ids.
-    public init(bos: Int? = nil, eos: Int? = nil, pad: Int? = nil, mask: Int? = nil) {
-        self.bos = bos
-        self.eos = eos
-        self.pad = pad
-        self.mask = mask
-    }
-}
-
 /// The diffusion facts of a converted model and the name it was recognised as.
 public struct ResolvedDiffusion: Sendable, Equatable {
     /// The model this was recognised as (`DiffuGPT-S`, …), or a description of an unknown one.
@@ -102,15 +83,15 @@ public struct ResolvedDiffusion: Sendable, Equatable {
     /// - Throws: ``ConvertError/maskTokenRequired(model:)`` for an unknown model without a mask id,
     ///   ``ConvertError/tokenOutOfRange(what:id:vocabularySize:)`` for ids outside the vocabulary.
     static func resolve(known: KnownDiffusionModel?, description: String, architecture: Architecture,
-                        special: SpecialTokens, declaredShift: Bool? = nil, maskOverride: Int?,
+                        special: SpecialTokenIds, declaredShift: Bool? = nil, maskOverride: Int?,
                         vocabularySize: Int) throws -> ResolvedDiffusion {
         var settings: DiffusionSettings
         let name: String
         if let known {
             name = known.rawValue
             settings = DiffusionSettings(
-                maskTokenID: special.mask ?? known.maskTokenId, shiftLogits: declaredShift ?? known.shiftsLogits, bosTokenID: special.bos,
-                eosTokenID: special.eos, padTokenID: special.pad, samplerDefaults: known.sampler)
+                maskTokenID: special.mask.map(Int.init) ?? known.maskTokenId, shiftLogits: declaredShift ?? known.shiftsLogits, bosTokenID: special.bos.map(Int.init),
+                eosTokenID: special.eos.map(Int.init), padTokenID: special.pad.map(Int.init), samplerDefaults: known.sampler)
             if known == .diffuLLaMA {
                 // DiffuLLaMA's instruction layout (DIFFUSION.md §1, §4D).
                 settings.bosTokenID = 1
@@ -119,11 +100,11 @@ public struct ResolvedDiffusion: Sendable, Equatable {
                 settings.sepTokenID = 4936
             }
         } else {
-            guard let mask = maskOverride ?? special.mask else { throw ConvertError.maskTokenRequired(model: description) }
+            guard let mask = maskOverride ?? special.mask.map(Int.init) else { throw ConvertError.maskTokenRequired(model: description) }
             name = description
             settings = DiffusionSettings(
-                maskTokenID: mask, shiftLogits: declaredShift ?? true, bosTokenID: special.bos, eosTokenID: special.eos,
-                padTokenID: special.pad, samplerDefaults: KnownDiffusionModel.genericSampler(for: architecture))
+                maskTokenID: mask, shiftLogits: declaredShift ?? true, bosTokenID: special.bos.map(Int.init), eosTokenID: special.eos.map(Int.init),
+                padTokenID: special.pad.map(Int.init), samplerDefaults: KnownDiffusionModel.genericSampler(for: architecture))
         }
         if let maskOverride { settings.maskTokenID = maskOverride }
         let checks: [(String, Int?)] = [

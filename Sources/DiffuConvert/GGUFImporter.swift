@@ -1,5 +1,6 @@
 import DiffuGGUF
 import DiffuModels
+import DiffuTokenizers
 
 /// Imports GGUF files (llama.cpp's container): `llama`, `qwen2`, `dream` and `llada` architectures with the
 /// tensor types that have a dequantizer in their ``GGMLType/traits`` row: F32, F16, BF16, Q8_0, Q4_0, Q4_1,
@@ -142,9 +143,11 @@ public struct GGUFCheckpoint: Sendable {
         mapping.plan(&builder, configuration: configuration, unpermute: family.permutedRoPE)
         let plan = try builder.finish()
 
-        let special = SpecialTokens(
-            bos: gguf["tokenizer.ggml.bos_token_id"]?.intValue, eos: gguf["tokenizer.ggml.eos_token_id"]?.intValue,
-            pad: gguf["tokenizer.ggml.padding_token_id"]?.intValue, mask: gguf["tokenizer.ggml.mask_token_id"]?.intValue)
+        // Ids clamped to `Int32`: one that large is outside every vocabulary, which the diffusion check reports.
+        func tokenId(_ key: String) -> Int32? { gguf[key]?.intValue.map { Int32(clamping: $0) } }
+        let special = SpecialTokenIds(
+            bos: tokenId("tokenizer.ggml.bos_token_id"), eos: tokenId("tokenizer.ggml.eos_token_id"),
+            pad: tokenId("tokenizer.ggml.padding_token_id"), mask: tokenId("tokenizer.ggml.mask_token_id"))
         let known = family.knownModel
         let name = gguf["general.name"]?.stringValue.map { "\($0) " } ?? ""
         let description = "\(name)(GGUF \(architectureName), \(layers) layers, hidden \(hidden), vocab \(vocabulary))"

@@ -1,15 +1,17 @@
+import DiffuJSON
 import DiffuModels
+import DiffuTokenizers
 import Foundation
 
 /// Typed access to the fields of a `config.json`.
 struct ConfigurationReader {
-    let object: [String: SourceJSON]
+    let object: [String: JSONValue]
     let source: String
 
     func fail(_ reason: String) -> ConvertError { .invalidConfiguration(source: source, reason: reason) }
 
     /// The first of `keys` that is present and not null.
-    func value(_ keys: [String]) -> (key: String, value: SourceJSON)? {
+    func value(_ keys: [String]) -> (key: String, value: JSONValue)? {
         for key in keys { if let value = object[key], !value.isNull { return (key, value) } }
         return nil
     }
@@ -47,11 +49,12 @@ struct ConfigurationReader {
     /// A string field, if present.
     func string(_ key: String) -> String? { object[key]?.stringValue }
 
-    /// A token id field (a non-negative integer, or the first of a list as `eos_token_id` may be).
-    func tokenId(_ key: String) -> Int? {
+    /// A token id field (a non-negative integer, or the first of a list as `eos_token_id` may be), clamped
+    /// to `Int32` (an id that large is outside every vocabulary, which the diffusion check reports).
+    func tokenId(_ key: String) -> Int32? {
         guard let value = object[key] else { return nil }
-        if let id = value.intValue, id >= 0 { return id }
-        if let first = value.arrayValue?.first?.intValue, first >= 0 { return first }
+        if let id = value.intValue, id >= 0 { return Int32(clamping: id) }
+        if let first = value.arrayValue?.first?.intValue, first >= 0 { return Int32(clamping: first) }
         return nil
     }
 }
@@ -81,7 +84,7 @@ public struct HuggingFaceCheckpoint: Sendable {
     /// The directory.
     public let directory: String
     /// The parsed `config.json` object.
-    public let configuration: [String: SourceJSON]
+    public let configuration: [String: JSONValue]
     /// Every tensor of every weights file, by name.
     public let tensors: [String: SourceTensor]
     /// The weights files (config and tokenizer files are listed separately by the importer).
@@ -101,7 +104,7 @@ public struct HuggingFaceCheckpoint: Sendable {
         guard FileManager.default.fileExists(atPath: configPath) else { throw ConvertError.unrecognizedSource(path: directory) }
         let configFile = try SourceFile(path: configPath)
         guard configFile.size <= 16 << 20 else { throw ConvertError.invalidConfiguration(source: "config.json", reason: "larger than 16 MB") }
-        guard let configObject = SourceJSON.parse(try configFile.read(count: configFile.size, at: 0))?.objectValue else {
+        guard let configObject = JSONValue.parsed(try configFile.read(count: configFile.size, at: 0))?.objectValue else {
             throw ConvertError.invalidConfiguration(source: "config.json", reason: "not a JSON object")
         }
 
@@ -111,7 +114,7 @@ public struct HuggingFaceCheckpoint: Sendable {
         if FileManager.default.fileExists(atPath: indexPath) {
             let indexFile = try SourceFile(path: indexPath)
             let indexName = "model.safetensors.index.json"
-            guard indexFile.size <= 64 << 20, let index = SourceJSON.parse(try indexFile.read(count: indexFile.size, at: 0)),
+            guard indexFile.size <= 64 << 20, let index = JSONValue.parsed(try indexFile.read(count: indexFile.size, at: 0)),
                   let weightMap = index["weight_map"]?.objectValue else {
                 throw ConvertError.invalidShardIndex(file: indexName, reason: "no weight_map object")
             }
@@ -176,14 +179,14 @@ public struct ImportedModel: Sendable {
     /// A short description of the source model (for messages and for unknown models' metadata).
     public var modelDescription: String
     /// Special token ids declared by the source.
-    public var specialTokens: SpecialTokens
+    public var specialTokens: SpecialTokenIds
     /// The shift rule the source declares (GGUF `diffusion.shift_logits`, config.json `shift_logits`), if it declares one; it wins
     /// over the known model's rule.
     public var declaredShift: Bool?
 
     /// Creates an imported model.
     public init(configuration: ModelConfiguration, tensors: [PlannedTensor], knownModel: KnownDiffusionModel?,
-                modelDescription: String, specialTokens: SpecialTokens, declaredShift: Bool? = nil) {
+                modelDescription: String, specialTokens: SpecialTokenIds, declaredShift: Bool? = nil) {
         self.configuration = configuration
         self.tensors = tensors
         self.knownModel = knownModel
@@ -199,12 +202,12 @@ public enum HuggingFaceImporter {
     ///
     /// - Throws: ``ConvertError/unsupportedArchitecture(_:)``, ``ConvertError/invalidConfiguration(source:reason:)``,
     ///   ``ConvertError/missingTensors(_:)``, ``ConvertError/unknownTensors(_:)``, ``ConvertError/shapeMismatch(tensor:expected:actual:)``.
-    public static func sanitize(configuration object: [String: SourceJSON], tensors: [String: SourceTensor]) throws -> ImportedModel {
+    public static func sanitize(configuration object: [String: JSONValue], tensors: [String: SourceTensor]) throws -> ImportedModel {
         let reader = ConfigurationReader(object: object, source: "config.json")
         let modelType = reader.string("model_type")?.lowercased() ?? ""
         let architectures = object["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let special = SpecialTokens(bos: reader.tokenId("bos_token_id"), eos: reader.tokenId("eos_token_id"),
-                                    pad: reader.tokenId("pad_token_id"), mask: reader.tokenId("mask_token_id"))
+        let special = SpecialTokenIds(bos: reader.tokenId("bos_token_id"), eos: reader.tokenId("eos_token_id"),
+                                      pad: reader.tokenId("pad_token_id"), mask: reader.tokenId("mask_token_id"))
         let nameHint = (reader.string("_name_or_path") ?? "").lowercased()
         var imported = try sanitizeFamily(reader, modelType: modelType, architectures: architectures, tensors: tensors,
                                           special: special, nameHint: nameHint)
@@ -216,7 +219,7 @@ public enum HuggingFaceImporter {
 
     /// Dispatches on `model_type` / `architectures` to the family's planner.
     static func sanitizeFamily(_ reader: ConfigurationReader, modelType: String, architectures: [String],
-                               tensors: [String: SourceTensor], special: SpecialTokens, nameHint: String) throws -> ImportedModel {
+                               tensors: [String: SourceTensor], special: SpecialTokenIds, nameHint: String) throws -> ImportedModel {
         switch modelType {
         case "gpt2":
             return try sanitizeGPT2(reader, tensors: tensors, special: special, nameHint: nameHint)
@@ -259,7 +262,7 @@ public enum HuggingFaceImporter {
         return (result, wrapper)
     }
 
-    static func sanitizeGPT2(_ reader: ConfigurationReader, tensors: [String: SourceTensor], special: SpecialTokens,
+    static func sanitizeGPT2(_ reader: ConfigurationReader, tensors: [String: SourceTensor], special: SpecialTokenIds,
                              nameHint: String) throws -> ImportedModel {
         let (names, wrapper) = try normalizeGPT2(tensors)
         let hidden = try reader.positiveInteger("n_embd", "hidden_size")
@@ -344,7 +347,7 @@ public enum HuggingFaceImporter {
     // MARK: LLaMA / Qwen2 / Dream
 
     static func sanitizeRoPEModel(_ reader: ConfigurationReader, architecture: Architecture, tensors: [String: SourceTensor],
-                                  special: SpecialTokens, nameHint: String, isDream: Bool) throws -> ImportedModel {
+                                  special: SpecialTokenIds, nameHint: String, isDream: Bool) throws -> ImportedModel {
         let hidden = try reader.positiveInteger("hidden_size")
         let layers = try reader.positiveInteger("num_hidden_layers")
         let heads = try reader.positiveInteger("num_attention_heads")

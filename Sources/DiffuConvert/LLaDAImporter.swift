@@ -1,4 +1,5 @@
 import DiffuModels
+import DiffuTokenizers
 
 /// LLaDA (GSAI-ML/LLaDA-8B-Base / -Instruct, `LLaDAModelLM`, `model_type` `llada`): the mathematics of
 /// LLaMA (RMSNorm, rotary positions in the half-split `rotate_half` layout, SwiGLU, bidirectional
@@ -23,7 +24,7 @@ import DiffuModels
 /// scaling, block groups — are refused by name rather than run wrongly.
 extension HuggingFaceImporter {
     static func sanitizeLLaDA(_ reader: ConfigurationReader, tensors: [String: SourceTensor],
-                              special: SpecialTokens) throws -> ImportedModel {
+                              special: SpecialTokenIds) throws -> ImportedModel {
         try checkLLaDAOptions(reader)
         let hidden = try reader.positiveInteger("d_model")
         let layers = try reader.positiveInteger("n_layers")

@@ -1,3 +1,4 @@
+import DiffuJSON
 import Foundation
 
 /// A parsed `.safetensors` file: its tensor directory, validated against the file's size. No tensor
@@ -46,7 +47,7 @@ public struct SafetensorsFile: Sendable {
     /// Parses a header already read from `file`.
     static func parse(header: [UInt8], file: SourceFile, displayName name: String) throws -> SafetensorsFile {
         func bad(_ reason: String) -> ConvertError { .invalidSafetensorsHeader(file: name, reason: reason) }
-        guard let json = SourceJSON.parse(header) else { throw bad("the header is not valid JSON") }
+        guard let json = JSONValue.parsed(header) else { throw bad("the header is not valid JSON") }
         guard let object = json.objectValue else { throw bad("the header is not a JSON object") }
         let dataStart = 8 + header.count
         let dataSize = file.size - dataStart
@@ -119,7 +120,7 @@ public struct SafetensorsFile: Sendable {
     }
 
     /// The integers of a JSON array; `nil` if it is not an array of whole numbers.
-    static func integers(_ value: SourceJSON?) -> [Int]? {
+    static func integers(_ value: JSONValue?) -> [Int]? {
         guard let values = value?.arrayValue else { return nil }
         var result: [Int] = []
         for element in values {

@@ -1,3 +1,7 @@
+// The metadata names `JSONValue` (the model hyperparameters, sampler options, extra fields): users of
+// DiffuFormat see it without importing DiffuJSON.
+@_exported import DiffuJSON
+
 /// The metadata block of a `.diffu` file (zstd-compressed JSON; see `formats/diffu-v1.md`).
 ///
 /// JSON keys are snake_case; optional fields are omitted when `nil`.

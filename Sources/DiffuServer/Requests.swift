@@ -171,7 +171,7 @@ public struct RequestParser: Sendable {
         guard let value = fields.object["stream_options"], value != .null else { return false }
         guard stream else { throw .invalid("'stream_options' needs 'stream': true", param: "stream_options", code: "invalid_value") }
         guard case .object(let options) = value else { throw .wrongType("stream_options", expected: "an object") }
-        let nested = Fields(object: options, prefix: "stream_options.")
+        let nested = Fields(object: options.dictionary, prefix: "stream_options.")
         for key in options.keys where key != "include_usage" {
             throw .invalid("unrecognized request argument 'stream_options.\(key)'", param: "stream_options.\(key)", code: "unknown_parameter")
         }
@@ -221,7 +221,7 @@ public struct RequestParser: Sendable {
         for (index, item) in items.enumerated() {
             let param = "messages[\(index)]"
             guard case .object(let object) = item else { throw .wrongType(param, expected: "an object") }
-            let message = Fields(object: object, prefix: param + ".")
+            let message = Fields(object: object.dictionary, prefix: param + ".")
             guard var role = try message.string("role") else {
                 throw .invalid("'\(param).role' is required", param: param + ".role", code: "missing_required_parameter")
             }
@@ -273,7 +273,7 @@ struct Fields {
             throw .invalid("the request body is not valid JSON", code: "invalid_json")
         }
         guard case .object(let object) = value else { throw .invalid("the request body must be a JSON object", code: "invalid_json") }
-        self.init(object: object)
+        self.init(object: object.dictionary)
     }
 
     /// A string member, `nil` when absent or null.

@@ -1,3 +1,5 @@
+import DiffuJSON
+
 /// Settings from `tokenizer_config.json` and `special_tokens_map.json`.
 struct HuggingFaceConfiguration {
     var tokenizerClass: String?
@@ -18,7 +20,7 @@ struct HuggingFaceConfiguration {
         // special_tokens_map.json first, tokenizer_config.json overrides (transformers' precedence).
         for (bytes, file) in [(specialTokensMap, "special_tokens_map.json"), (tokenizerConfig, "tokenizer_config.json")] {
             guard let bytes else { continue }
-            let json = try JSONParser.parse(bytes, file: file)
+            let json = try JSONValue.parse(bytes, file: file)
             guard json.members != nil else { throw .invalidValue(file: file, key: "(root)", reason: "not an object") }
             func tokenString(_ key: String) -> String?? {
                 guard let value = json[key] else { return nil }  // absent: keep earlier
@@ -89,12 +91,12 @@ enum HuggingFaceLoader {
     // MARK: tokenizer.json
 
     static func loadTokenizerJSON(_ bytes: [UInt8], configuration: HuggingFaceConfiguration, file: String = "tokenizer.json") throws(TokenizerError) -> TokenizerDefinition {
-        let json = try JSONParser.parse(bytes, file: file)
+        let json = try JSONValue.parse(bytes, file: file)
         guard let model = json["model"], model.members != nil else { throw .missingKey(file: file, key: "model") }
         // GPT-2's hub file has no "type" in its model: BPE is inferred from the merges, as HF does.
         let modelType = model["type"]?.stringValue ?? (model["merges"] != nil ? "BPE" : "unknown")
         guard modelType == "BPE" else { throw .unsupported(file: file, feature: "model type '\(modelType)' (only BPE)") }
-        if let dropout = model["dropout"], !dropout.isNull, dropout.numberValue != 0 {
+        if let dropout = model["dropout"], !dropout.isNull, dropout.doubleValue != 0 {
             throw .unsupported(file: file, feature: "BPE dropout")
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
@@ -104,12 +106,12 @@ enum HuggingFaceLoader {
         var entries: [(String, Int)] = []
         entries.reserveCapacity(vocabMembers.count)
         for (token, value) in vocabMembers {
-            guard let id = value.integer else { throw .invalidValue(file: file, key: "model.vocab", reason: "id of '\(token)' is not an integer") }
+            guard let id = value.wholeNumber else { throw .invalidValue(file: file, key: "model.vocab", reason: "id of '\(token)' is not an integer") }
             entries.append((token, id))
         }
         var addedTokens: [AddedToken] = []
         for entry in json["added_tokens"]?.arrayValue ?? [] {
-            guard let id = entry["id"]?.integer, let content = entry["content"]?.stringValue else {
+            guard let id = entry["id"]?.wholeNumber, let content = entry["content"]?.stringValue else {
                 throw .invalidValue(file: file, key: "added_tokens", reason: "entry lacks id or content")
             }
             entries.append((content, id))
@@ -269,15 +271,15 @@ enum HuggingFaceLoader {
                 guard let name = item["SpecialToken"]?["id"]?.stringValue else {
                     throw .invalidValue(file: file, key: "post_processor.single", reason: "unknown item")
                 }
-                let ids = value["special_tokens"]?[name]?["ids"]?.arrayValue?.compactMap { $0.integer.map { Int32(clamping: $0) } }
+                let ids = value["special_tokens"]?[name]?["ids"]?.arrayValue?.compactMap { $0.wholeNumber.map { Int32(clamping: $0) } }
                     ?? tokenIds[name].map { [$0] } ?? []
                 if seenSequence { definition.suffixIds += ids } else { definition.prefixIds += ids }
                 if !seenSequence, ids.count == 1, definition.specialTokens.bos == nil { definition.specialTokens.bos = ids[0] }
                 if seenSequence, ids.count == 1, definition.specialTokens.eos == nil { definition.specialTokens.eos = ids[0] }
             }
         case "RobertaProcessing", "BertProcessing":
-            if let cls = value["cls"]?.arrayValue, cls.count == 2, let id = cls[1].integer { definition.prefixIds.append(Int32(clamping: id)) }
-            if let sep = value["sep"]?.arrayValue, sep.count == 2, let id = sep[1].integer { definition.suffixIds.append(Int32(clamping: id)) }
+            if let cls = value["cls"]?.arrayValue, cls.count == 2, let id = cls[1].wholeNumber { definition.prefixIds.append(Int32(clamping: id)) }
+            if let sep = value["sep"]?.arrayValue, sep.count == 2, let id = sep[1].wholeNumber { definition.suffixIds.append(Int32(clamping: id)) }
         default:
             throw .unsupported(file: file, feature: "post-processor '\(type)'")
         }
@@ -286,12 +288,12 @@ enum HuggingFaceLoader {
     // MARK: vocab.json + merges.txt
 
     static func loadVocabAndMerges(vocab: [UInt8], merges: [UInt8], configuration: HuggingFaceConfiguration) throws(TokenizerError) -> TokenizerDefinition {
-        let json = try JSONParser.parse(vocab, file: "vocab.json")
+        let json = try JSONValue.parse(vocab, file: "vocab.json")
         guard let members = json.members else { throw .invalidValue(file: "vocab.json", key: "(root)", reason: "not an object") }
         var entries: [(String, Int)] = []
         entries.reserveCapacity(members.count + configuration.addedTokenSpellings.count)
         for (token, value) in members {
-            guard let id = value.integer else { throw .invalidValue(file: "vocab.json", key: token, reason: "id is not an integer") }
+            guard let id = value.wholeNumber else { throw .invalidValue(file: "vocab.json", key: token, reason: "id is not an integer") }
             entries.append((token, id))
         }
         entries += configuration.addedTokenSpellings
@@ -370,8 +372,8 @@ struct DecoderPlan {
             break  // joining is what decoding does anyway
         case "Strip":
             guard value["content"]?.stringValue == " " else { throw .unsupported(file: file, feature: "Strip decoder of a character other than space") }
-            stripLeading += value["start"]?.integer ?? 0
-            stripTrailing += value["stop"]?.integer ?? 0
+            stripLeading += value["start"]?.wholeNumber ?? 0
+            stripTrailing += value["stop"]?.wholeNumber ?? 0
         case "Metaspace":
             let replacement = Array((value["replacement"]?.stringValue ?? "\u{2581}").utf8)
             steps.append(.metaspace(replacement: replacement))

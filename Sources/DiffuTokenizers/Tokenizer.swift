@@ -1,6 +1,7 @@
 import Foundation
 
-/// Ids of the tokens with a role, where the source names them.
+/// Ids of the tokens with a role, where the source names them: the tokenizer's (bos, eos, unk, pad) and
+/// the converter's reading of a checkpoint (bos, eos, pad, and the mask a diffusion model declares).
 public struct SpecialTokenIds: Sendable, Equatable {
     /// Beginning of sequence.
     public var bos: Int32?
@@ -10,13 +11,16 @@ public struct SpecialTokenIds: Sendable, Equatable {
     public var unk: Int32?
     /// Padding.
     public var pad: Int32?
+    /// Mask, when the source declares one (Dream's `mask_token_id`, GGUF `tokenizer.ggml.mask_token_id`).
+    public var mask: Int32?
 
     /// Creates a set of special-token ids.
-    public init(bos: Int32? = nil, eos: Int32? = nil, unk: Int32? = nil, pad: Int32? = nil) {
+    public init(bos: Int32? = nil, eos: Int32? = nil, unk: Int32? = nil, pad: Int32? = nil, mask: Int32? = nil) {
         self.bos = bos
         self.eos = eos
         self.unk = unk
         self.pad = pad
+        self.mask = mask
     }
 }
 

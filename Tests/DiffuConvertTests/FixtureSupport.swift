@@ -1,3 +1,4 @@
+import DiffuJSON
 import DiffuTestSupport
 import Foundation
 import Testing
@@ -17,11 +18,11 @@ enum Fixtures {
 
 /// A canonical f32 dump: `<stem>.json` (`tensors`: name, shape, offset in bytes) + `<stem>.bin`.
 struct ExpectedTensors {
-    let json: SourceJSON
+    let json: JSONValue
     var tensors: [String: (shape: [Int], values: [Float])] = [:]
 
     init(topic: String, json jsonName: String, bin binName: String) throws {
-        let json = try #require(SourceJSON.parse(try Fixtures.bytes(topic, jsonName)), "\(jsonName) is not JSON")
+        let json = try #require(JSONValue.parsed(try Fixtures.bytes(topic, jsonName)), "\(jsonName) is not JSON")
         self.json = json
         let blob = try Fixtures.bytes(topic, binName)
         for entry in json["tensors"]?.arrayValue ?? [] {

@@ -1,7 +1,8 @@
+import DiffuFormat
 import DiffuModels
 import DiffuStorage
-import DiffuFormat
 import DiffuTestSupport
+import DiffuTokenizers
 import Foundation
 import Testing
 @testable import DiffuConvert
@@ -279,20 +280,20 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
 
     @Test func knownModelsGetTheirDiffusionFacts() throws {
         // DiffuGPT wrapper at DiffuGPT-S's shape is recognised without --mask-id; a plain GPT-2 is not.
-        let special = SpecialTokens(bos: 50256, eos: 50256)
+        let special = SpecialTokenIds(bos: 50256, eos: 50256)
         let small = try ResolvedDiffusion.resolve(known: .diffuGPTSmall, description: "", architecture: .gpt2, special: special, maskOverride: nil, vocabularySize: 50257).settings
         #expect(small.maskTokenID == 10541 && small.shiftLogits && small.samplerDefaults?.temperature == 0.95 && small.samplerDefaults?.generationLength == 512)
         let medium = try ResolvedDiffusion.resolve(known: .diffuGPTMedium, description: "", architecture: .gpt2, special: special, maskOverride: nil, vocabularySize: 50258).settings
         #expect(medium.maskTokenID == 50257 && medium.samplerDefaults?.generationLength == 1024)
-        let llama = try ResolvedDiffusion.resolve(known: .diffuLLaMA, description: "", architecture: .llama, special: SpecialTokens(), maskOverride: nil, vocabularySize: 32000).settings
+        let llama = try ResolvedDiffusion.resolve(known: .diffuLLaMA, description: "", architecture: .llama, special: SpecialTokenIds(), maskOverride: nil, vocabularySize: 32000).settings
         #expect(llama.maskTokenID == 811 && llama.bosTokenID == 1 && llama.eosTokenID == 2 && llama.padTokenID == 30399 && llama.sepTokenID == 4936)
         #expect(llama.samplerDefaults == SamplerDefaults(sampler: "random-keep", steps: 64, temperature: 0.9, topP: 0.9, generationLength: 2048))
-        let dream = try ResolvedDiffusion.resolve(known: .dream, description: "", architecture: .qwen2, special: SpecialTokens(eos: 151643, pad: 151643), maskOverride: nil, vocabularySize: 152064).settings
+        let dream = try ResolvedDiffusion.resolve(known: .dream, description: "", architecture: .qwen2, special: SpecialTokenIds(eos: 151643, pad: 151643), maskOverride: nil, vocabularySize: 152064).settings
         #expect(dream.maskTokenID == 151666 && dream.padTokenID == 151643)
-        let overridden = try ResolvedDiffusion.resolve(known: .dream, description: "", architecture: .qwen2, special: SpecialTokens(), maskOverride: 12, vocabularySize: 152064).settings
+        let overridden = try ResolvedDiffusion.resolve(known: .dream, description: "", architecture: .qwen2, special: SpecialTokenIds(), maskOverride: 12, vocabularySize: 152064).settings
         #expect(overridden.maskTokenID == 12)
         #expect(throws: ConvertError.maskTokenRequired(model: "x")) {
-            _ = try ResolvedDiffusion.resolve(known: nil, description: "x", architecture: .gpt2, special: SpecialTokens(), maskOverride: nil, vocabularySize: 10)
+            _ = try ResolvedDiffusion.resolve(known: nil, description: "x", architecture: .gpt2, special: SpecialTokenIds(), maskOverride: nil, vocabularySize: 10)
         }
         // The GPT-2 recognizer by checkpoint name.
         var plain = SyntheticCheckpoint.gpt2(wrapper: false)

@@ -1,7 +1,9 @@
 import DiffuFormat
 import DiffuGGUF
+import DiffuJSON
 import DiffuModels
 import DiffuTestSupport
+import DiffuTokenizers
 import Foundation
 import Testing
 @testable import DiffuConvert
@@ -152,7 +154,7 @@ extension SyntheticCheckpoint {
     @Test func hostileFieldValuesNeverTrap() throws {
         let directory = Fixtures.path("models", "llada_gqa_bf16")
         let checkpoint = try HuggingFaceCheckpoint.open(directory: directory)
-        let values: [SourceJSON] = [.null, .bool(true), .string("x"), .array([]), .object([:]),
+        let values: [JSONValue] = [.null, .bool(true), .string("x"), .array([]), .object([:]),
                                     .integer(-1), .integer(0), .integer(1), .number(0.5), .number(1e300), .integer(1 << 40), .integer(Int.max)]
         var outcomes = 0
         for key in checkpoint.configuration.keys.sorted() {
@@ -232,10 +234,10 @@ extension SyntheticCheckpoint {
 
     /// The declared shift wins over the known model's rule, and a malformed flag is a typed error.
     @Test func declaredShiftAndMalformedShiftFlag() throws {
-        let declared = try ResolvedDiffusion.resolve(known: .llada, description: "", architecture: .llama, special: SpecialTokens(mask: 3),
+        let declared = try ResolvedDiffusion.resolve(known: .llada, description: "", architecture: .llama, special: SpecialTokenIds(mask: 3),
                                                      declaredShift: true, maskOverride: nil, vocabularySize: 10)
         #expect(declared.settings.shiftLogits)
-        let unknown = try ResolvedDiffusion.resolve(known: nil, description: "x", architecture: .llama, special: SpecialTokens(),
+        let unknown = try ResolvedDiffusion.resolve(known: nil, description: "x", architecture: .llama, special: SpecialTokenIds(),
                                                     declaredShift: false, maskOverride: 3, vocabularySize: 10)
         #expect(!unknown.settings.shiftLogits)
         let directory = try TemporaryDirectory()

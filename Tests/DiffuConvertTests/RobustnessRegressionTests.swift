@@ -1,4 +1,5 @@
 import DiffuGGUF
+import DiffuJSON
 import DiffuModels
 import DiffuTestSupport
 import Foundation
@@ -81,7 +82,7 @@ import Testing
         #expect(inputs.count >= 4)
         for (name, bytes) in inputs {
             let tensors = tensorSets[Int(bytes[0]) % tensorSets.count]
-            guard let object = SourceJSON.parse(Array(bytes.dropFirst()))?.objectValue else { continue }
+            guard let object = JSONValue.parsed(Array(bytes.dropFirst()))?.objectValue else { continue }
             do {
                 _ = try HuggingFaceImporter.sanitize(configuration: object, tensors: tensors)
                 Issue.record("\(name): a regression input was accepted")

@@ -1,8 +1,9 @@
 // libFuzzer target: config.json handling. The first input byte picks a fixture's real tensors (GPT-2,
-// sharded LLaMA, Qwen2, LLaDA); the rest is config.json, parsed with SourceJSON and planned with
+// sharded LLaMA, Qwen2, LLaDA); the rest is config.json, parsed with JSONValue and planned with
 // HuggingFaceImporter.sanitize (hyperparameters, size arithmetic, tensor plan).
 // Built and run by tools/fuzz/run_all.sh. Any input must give a value or a ConvertError, never a trap.
 import DiffuConvert
+import DiffuJSON
 import Foundation
 
 private let tensorSets: [[String: SourceTensor]] = {
@@ -20,7 +21,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size > 0 else { return 0 }
     let tensors = tensorSets[Int(data[0]) % tensorSets.count]
     let json = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    guard let object = SourceJSON.parse(json)?.objectValue else { return 0 }
+    guard let object = (try? JSONValue.parse(json))?.objectValue else { return 0 }
     consume(try? HuggingFaceImporter.sanitize(configuration: object, tensors: tensors))
     return 0
 }

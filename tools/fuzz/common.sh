@@ -52,17 +52,18 @@ build_c_module() {
 build_libraries() {
     mkdir -p "$lib"
     build_c_module CDiffuSystem
+    build_module DiffuJSON
     build_module DiffuStorage
-    build_module DiffuFormat DiffuStorage
+    build_module DiffuFormat DiffuStorage DiffuJSON
     build_module DiffuGGUF DiffuStorage
-    build_module DiffuTokenizers DiffuGGUF
+    build_module DiffuTokenizers DiffuGGUF DiffuJSON
     build_module DiffuAVX2Intrinsics
     build_module DiffuKernelsAVX2 DiffuStorage DiffuAVX2Intrinsics
     build_module DiffuAVX512Intrinsics
     build_module DiffuKernelsAVX512 DiffuStorage DiffuAVX512Intrinsics
     build_module DiffuKernels DiffuStorage DiffuKernelsAVX2 DiffuKernelsAVX512 CDiffuSystem
     build_module DiffuModels DiffuKernels DiffuStorage
-    build_module DiffuConvert DiffuFormat DiffuStorage DiffuGGUF DiffuKernels DiffuModels DiffuTokenizers
+    build_module DiffuConvert DiffuFormat DiffuJSON DiffuStorage DiffuGGUF DiffuKernels DiffuModels DiffuTokenizers
 }
 
 # build_target NAME SOURCE…: links tools/fuzz/SOURCE… against every library into .build-fuzz/NAME/NAME-fuzz.
@@ -81,6 +82,6 @@ build_target() {
         "${files[@]}" \
         "$lib/libDiffuConvert.a" "$lib/libDiffuModels.a" "$lib/libDiffuKernels.a" "$lib/libDiffuKernelsAVX512.a" \
         "$lib/libDiffuAVX512Intrinsics.a" "$lib/libDiffuKernelsAVX2.a" "$lib/libDiffuAVX2Intrinsics.a" "$lib/libCDiffuSystem.a" "$lib/libDiffuTokenizers.a" \
-        "$lib/libDiffuGGUF.a" "$lib/libDiffuFormat.a" "$lib/libDiffuStorage.a" \
+        "$lib/libDiffuGGUF.a" "$lib/libDiffuFormat.a" "$lib/libDiffuJSON.a" "$lib/libDiffuStorage.a" \
         -lzstd -o "$binary" 2>&1 | { grep -v "Cannot export local symbol" || true; }
 }

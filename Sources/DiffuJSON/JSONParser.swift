@@ -1,43 +1,13 @@
-/// A parsed JSON value. Objects keep their members in file order (vocabularies are large objects whose
-/// order does not matter; small objects are searched linearly).
-enum JSONValue: Sendable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([(key: String, value: JSONValue)])
-
-    /// The member named `key` of an object (the last one if repeated, as most JSON readers do).
-    subscript(key: String) -> JSONValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.last(where: { $0.key == key })?.value
-    }
-
-    var stringValue: String? { if case .string(let value) = self { return value }; return nil }
-    var boolValue: Bool? { if case .bool(let value) = self { return value }; return nil }
-    var arrayValue: [JSONValue]? { if case .array(let value) = self { return value }; return nil }
-    var members: [(key: String, value: JSONValue)]? { if case .object(let value) = self { return value }; return nil }
-    var isNull: Bool { if case .null = self { return true }; return false }
-    /// The number as an exact integer, if it is one.
-    var integer: Int? {
-        guard case .number(let value) = self, value.rounded() == value, abs(value) < 9.0e15 else { return nil }
-        return Int(value)
-    }
-    var numberValue: Double? { if case .number(let value) = self { return value }; return nil }
-}
-
 /// A strict JSON (RFC 8259) parser over UTF-8 bytes. Nesting depth is capped so hostile input cannot
 /// exhaust the stack.
 struct JSONParser {
     private let bytes: [UInt8]
-    private let file: String
     private var offset = 0
-    private static let maximumDepth = 256
+    private static let maximumDepth = JSONSyntaxError.maximumDepth
 
     /// Parses one JSON document.
-    static func parse(_ bytes: [UInt8], file: String) throws(TokenizerError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes, file: file)
+    static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
         // Skip a UTF-8 byte order mark.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.offset = 3 }
         let value = try parser.parseValue(depth: 0)
@@ -46,13 +16,12 @@ struct JSONParser {
         return value
     }
 
-    private init(bytes: [UInt8], file: String) {
+    private init(bytes: [UInt8]) {
         self.bytes = bytes
-        self.file = file
     }
 
-    private func failure(_ reason: String) -> TokenizerError {
-        .malformedJSON(file: file, offset: offset, reason: reason)
+    private func failure(_ reason: String) -> JSONSyntaxError {
+        JSONSyntaxError(offset: offset, reason: reason)
     }
 
     private mutating func skipWhitespace() {
@@ -64,7 +33,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func expect(_ literal: StaticString, _ value: JSONValue) throws(TokenizerError) -> JSONValue {
+    private mutating func expect(_ literal: StaticString, _ value: JSONValue) throws(JSONSyntaxError) -> JSONValue {
         let count = literal.utf8CodeUnitCount
         guard offset + count <= bytes.count else { throw failure("truncated literal") }
         let matches = literal.withUTF8Buffer { literalBytes in
@@ -75,16 +44,16 @@ struct JSONParser {
         return value
     }
 
-    private mutating func parseValue(depth: Int) throws(TokenizerError) -> JSONValue {
+    private mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         guard depth < Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth)") }
         skipWhitespace()
         guard offset < bytes.count else { throw failure("unexpected end of input") }
         switch bytes[offset] {
         case UInt8(ascii: "{"):
             offset += 1
-            var members: [(key: String, value: JSONValue)] = []
+            var members: [JSONObject.Element] = []
             skipWhitespace()
-            if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(JSONObject(members)) }
             while true {
                 skipWhitespace()
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw failure("expected a string key") }
@@ -92,11 +61,11 @@ struct JSONParser {
                 skipWhitespace()
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw failure("expected ':'") }
                 offset += 1
-                members.append((key, try parseValue(depth: depth + 1)))
+                members.append((key: key, value: try parseValue(depth: depth + 1)))
                 skipWhitespace()
                 guard offset < bytes.count else { throw failure("unterminated object") }
                 if bytes[offset] == UInt8(ascii: ",") { offset += 1; continue }
-                if bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
+                if bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(JSONObject(members)) }
                 throw failure("expected ',' or '}'")
             }
         case UInt8(ascii: "["):
@@ -122,29 +91,47 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseNumber() throws(TokenizerError) -> JSONValue {
+    private mutating func parseNumber() throws(JSONSyntaxError) -> JSONValue {
         let start = offset
         func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
         if offset < bytes.count, bytes[offset] == UInt8(ascii: "-") { offset += 1 }
         guard offset < bytes.count, isDigit(bytes[offset]) else { throw failure("invalid value") }
         while offset < bytes.count, isDigit(bytes[offset]) { offset += 1 }
+        var hasFraction = false
+        var hasExponent = false
         if offset < bytes.count, bytes[offset] == UInt8(ascii: ".") {
+            hasFraction = true
             offset += 1
             guard offset < bytes.count, isDigit(bytes[offset]) else { throw failure("invalid fraction") }
             while offset < bytes.count, isDigit(bytes[offset]) { offset += 1 }
         }
         if offset < bytes.count, bytes[offset] == UInt8(ascii: "e") || bytes[offset] == UInt8(ascii: "E") {
+            hasExponent = true
             offset += 1
             if offset < bytes.count, bytes[offset] == UInt8(ascii: "+") || bytes[offset] == UInt8(ascii: "-") { offset += 1 }
             guard offset < bytes.count, isDigit(bytes[offset]) else { throw failure("invalid exponent") }
             while offset < bytes.count, isDigit(bytes[offset]) { offset += 1 }
+        }
+        // Without fraction or exponent, a number that fits `Int` is an integer (read from the digits).
+        if !hasFraction, !hasExponent {
+            var value = 0
+            var fits = true
+            let negative = bytes[start] == UInt8(ascii: "-")
+            for byte in bytes[(negative ? start + 1 : start)..<offset] {
+                let digit = Int(byte - 0x30)
+                let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+                let (sum, sumOverflow) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+                if overflow || sumOverflow { fits = false; break }
+                value = sum
+            }
+            if fits { return .integer(value) }
         }
         let text = String(decoding: bytes[start..<offset], as: UTF8.self)
         guard let value = Double(text) else { throw failure("invalid number") }
         return .number(value)
     }
 
-    private mutating func parseHex4() throws(TokenizerError) -> UInt32 {
+    private mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {
         guard offset + 4 <= bytes.count else { throw failure("truncated \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
@@ -164,7 +151,7 @@ struct JSONParser {
 
     /// Parses a string starting at its opening quote. Raw bytes are validated as UTF-8; a lone surrogate
     /// escape becomes U+FFFD (JSON allows it, Swift strings cannot hold it).
-    private mutating func parseString() throws(TokenizerError) -> String {
+    private mutating func parseString() throws(JSONSyntaxError) -> String {
         offset += 1
         let start = offset
         // Fast path: no escapes.
