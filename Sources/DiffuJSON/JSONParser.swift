@@ -96,6 +96,10 @@ struct JSONParser {
         func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
         if offset < bytes.count, bytes[offset] == UInt8(ascii: "-") { offset += 1 }
         guard offset < bytes.count, isDigit(bytes[offset]) else { throw failure("invalid value") }
+        // RFC 8259: an integer part is 0 or starts with 1-9 (`01` is not a number).
+        if bytes[offset] == UInt8(ascii: "0"), offset + 1 < bytes.count, isDigit(bytes[offset + 1]) {
+            throw failure("leading zero in a number")
+        }
         while offset < bytes.count, isDigit(bytes[offset]) { offset += 1 }
         var hasFraction = false
         var hasExponent = false

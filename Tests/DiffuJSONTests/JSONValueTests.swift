@@ -38,6 +38,9 @@ import Testing
         #expect(throws: JSONSyntaxError(offset: 5, reason: "trailing characters")) { try Self.parse("true x") }
         #expect(throws: JSONSyntaxError(offset: 1, reason: "unknown literal")) { try Self.parse(" nul!") }
         #expect(throws: JSONSyntaxError(offset: 2, reason: "invalid fraction")) { try Self.parse("1.") }
+        #expect(throws: JSONSyntaxError(offset: 0, reason: "leading zero in a number")) { try Self.parse("01") }
+        #expect(throws: JSONSyntaxError(offset: 2, reason: "leading zero in a number")) { try Self.parse("[-007]") }
+        #expect(throws: Never.self) { _ = try Self.parse("[0, -0, 0.5, 10, 0e3]") }
         #expect(throws: JSONSyntaxError(offset: 4, reason: "invalid UTF-8 in string")) { try JSONValue.parse([0x22, 0xFF, 0xFE, 0x22]) }
     }
 
