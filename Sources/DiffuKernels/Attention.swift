@@ -96,14 +96,14 @@ public enum Attention {
         }
         #endif
         Parallel.forEach(workers) { worker in
-            let scratch = Scratch(headDimension: g.headDimension)
-            defer { scratch.deallocate() }
-            // Interleaved assignment balances the causal triangle across workers.
-            var task = worker
-            while task < tasks {
-                attendBlock(head: task / queryBlocks, queryStart: (task % queryBlocks) * queryBlock,
-                            query, key, value, output, g, scale, scratch)
-                task += workers
+            Scratch.with(headDimension: g.headDimension) { scratch in
+                // Interleaved assignment balances the causal triangle across workers.
+                var task = worker
+                while task < tasks {
+                    attendBlock(head: task / queryBlocks, queryStart: (task % queryBlocks) * queryBlock,
+                                query, key, value, output, g, scale, scratch)
+                    task += workers
+                }
             }
         }
     }
@@ -181,17 +181,19 @@ public enum Attention {
         let rowMaximum: UnsafeMutablePointer<Float>
         let rowSum: UnsafeMutablePointer<Float>
 
-        init(headDimension: Int) {
-            keysTransposed = .allocate(capacity: headDimension * Attention.keyBlock)
-            scores = .allocate(capacity: Attention.queryBlock * Attention.keyBlock)
-            accumulators = .allocate(capacity: Attention.queryBlock * headDimension)
-            rowMaximum = .allocate(capacity: Attention.queryBlock)
-            rowSum = .allocate(capacity: Attention.queryBlock)
-        }
-
-        func deallocate() {
-            keysTransposed.deallocate(); scores.deallocate(); accumulators.deallocate()
-            rowMaximum.deallocate(); rowSum.deallocate()
+        /// Runs `body` with the five regions carved from one pooled buffer (``ScratchPool``), each
+        /// 64-byte aligned; the buffer goes back to the pool when `body` returns, so nothing is freed by hand.
+        static func with<Result>(headDimension: Int, _ body: (Scratch) -> Result) -> Result {
+            func rounded(_ count: Int) -> Int { (count + 15) & ~15 }
+            let sizes = [headDimension * Attention.keyBlock, Attention.queryBlock * Attention.keyBlock,
+                         Attention.queryBlock * headDimension, Attention.queryBlock, Attention.queryBlock].map(rounded)
+            return ScratchPool.shared.withBuffer(byteCount: sizes.reduce(0, +) * MemoryLayout<Float>.stride) { raw in
+                let base = raw.bindMemory(to: Float.self, capacity: sizes.reduce(0, +))
+                var offsets = [0]
+                for size in sizes.dropLast() { offsets.append(offsets[offsets.count - 1] + size) }
+                return body(Scratch(keysTransposed: base + offsets[0], scores: base + offsets[1], accumulators: base + offsets[2],
+                                    rowMaximum: base + offsets[3], rowSum: base + offsets[4]))
+            }
         }
     }
 

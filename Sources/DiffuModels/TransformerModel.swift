@@ -238,30 +238,37 @@ public final class TransformerModel: Sendable {
 /// that tries to use it while one is running gets ``ModelError/workspaceInUse`` instead of a data race.
 public final class ForwardWorkspace: @unchecked Sendable {
     let lock = NSLock()
-    private var storage: UnsafeMutablePointer<Float>?
-    private var capacity = 0
+    private var arena: FloatArena?
     var extendedRotaryTable: RotaryTable?
 
-    // Views into `storage` (valid after `reserve`).
-    private(set) var hidden = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var normed = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var query = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var key = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var value = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var attention = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var projected = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var feedForwardA = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var feedForwardB = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var selected = UnsafeMutablePointer<Float>(bitPattern: 64)!
-    private(set) var selectedNormed = UnsafeMutablePointer<Float>(bitPattern: 64)!
+    /// The workspace's regions, in the order of their offsets.
+    private enum Region: Int, CaseIterable {
+        case hidden, normed, query, key, value, attention, projected, feedForwardA, feedForwardB, selected, selectedNormed
+    }
+    /// Start of each region in `arena` (set by `reserve`).
+    private var offsets = [Int](repeating: 0, count: Region.allCases.count)
+
+    /// Region `region` of the arena (valid after `reserve`, until the next `reserve`).
+    @inline(__always)
+    private func view(_ region: Region) -> UnsafeMutablePointer<Float> { arena!.base + offsets[region.rawValue] }
+
+    var hidden: UnsafeMutablePointer<Float> { view(.hidden) }
+    var normed: UnsafeMutablePointer<Float> { view(.normed) }
+    var query: UnsafeMutablePointer<Float> { view(.query) }
+    var key: UnsafeMutablePointer<Float> { view(.key) }
+    var value: UnsafeMutablePointer<Float> { view(.value) }
+    var attention: UnsafeMutablePointer<Float> { view(.attention) }
+    var projected: UnsafeMutablePointer<Float> { view(.projected) }
+    var feedForwardA: UnsafeMutablePointer<Float> { view(.feedForwardA) }
+    var feedForwardB: UnsafeMutablePointer<Float> { view(.feedForwardB) }
+    var selected: UnsafeMutablePointer<Float> { view(.selected) }
+    var selectedNormed: UnsafeMutablePointer<Float> { view(.selectedNormed) }
 
     /// Creates an empty workspace; memory is allocated by the first forward pass.
     public init() {}
 
-    deinit { storage?.deallocate() }
-
     /// Floats currently allocated.
-    public var allocatedFloatCount: Int { capacity }
+    public var allocatedFloatCount: Int { arena?.count ?? 0 }
 
     /// Makes room for `tokenCount` tokens and `outputCount` output rows (sizes were validated by the model).
     func reserve(tokenCount: Int, outputCount: Int, configuration c: ModelConfiguration) {
@@ -272,20 +279,33 @@ public final class ForwardWorkspace: @unchecked Sendable {
         let keyValueCount = rounded(tokenCount * c.keyValueHeadCount * c.headDimension)
         let feedForwardCount = rounded(tokenCount * c.intermediateSize)
         let selectedCount = rounded(outputCount * c.hiddenSize)
-        let sizes = [hiddenCount, hiddenCount, queryCount, keyValueCount, keyValueCount, queryCount, hiddenCount,
-                     feedForwardCount, feedForwardCount, selectedCount, selectedCount]
-        let total = sizes.reduce(0, +)
-        if total > capacity {
-            storage?.deallocate()
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: total * MemoryLayout<Float>.stride, alignment: 64)
-            storage = raw.bindMemory(to: Float.self, capacity: total)
-            capacity = total
+        let sizes: [Region: Int] = [
+            .hidden: hiddenCount, .normed: hiddenCount, .query: queryCount, .key: keyValueCount, .value: keyValueCount,
+            .attention: queryCount, .projected: hiddenCount, .feedForwardA: feedForwardCount, .feedForwardB: feedForwardCount,
+            .selected: selectedCount, .selectedNormed: selectedCount,
+        ]
+        var total = 0
+        for region in Region.allCases {
+            offsets[region.rawValue] = total
+            total += sizes[region]!
         }
-        var cursor = storage!
-        var views: [UnsafeMutablePointer<Float>] = []
-        for size in sizes { views.append(cursor); cursor += size }
-        hidden = views[0]; normed = views[1]; query = views[2]; key = views[3]; value = views[4]
-        attention = views[5]; projected = views[6]; feedForwardA = views[7]; feedForwardB = views[8]
-        selected = views[9]; selectedNormed = views[10]
+        if total > arena?.count ?? 0 { arena = FloatArena(count: total) }
     }
+}
+
+/// One 64-byte-aligned allocation of `count` floats, freed when the owner goes (the workspace's regions
+/// are offsets into it).
+final class FloatArena {
+    /// The first float.
+    let base: UnsafeMutablePointer<Float>
+    /// Floats allocated.
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+    }
+
+    deinit { base.deallocate() }
 }
