@@ -94,43 +94,85 @@ struct RowPreparer {
         return total
     }
 
-    /// The largest value of the row and the first index holding it (NaN values are skipped, as a
-    /// `value > maximum` scan skips them); `-∞` when no value is larger than `-∞`.
-    static func maximumAndIndex(_ row: UnsafeMutablePointer<Float>, count: Int) -> (Float, Int) {
-        var lanes = SIMD8<Float>(repeating: -.infinity)
+    /// The largest value of `row` (`count` contiguous Floats); NaN values are skipped, as a `value > maximum`
+    /// scan skips them; `-∞` when no value is larger than `-∞`. Four 8-lane accumulators, so the compare-and-
+    /// select chain is four vectors wide (one accumulator leaves the loop waiting on its own latency).
+    static func maximum(_ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        var first = SIMD8<Float>(repeating: -.infinity), second = first, third = first, fourth = first
+        var index = 0
+        while index + 32 <= count {
+            let raw = UnsafeRawPointer(row + index)
+            let a = raw.loadUnaligned(as: SIMD8<Float>.self), b = raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let c = raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), d = raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+            first = first.replacing(with: a, where: first .< a)
+            second = second.replacing(with: b, where: second .< b)
+            third = third.replacing(with: c, where: third .< c)
+            fourth = fourth.replacing(with: d, where: fourth .< d)
+            index += 32
+        }
+        return finishMaximum(row, count: count, from: index, first, second, third, fourth)
+    }
+
+    /// `row[i] /= divisor` for every i (the temperature), and the largest quotient, in one pass: the
+    /// division and the maximum of ``maximum(_:count:)`` fused (the row is read and written once).
+    static func divideAndMaximum(_ row: UnsafeMutablePointer<Float>, count: Int, divisor: Float) -> Float {
+        let divisors = SIMD8<Float>(repeating: divisor)
+        var first = SIMD8<Float>(repeating: -.infinity), second = first, third = first, fourth = first
+        var index = 0
+        while index + 32 <= count {
+            let raw = UnsafeMutableRawPointer(row + index)
+            let a = raw.loadUnaligned(as: SIMD8<Float>.self) / divisors
+            let b = raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) / divisors
+            let c = raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) / divisors
+            let d = raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) / divisors
+            raw.storeBytes(of: a, as: SIMD8<Float>.self)
+            raw.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
+            raw.storeBytes(of: c, toByteOffset: 64, as: SIMD8<Float>.self)
+            raw.storeBytes(of: d, toByteOffset: 96, as: SIMD8<Float>.self)
+            first = first.replacing(with: a, where: first .< a)
+            second = second.replacing(with: b, where: second .< b)
+            third = third.replacing(with: c, where: third .< c)
+            fourth = fourth.replacing(with: d, where: fourth .< d)
+            index += 32
+        }
+        for tail in index..<count { row[tail] = row[tail] / divisor }
+        return finishMaximum(row, count: count, from: index, first, second, third, fourth)
+    }
+
+    /// Merges the four accumulators and scans `row[start..<count]` (the tail the 32-wide loop left).
+    @inline(__always)
+    private static func finishMaximum(_ row: UnsafeMutablePointer<Float>, count: Int, from start: Int,
+                                      _ first: SIMD8<Float>, _ second: SIMD8<Float>,
+                                      _ third: SIMD8<Float>, _ fourth: SIMD8<Float>) -> Float {
+        let pair = first.replacing(with: second, where: first .< second)
+        let other = third.replacing(with: fourth, where: third .< fourth)
+        var maximum = pair.replacing(with: other, where: pair .< other).max()
+        for index in start..<count where row[index] > maximum { maximum = row[index] }
+        return maximum
+    }
+
+    /// The first index whose value equals `value`, or `count` when none does: 8 lanes per compare, stopping
+    /// at the first vector that holds it (after ``maximum(_:count:)`` the row is in cache).
+    static func firstIndex(of value: Float, _ row: UnsafeMutablePointer<Float>, count: Int) -> Int {
+        let target = SIMD8<Float>(repeating: value)
         var index = 0
         while index + 8 <= count {
-            let values = UnsafeRawPointer(row + index).loadUnaligned(as: SIMD8<Float>.self)
-            lanes = lanes.replacing(with: values, where: lanes .< values)
+            if any(UnsafeRawPointer(row + index).loadUnaligned(as: SIMD8<Float>.self) .== target) { break }
             index += 8
         }
-        var maximum = lanes.max()
-        while index < count {
-            if row[index] > maximum { maximum = row[index] }
-            index += 1
-        }
-        guard maximum > -.infinity else { return (maximum, 0) }
-        for position in 0..<count where row[position] == maximum { return (maximum, position) }
-        return (maximum, 0)
+        while index < count && row[index] != value { index += 1 }
+        return index
     }
 
     /// Turns `row` (logits) into filtered weights in place and summarises it.
     /// Throws when the row has no finite maximum (all NaN or −∞).
     mutating func prepare(_ row: UnsafeMutableBufferPointer<Float>, rowIndex: Int) throws -> PreparedRow {
         guard let base = row.baseAddress else { throw SamplerError.invalidLogits(row: rowIndex) }
-        if temperature > 0 && temperature != 1 {
-            let divisor = temperature
-            let divisors = SIMD8<Float>(repeating: divisor)
-            var index = 0
-            while index + 8 <= row.count {
-                let raw = UnsafeMutableRawPointer(base + index)
-                raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) / divisors, as: SIMD8<Float>.self)
-                index += 8
-            }
-            while index < row.count { row[index] = row[index] / divisor; index += 1 }
-        }
-        let (maximum, argmax) = Self.maximumAndIndex(base, count: row.count)
+        let maximum = temperature > 0 && temperature != 1
+            ? Self.divideAndMaximum(base, count: row.count, divisor: temperature)
+            : Self.maximum(base, count: row.count)
         guard maximum.isFinite else { throw SamplerError.invalidLogits(row: rowIndex) }
+        let argmax = Self.firstIndex(of: maximum, base, count: row.count)
         let total = Self.exponentials(base, count: row.count, maximum: maximum)
         var summary = PreparedRow(kept: total, argmax: argmax)
         if let topP, topP < 1 { summary.kept = applyTopP(row, topP: topP, total: total) }
@@ -159,7 +201,8 @@ struct RowPreparer {
     ///
     /// Exact without sorting the vocabulary: weights are bucketed by their float exponent (every
     /// weight in a higher bucket is larger than every weight in a lower one); whole buckets are kept
-    /// while the mass before them stays ≤ p, and only the bucket where the nucleus closes is sorted.
+    /// while the mass before them stays ≤ p; the bucket where the nucleus closes is split the same way by
+    /// its next 8 mantissa bits, and only the sub-bucket where it closes is sorted.
     mutating func applyTopP(_ row: UnsafeMutableBufferPointer<Float>, topP: Float, total: Double) -> Double {
         let limit = Double(topP)
         let bucketMass = Self.bucketMasses(row)
@@ -179,32 +222,76 @@ struct RowPreparer {
         guard closing >= 0 else {
             // The nucleus ends exactly at a bucket boundary (or covers everything): drop lower buckets.
             let floor = lowestKeptBucket(bucketMass, total: total, limit: limit)
-            var kept = 0.0
-            for index in 0..<row.count {
-                if row[index] > 0 && Int(row[index].bitPattern >> 23) < floor { row[index] = 0 } else { kept += Double(row[index]) }
+            Self.zeroBuckets(below: floor, row)
+            return bucketMass[floor...].reduce(0, +)
+        }
+        // The closing bucket's tokens, then its sub-buckets (the next 8 mantissa bits: again, every weight in
+        // a higher sub-bucket is larger than every weight in a lower one) walked the same way, so that only
+        // the sub-bucket where the nucleus closes is sorted (a few tokens instead of hundreds).
+        let members = Self.collectBucket(closing, row, into: &order)
+        var subMasses = [Double](repeating: 0, count: 256)
+        for index in order[0..<members] {
+            let weight = row[Int(index)]
+            subMasses[Self.subBucket(weight)] += Double(weight)
+        }
+        var closingSub = -1
+        for sub in stride(from: 255, through: 0, by: -1) where subMasses[sub] > 0 {
+            if keptAny && before / total > limit { break }
+            if (before + subMasses[sub]) / total > limit {
+                closingSub = sub
+                break
             }
-            return kept
+            before += subMasses[sub]
+            keptAny = true
         }
-        // Sort the closing bucket and walk it with the mass of the higher buckets already counted.
-        order.removeAll(keepingCapacity: true)
-        for index in 0..<row.count where row[index] > 0 && Int(row[index].bitPattern >> 23) == closing {
-            order.append(Int32(index))
+        // Zero the sub-buckets below the closing one and keep the closing one's tokens at the front of
+        // `order`, in index order (no closing sub-bucket: the whole bucket is kept).
+        var candidates = 0
+        for position in 0..<members {  // branch-free, as in `collectBucket`
+            let index = order[position]
+            let weight = row[Int(index)]
+            let sub = Self.subBucket(weight)
+            row[Int(index)] = sub < closingSub ? 0 : weight
+            order[candidates] = index
+            candidates &+= sub == closingSub ? 1 : 0
         }
-        order.sort { left, right in
+        order[0..<candidates].sort { left, right in
             let a = row[Int(left)], b = row[Int(right)]
             return a != b ? a > b : left < right
         }
         var running = before
-        var keptInBucket = 0
-        for index in order {
-            if (keptAny || keptInBucket > 0) && running / total > limit { break }
+        var kept = 0
+        for index in order[0..<candidates] {
+            if (keptAny || kept > 0) && running / total > limit { break }
             running += Double(row[Int(index)])
-            keptInBucket += 1
+            kept += 1
         }
-        // Zero the lower buckets (one branch-free pass, vectorized) and the dropped tail of the closing bucket.
+        // Zero the lower buckets (one branch-free pass, vectorized) and the dropped tail of the closing sub-bucket.
         Self.zeroBuckets(below: closing, row)
-        for index in order.dropFirst(keptInBucket) { row[Int(index)] = 0 }
+        for index in order[kept..<candidates] { row[Int(index)] = 0 }
         return running
+    }
+
+    /// The sub-bucket of a positive weight inside its exponent bucket: the 8 mantissa bits below the exponent.
+    @inline(__always)
+    static func subBucket(_ weight: Float) -> Int { Int((weight.bitPattern >> 15) & 0xFF) }
+
+    /// Writes the indices of the weights in `bucket` (`bitPattern >> 23`, 1 ... 254: exactly the positive
+    /// normal floats of that exponent) to the front of `order`, ascending, and returns how many there are.
+    /// Branch-free: every index is stored and the count advances by one unsigned compare (the bit pattern
+    /// minus the bucket's first pattern is below 2²³), so a bucket that holds every other token costs no
+    /// mispredicted branches.
+    static func collectBucket(_ bucket: Int, _ row: UnsafeMutableBufferPointer<Float>, into order: inout [Int32]) -> Int {
+        if order.count < row.count { order = [Int32](repeating: 0, count: row.count) }
+        let first = UInt32(clamping: bucket) << 23
+        return order.withUnsafeMutableBufferPointer { output in
+            var count = 0
+            for index in 0..<row.count {
+                output[count] = Int32(truncatingIfNeeded: index)
+                count &+= row[index].bitPattern &- first < 1 << 23 ? 1 : 0
+            }
+            return count
+        }
     }
 
     /// Sets every positive weight whose bucket (`bitPattern >> 23`) is below `bucket` to 0; other values
@@ -219,10 +306,12 @@ struct RowPreparer {
     }
 
     /// Σ weights per float exponent (bucket `bitPattern >> 23`) over the positive weights of `row`, in
-    /// four interleaved histograms added at the end: consecutive weights mostly share a bucket, and one
-    /// histogram would chain every addition through the same memory slot.
+    /// eight interleaved histograms (8 × 256 doubles, 16 KiB: inside L1) added at the end: consecutive
+    /// weights mostly share a bucket, and fewer histograms would chain the additions through the same memory
+    /// slot (a store-to-load round trip each).
     static func bucketMasses(_ row: UnsafeMutableBufferPointer<Float>) -> [Double] {
-        var masses = [Double](repeating: 0, count: 4 * 256)
+        let copies = 8
+        var masses = [Double](repeating: 0, count: copies * 256)
         masses.withUnsafeMutableBufferPointer { histogram in
             let h = histogram.baseAddress!, count = row.count, values = row.baseAddress!
             // A weight that is not positive (0, or NaN) adds +0 to bucket 0, which changes no mass.
@@ -231,12 +320,16 @@ struct RowPreparer {
                 h[copy &* 256 &+ Int(weight.bitPattern >> 23)] += Double(weight)
             }
             var index = 0
-            while index + 4 <= count {
-                add(values[index], 0); add(values[index + 1], 1); add(values[index + 2], 2); add(values[index + 3], 3)
-                index += 4
+            while index + copies <= count {
+                for copy in 0..<copies { add(values[index + copy], copy) }
+                index += copies
             }
             while index < count { add(values[index], 0); index += 1 }
-            for bucket in 0..<256 { h[bucket] = (h[bucket] + h[256 + bucket]) + (h[512 + bucket] + h[768 + bucket]) }
+            for bucket in 0..<256 {
+                var sum = 0.0
+                for copy in 0..<copies { sum += h[copy * 256 + bucket] }
+                h[bucket] = sum
+            }
         }
         return Array(masses.prefix(256))
     }

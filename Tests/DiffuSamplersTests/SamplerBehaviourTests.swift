@@ -336,4 +336,59 @@ import DiffuSamplers
             }
         }
     }
+
+    /// Rows whose nucleus closes inside a crowded exponent bucket (a flat distribution, logits on a coarse
+    /// grid so that thousands of tokens tie, and a long-tailed shape): the kept support must equal a full
+    /// sort of the same weights (descending, ties by index) walked with the reference's rule. The weights
+    /// are captured from the same sampler without top-p, so the check isolates the filter (its bucket and
+    /// sub-bucket walk) from the exponential.
+    @Test(arguments: [0.3, 0.9, 0.95] as [Float])
+    func nucleusClosingInACrowdedBucketMatchesAFullSort(topP: Float) throws {
+        final class CapturingSource: RandomSource {
+            var supports: [[Float]] = []
+            func nextUniform() -> Double { 0.5 }
+            func nextCategorical(probabilities: UnsafeBufferPointer<Float>) -> Int {
+                supports.append(Array(probabilities))
+                return probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
+            }
+        }
+        struct Crowded: LogitsProvider {
+            var vocabularySize: Int { 49152 }
+            func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+                positions.flatMap { row in
+                    (0..<49152).map { token -> Float in
+                        let unit = Float(FakeLogitsProvider.mix(UInt64(row * 104_729 + token)) >> 40) * 0x1.0p-24
+                        switch row % 3 {
+                        case 0: return (unit * 64).rounded(.down) / 64          // flat, 64 levels: ties everywhere
+                        case 1: return 12 * unit * unit * unit * unit * unit * unit  // most near 0, a few up to 12
+                        default: return (unit * 6).rounded(.down)               // 6 levels, ~8 k tokens each
+                        }
+                    }
+                }
+            }
+        }
+        func supports(_ topP: Float?) throws -> [[Float]] {
+            let sampler = try DiffusionSampler(parameters: .randomKeep(maskToken: 49151, temperature: 1, topP: topP ?? 1, steps: 1,
+                                                                       shiftLogits: false))
+            var source = CapturingSource()
+            _ = try sampler.generate(canvas: try Canvas.prefix(prompt: [], generationLength: 3), provider: Crowded(), random: &source)
+            return source.supports
+        }
+        let filtered = try supports(topP), unfiltered = try supports(nil)
+        #expect(filtered.count == 3 && unfiltered.count == 3)
+        for row in 0..<min(filtered.count, unfiltered.count) {
+            let weights = unfiltered[row].map(Double.init)
+            let total = weights.reduce(0, +)
+            let order = weights.indices.sorted { weights[$0] > weights[$1] }
+            var kept = Set<Int>()
+            var before = 0.0
+            for index in order {
+                if !kept.isEmpty && before / total > Double(topP) { break }
+                kept.insert(index)
+                before += weights[index]
+            }
+            let support = Set(filtered[row].indices.filter { filtered[row][$0] > 0 })
+            #expect(support == kept, "top-p \(topP) row \(row): \(support.count) kept vs \(kept.count) in the full sort")
+        }
+    }
 }

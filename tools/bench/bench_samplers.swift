@@ -2,7 +2,7 @@
 // between forward passes, for realistic vocabularies and canvas lengths.
 // Not part of the package build or CI. Run from the repository root:
 //   mkdir -p .build && swiftc -O -parse-as-library Sources/DiffuSamplers/*.swift tools/bench/bench_samplers.swift -o .build/bench_samplers
-//   .build/bench_samplers
+//   .build/bench_samplers [NAME ...]     (NAME: SmolLM2, DiffuGPT, DiffuLLaMA, Dream; all when none)
 import Foundation
 
 /// Pre-computed logits with a long-tailed shape (a few strong tokens, many weak ones), served for any row.
@@ -46,7 +46,9 @@ func cpuSeconds() -> Double {
 @main
 struct SamplerBenchmark {
     static func main() throws {
-        for (name, vocabulary, length) in [("SmolLM2", 49152, 257), ("DiffuGPT", 50257, 512), ("DiffuLLaMA", 32000, 1024), ("Dream", 152064, 257)] {
+        let wanted = Set(CommandLine.arguments.dropFirst())
+        let shapes = [("SmolLM2", 49152, 257), ("DiffuGPT", 50257, 512), ("DiffuLLaMA", 32000, 1024), ("Dream", 152064, 257)]
+        for (name, vocabulary, length) in shapes where wanted.isEmpty || wanted.contains(name) {
             let provider = SyntheticLogits(vocabularySize: vocabulary)
             let canvas = try Canvas.prefix(prompt: [1], generationLength: length - 1)
             let configurations: [(String, SamplingParameters)] = [
