@@ -184,13 +184,11 @@ public enum Attention {
         /// Runs `body` with the five regions carved from one pooled buffer (``ScratchPool``), each
         /// 64-byte aligned; the buffer goes back to the pool when `body` returns, so nothing is freed by hand.
         static func with<Result>(headDimension: Int, _ body: (Scratch) -> Result) -> Result {
-            func rounded(_ count: Int) -> Int { (count + 15) & ~15 }
-            let sizes = [headDimension * Attention.keyBlock, Attention.queryBlock * Attention.keyBlock,
-                         Attention.queryBlock * headDimension, Attention.queryBlock, Attention.queryBlock].map(rounded)
-            return ScratchPool.shared.withBuffer(byteCount: sizes.reduce(0, +) * MemoryLayout<Float>.stride) { raw in
-                let base = raw.bindMemory(to: Float.self, capacity: sizes.reduce(0, +))
-                var offsets = [0]
-                for size in sizes.dropLast() { offsets.append(offsets[offsets.count - 1] + size) }
+            let layout = AlignedRegions(counts: [headDimension * Attention.keyBlock, Attention.queryBlock * Attention.keyBlock,
+                                                 Attention.queryBlock * headDimension, Attention.queryBlock, Attention.queryBlock])
+            return ScratchPool.shared.withBuffer(byteCount: layout.totalCount * MemoryLayout<Float>.stride) { raw in
+                let base = raw.bindMemory(to: Float.self, capacity: layout.totalCount)
+                let offsets = layout.offsets
                 return body(Scratch(keysTransposed: base + offsets[0], scores: base + offsets[1], accumulators: base + offsets[2],
                                     rowMaximum: base + offsets[3], rowSum: base + offsets[4]))
             }

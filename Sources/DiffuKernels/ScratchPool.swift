@@ -48,3 +48,27 @@ final class ScratchPool: @unchecked Sendable {
         evicted?.base.deallocate()
     }
 }
+
+/// Consecutive regions carved from one buffer: each region's float count is rounded up to 16 floats
+/// (64 bytes), so in a 64-byte-aligned buffer every region starts 64-byte aligned. The one layout rule of
+/// the scratch owners (a forward pass's workspace, attention's per-worker tiles).
+public struct AlignedRegions: Sendable, Equatable {
+    /// Start of each region, in floats from the buffer's first float, in the order given.
+    public let offsets: [Int]
+    /// Floats the buffer must hold for all the regions.
+    public let totalCount: Int
+
+    /// Lays out regions of `counts` floats (each ≥ 0), in order.
+    public init(counts: [Int]) {
+        var offsets: [Int] = []
+        offsets.reserveCapacity(counts.count)
+        var total = 0
+        for count in counts {
+            precondition(count >= 0, "AlignedRegions: a negative region size")
+            offsets.append(total)
+            total += (count + 15) & ~15
+        }
+        self.offsets = offsets
+        self.totalCount = total
+    }
+}

@@ -272,23 +272,24 @@ public final class ForwardWorkspace: @unchecked Sendable {
 
     /// Makes room for `tokenCount` tokens and `outputCount` output rows (sizes were validated by the model).
     func reserve(tokenCount: Int, outputCount: Int, configuration c: ModelConfiguration) {
-        // Each region is rounded up to 16 floats (64 bytes) so every buffer starts 64-byte aligned.
-        func rounded(_ count: Int) -> Int { (count + 15) & ~15 }
-        let hiddenCount = rounded(tokenCount * c.hiddenSize)
-        let queryCount = rounded(tokenCount * c.headCount * c.headDimension)
-        let keyValueCount = rounded(tokenCount * c.keyValueHeadCount * c.headDimension)
-        let feedForwardCount = rounded(tokenCount * c.intermediateSize)
-        let selectedCount = rounded(outputCount * c.hiddenSize)
-        let sizes: [Region: Int] = [
-            .hidden: hiddenCount, .normed: hiddenCount, .query: queryCount, .key: keyValueCount, .value: keyValueCount,
-            .attention: queryCount, .projected: hiddenCount, .feedForwardA: feedForwardCount, .feedForwardB: feedForwardCount,
-            .selected: selectedCount, .selectedNormed: selectedCount,
-        ]
-        var total = 0
-        for region in Region.allCases {
-            offsets[region.rawValue] = total
-            total += sizes[region]!
+        let hiddenCount = tokenCount * c.hiddenSize
+        let queryCount = tokenCount * c.headCount * c.headDimension
+        let keyValueCount = tokenCount * c.keyValueHeadCount * c.headDimension
+        let feedForwardCount = tokenCount * c.intermediateSize
+        let selectedCount = outputCount * c.hiddenSize
+        func count(_ region: Region) -> Int {
+            switch region {
+            case .hidden, .normed, .projected: hiddenCount
+            case .query, .attention: queryCount
+            case .key, .value: keyValueCount
+            case .feedForwardA, .feedForwardB: feedForwardCount
+            case .selected, .selectedNormed: selectedCount
+            }
         }
+        // Every region 64-byte aligned (the arena is).
+        let layout = AlignedRegions(counts: Region.allCases.map(count))
+        offsets = layout.offsets
+        let total = layout.totalCount
         if total > arena?.count ?? 0 { arena = FloatArena(count: total) }
     }
 }

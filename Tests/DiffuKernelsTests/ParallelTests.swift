@@ -75,3 +75,20 @@ private final class ClaimWords {
         #expect(failures == 0)
     }
 }
+
+/// The scratch owners' layout rule: regions in order, each starting on a 16-float (64-byte) boundary, none
+/// overlapping the next, the total covering the last.
+@Suite struct AlignedRegionsTests {
+    @Test func regionsAreAlignedOrderedAndDisjoint() {
+        let counts = [1, 0, 16, 17, 1000, 3]
+        let layout = AlignedRegions(counts: counts)
+        #expect(layout.offsets == [0, 16, 16, 32, 64, 1072])
+        #expect(layout.totalCount == 1088)
+        for (index, count) in counts.enumerated() {
+            #expect(layout.offsets[index] % 16 == 0)
+            let end = layout.offsets[index] + count
+            #expect(end <= (index + 1 < counts.count ? layout.offsets[index + 1] : layout.totalCount))
+        }
+        #expect(AlignedRegions(counts: []).totalCount == 0)
+    }
+}
