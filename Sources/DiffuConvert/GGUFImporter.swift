@@ -143,11 +143,16 @@ public struct GGUFCheckpoint: Sendable {
         mapping.plan(&builder, configuration: configuration, unpermute: family.permutedRoPE)
         let plan = try builder.finish()
 
-        // Ids clamped to `Int32`: one that large is outside every vocabulary, which the diffusion check reports.
-        func tokenId(_ key: String) -> Int32? { gguf[key]?.intValue.map { Int32(clamping: $0) } }
+        // A special token id: absent, negative or 0xFFFFFFFF (llama.cpp's "no token", -1 stored unsigned) is
+        // none; any other id beyond 32 bits is an error that names the key and the value as stored.
+        func tokenId(_ key: String) throws -> Int32? {
+            guard let id = gguf[key]?.intValue, id >= 0, id != 0xFFFF_FFFF else { return nil }
+            guard let narrow = Int32(exactly: id) else { throw fail("'\(key)' \(id) is not a token id (beyond 32 bits)") }
+            return narrow
+        }
         let special = SpecialTokenIds(
-            bos: tokenId("tokenizer.ggml.bos_token_id"), eos: tokenId("tokenizer.ggml.eos_token_id"),
-            pad: tokenId("tokenizer.ggml.padding_token_id"), mask: tokenId("tokenizer.ggml.mask_token_id"))
+            bos: try tokenId("tokenizer.ggml.bos_token_id"), eos: try tokenId("tokenizer.ggml.eos_token_id"),
+            pad: try tokenId("tokenizer.ggml.padding_token_id"), mask: try tokenId("tokenizer.ggml.mask_token_id"))
         let known = family.knownModel
         let name = gguf["general.name"]?.stringValue.map { "\($0) " } ?? ""
         let description = "\(name)(GGUF \(architectureName), \(layers) layers, hidden \(hidden), vocab \(vocabulary))"

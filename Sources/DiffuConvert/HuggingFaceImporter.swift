@@ -49,13 +49,14 @@ struct ConfigurationReader {
     /// A string field, if present.
     func string(_ key: String) -> String? { object[key]?.stringValue }
 
-    /// A token id field (a non-negative integer, or the first of a list as `eos_token_id` may be), clamped
-    /// to `Int32` (an id that large is outside every vocabulary, which the diffusion check reports).
-    func tokenId(_ key: String) -> Int32? {
+    /// A token id field (a non-negative integer, or the first of a list as `eos_token_id` may be); `nil`
+    /// when absent, null or negative (`-1` is how configs say "none"). Throws, naming the field and the
+    /// value as written, for an id beyond 32 bits (no vocabulary is that large).
+    func tokenId(_ key: String) throws -> Int32? {
         guard let value = object[key] else { return nil }
-        if let id = value.intValue, id >= 0 { return Int32(clamping: id) }
-        if let first = value.arrayValue?.first?.intValue, first >= 0 { return Int32(clamping: first) }
-        return nil
+        guard let id = value.intValue ?? value.arrayValue?.first?.intValue, id >= 0 else { return nil }
+        guard let narrow = Int32(exactly: id) else { throw fail("'\(key)' \(id) is not a token id (beyond 32 bits)") }
+        return narrow
     }
 }
 
@@ -206,8 +207,8 @@ public enum HuggingFaceImporter {
         let reader = ConfigurationReader(object: object, source: "config.json")
         let modelType = reader.string("model_type")?.lowercased() ?? ""
         let architectures = object["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let special = SpecialTokenIds(bos: reader.tokenId("bos_token_id"), eos: reader.tokenId("eos_token_id"),
-                                      pad: reader.tokenId("pad_token_id"), mask: reader.tokenId("mask_token_id"))
+        let special = SpecialTokenIds(bos: try reader.tokenId("bos_token_id"), eos: try reader.tokenId("eos_token_id"),
+                                      pad: try reader.tokenId("pad_token_id"), mask: try reader.tokenId("mask_token_id"))
         let nameHint = (reader.string("_name_or_path") ?? "").lowercased()
         var imported = try sanitizeFamily(reader, modelType: modelType, architectures: architectures, tensors: tensors,
                                           special: special, nameHint: nameHint)

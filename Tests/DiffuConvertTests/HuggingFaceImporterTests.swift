@@ -218,6 +218,17 @@ func transposed(_ values: [Float], rows: Int, columns: Int) -> [Float] {
         var scaled = SyntheticCheckpoint.llama()
         scaled.config = scaled.config.replacingOccurrences(of: "\"hidden_act\"", with: "\"rope_scaling\":{\"type\":\"linear\"},\"hidden_act\"")
         #expect(throws: ConvertError.invalidConfiguration(source: "config.json", reason: "rope_scaling is not supported")) { _ = try Self.convert(scaled) }
+        // A token id beyond 32 bits is named with the value as written (not a clamped 2147483647).
+        var hugeMask = SyntheticCheckpoint.llama()
+        hugeMask.config = hugeMask.config.replacingOccurrences(of: "\"hidden_act\"", with: "\"mask_token_id\":5000000000,\"hidden_act\"")
+        #expect(throws: ConvertError.invalidConfiguration(source: "config.json", reason: "'mask_token_id' 5000000000 is not a token id (beyond 32 bits)")) {
+            _ = try Self.convert(hugeMask)
+        }
+        var listEos = SyntheticCheckpoint.llama()
+        listEos.config = listEos.config.replacingOccurrences(of: "\"eos_token_id\":[2, 5]", with: "\"eos_token_id\":[4294967296, 2]")
+        #expect(throws: ConvertError.invalidConfiguration(source: "config.json", reason: "'eos_token_id' 4294967296 is not a token id (beyond 32 bits)")) {
+            _ = try Self.convert(listEos)
+        }
     }
 
     @Test func missingTokenizerIsATypedError() throws {
