@@ -79,7 +79,7 @@ def measure(diffu, model, parent, options, prompts, seeds, length, threads):
                                    "--autoregressive", "--threads", str(threads), "--json"])
                 choice = scored["choices"][0]
                 nll += choice["nll"]
-                tokens += round(choice["nll"] / choice["nll_per_token"]) if choice["nll_per_token"] else 0
+                tokens += choice["tokens"]
             answers.append({"prompt": prompt, "seed": seed, "text": answer, "seconds": generated["seconds"],
                             "forward_passes": generated["forward_passes"]})
     runs = len(prompts) * len(seeds)
