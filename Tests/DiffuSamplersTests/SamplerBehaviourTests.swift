@@ -291,6 +291,20 @@ import DiffuSamplers
         }
     }
 
+    /// The reference's nucleus by a full sort: tokens by descending weight (ties by index, the sort is
+    /// stable), kept while the mass before them is ≤ p of the total (the top token always).
+    static func referenceNucleus(_ weights: [Double], topP: Float) -> Set<Int> {
+        let total = weights.reduce(0, +)
+        var kept = Set<Int>()
+        var before = 0.0
+        for index in weights.indices.sorted(by: { weights[$0] > weights[$1] }) {
+            if !kept.isEmpty && before / total > Double(topP) { break }
+            kept.insert(index)
+            before += weights[index]
+        }
+        return kept
+    }
+
     @Test func nucleusOnALargeVocabularyMatchesAFullSort() throws {
         // Logits spread over [0, 40): most tokens fall below the first sorting cutoff, and p = 0.9999
         // forces the filter to widen it; the support must equal a naive full-vocabulary sort.
@@ -323,15 +337,7 @@ import DiffuSamplers
                 let logits = Array(rows[(row * 5000)..<((row + 1) * 5000)])
                 let maximum = logits.max()!
                 let weights = logits.map { Double(expf($0 - maximum)) }
-                let total = weights.reduce(0, +)
-                let order = weights.indices.sorted { weights[$0] > weights[$1] }
-                var kept = Set<Int>()
-                var before = 0.0
-                for index in order {
-                    if !kept.isEmpty && before / total > Double(topP) { break }
-                    kept.insert(index)
-                    before += weights[index]
-                }
+                let kept = Self.referenceNucleus(weights, topP: topP)
                 #expect(source.supports[row] == kept, "top-p \(topP) row \(row): \(source.supports[row].count) vs \(kept.count)")
             }
         }
@@ -378,15 +384,7 @@ import DiffuSamplers
         #expect(filtered.count == 3 && unfiltered.count == 3)
         for row in 0..<min(filtered.count, unfiltered.count) {
             let weights = unfiltered[row].map(Double.init)
-            let total = weights.reduce(0, +)
-            let order = weights.indices.sorted { weights[$0] > weights[$1] }
-            var kept = Set<Int>()
-            var before = 0.0
-            for index in order {
-                if !kept.isEmpty && before / total > Double(topP) { break }
-                kept.insert(index)
-                before += weights[index]
-            }
+            let kept = Self.referenceNucleus(weights, topP: topP)
             let support = Set(filtered[row].indices.filter { filtered[row][$0] > 0 })
             #expect(support == kept, "top-p \(topP) row \(row): \(support.count) kept vs \(kept.count) in the full sort")
         }
