@@ -253,7 +253,7 @@ struct RowPreparer {
             let sub = Self.subBucket(weight)
             row[Int(index)] = sub < closingSub ? 0 : weight
             order[candidates] = index
-            candidates &+= sub == closingSub ? 1 : 0
+            candidates &+= Self.oneIf(sub == closingSub)
         }
         order[0..<candidates].sort { left, right in
             let a = row[Int(left)], b = row[Int(right)]
@@ -272,6 +272,11 @@ struct RowPreparer {
         return running
     }
 
+    /// 1 for `true`, 0 for `false`, as a zero-extended byte: LLVM keeps `count += oneIf(c)` branch-free,
+    /// where it turns `count += c ? 1 : 0` into a conditional jump (measured on x86-64).
+    @inline(__always)
+    static func oneIf(_ condition: Bool) -> Int { Int(unsafeBitCast(condition, to: UInt8.self)) }
+
     /// The sub-bucket of a positive weight inside its exponent bucket: the 8 mantissa bits below the exponent.
     @inline(__always)
     static func subBucket(_ weight: Float) -> Int { Int((weight.bitPattern >> 15) & 0xFF) }
@@ -288,7 +293,7 @@ struct RowPreparer {
             var count = 0
             for index in 0..<row.count {
                 output[count] = Int32(truncatingIfNeeded: index)
-                count &+= row[index].bitPattern &- first < 1 << 23 ? 1 : 0
+                count &+= Self.oneIf(row[index].bitPattern &- first < 1 << 23)
             }
             return count
         }

@@ -105,6 +105,10 @@ forbid 'WideAttentionO9updateRow' 'call' "attention softmax update (avx512): exp
 expect 'WideAttentionO9updateRow' 'vfmadd...ps.*zmm' 8 "attention softmax update (avx512): zmm exp polynomial"
 expect '11RowPreparerV12exponentials' 'vmulps.*ymm' 10 "sampler exponentials: single-precision polynomial on 8 lanes (the vectorized loop)"
 forbid '11RowPreparerV12exponentials' 'call' "sampler exponentials: no calls (no expf)"
+expect '11RowPreparerV7maximum_5count' 'vmaxps.*ymm' 4 "sampler maximum: four 8-lane accumulators"
+expect '11RowPreparerV16divideAndMaximum' 'vdivps.*ymm' 4 "sampler temperature + maximum: 8-lane divisions"
+expect '11RowPreparerV11zeroBuckets' 'ymm' 4 "sampler top-p zeroing: vectorized"
+expect '11RowPreparerV13collectBucket' 'setb' 1 "sampler top-p bucket collection: branch-free count (setb)"
 
 if (( failures > 0 )); then
     echo "check_assembly: $failures check(s) failed for $binary"
