@@ -153,7 +153,12 @@ public struct DiffusionSampler: Sendable {
                              observer: observer)
         guard !run.generated.isEmpty else { return run.result() }
         switch parameters.algorithm {
-        case .randomKeep: try run.runReference(confidence: false, provider: provider, random: &random)
+        case .randomKeep:
+            if parameters.greedy || parameters.temperature == 0 || random.categoricalIsInverseCumulativeOfOneUniform {
+                try run.runRandomKeepRevealedRowsOnly(provider: provider, random: &random)
+            } else {
+                try run.runReference(confidence: false, provider: provider, random: &random)
+            }
         case .confidence: try run.runReference(confidence: true, provider: provider, random: &random)
         case .origin: try run.runDream(coinFlips: true, provider: provider, random: &random)
         case .maskgitPlus, .topkMargin, .entropy: try run.runDream(coinFlips: false, provider: provider, random: &random)
@@ -330,6 +335,58 @@ struct SamplerRun {
             }
             let proceed = try finishStep(revealed: reveal.map { ($0, prediction[$0]) }, plannedSteps: steps, block: span)
             if !proceed { return }
+        }
+    }
+
+    /// random-keep with the same draws and results as ``runReference(confidence:provider:random:)``, but
+    /// logits only for the positions a step reveals. The reference draws a token for every masked
+    /// position and then keeps each with probability 1 / (steps left), independently of the tokens; with
+    /// a source whose categorical is the inverse CDF of one uniform (or greedy, with no categorical at
+    /// all) the step takes the categoricals' uniforms first, in the reference's order, then the keep
+    /// uniforms, and only then asks for the rows of the kept positions: a step that keeps none runs no
+    /// forward pass, and the others run the output head and the row work for a few rows instead of every
+    /// masked one.
+    mutating func runRandomKeepRevealedRowsOnly<Provider: LogitsProvider, Random: RandomSource>(
+        provider: Provider, random: inout Random
+    ) throws {
+        let steps = parameters.steps
+        let shift = parameters.shiftLogits
+        let greedy = parameters.greedy || parameters.temperature == 0
+        let span = generated[0]..<(generated[generated.count - 1] + 1)
+        try Self.announce(provider, block: span, tokens: current)
+        let preparer = RowPreparer(temperature: parameters.temperature, topP: parameters.topP, topK: nil)
+        // The row that predicts a position; nil for position 0 under the shift (it keeps its input token).
+        func predictingRow(_ position: Int) -> Int? { shift ? (position == 0 ? nil : position - 1) : position }
+        var categoricalUniform = [Double](repeating: 0, count: input.count)
+        for step in 0..<steps {
+            if maskedCount == 0 { break }
+            let stillMasked = generated.filter { masked[$0] }
+            // The reference's categoricals: one per predicting row of a masked position, ascending.
+            if !greedy {
+                for position in stillMasked { if let row = predictingRow(position) { categoricalUniform[row] = random.nextUniform() } }
+            }
+            var reveal: [Int] = []
+            if step == steps - 1 {
+                reveal = stillMasked
+            } else {
+                let probability = Float(1.0 / Double(steps - step))
+                for position in stillMasked where Float(random.nextUniform()) < probability { reveal.append(position) }
+            }
+            let rows = reveal.compactMap(predictingRow)
+            var logits = try fetch(provider, rows: rows)
+            let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
+                                           preparer: preparer)
+            var token: [Int: Int32] = [:]
+            logits.withUnsafeBufferPointer { buffer in
+                for (slot, row) in rows.enumerated() {
+                    let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                    let drawn = greedy ? prepared[slot].argmax
+                        : Random.inverseCumulativeIndex(uniform: categoricalUniform[row], weights: weights)
+                    token[row] = Int32(drawn)
+                }
+            }
+            let revealed = reveal.map { position in (position, predictingRow(position).map { token[$0]! } ?? input[0]) }
+            if !(try finishStep(revealed: revealed, plannedSteps: steps, block: span)) { return }
         }
     }
 

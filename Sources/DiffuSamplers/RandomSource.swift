@@ -10,9 +10,18 @@ public protocol RandomSource {
     /// `probabilities` holds non-negative finite weights that need not sum to 1 (zero means
     /// impossible); at least one is positive.
     mutating func nextCategorical(probabilities: UnsafeBufferPointer<Float>) -> Int
+    /// Whether ``nextCategorical(probabilities:)`` is exactly
+    /// ``inverseCumulativeIndex(uniform:weights:)`` of one ``nextUniform()``. When it is, a sampler may
+    /// take a categorical's uniform early and compute the weights only if the outcome is used (random-keep
+    /// skips the rows of positions it does not reveal); the draws and results are the same.
+    var categoricalIsInverseCumulativeOfOneUniform: Bool { get }
 }
 
 extension RandomSource {
+    /// `false`: a source whose categorical draws are not one uniform through the inverse CDF (a replay of
+    /// recorded outcomes, for instance) is asked for every categorical the documented order contains.
+    public var categoricalIsInverseCumulativeOfOneUniform: Bool { false }
+
     /// Inverse-CDF categorical draw from one uniform: the first index whose running sum of weights
     /// exceeds `uniform · Σ weights` (sums in `Double`); zero-weight entries are never returned.
     ///
@@ -106,6 +115,9 @@ public struct SeededRandomSource: RandomSource, Sendable {
     public mutating func nextCategorical(probabilities: UnsafeBufferPointer<Float>) -> Int {
         Self.inverseCumulativeIndex(uniform: nextUniform(), weights: probabilities)
     }
+
+    /// `true`: ``nextCategorical(probabilities:)`` is the inverse CDF of one ``nextUniform()``.
+    public var categoricalIsInverseCumulativeOfOneUniform: Bool { true }
 
     private func rotateLeft(_ value: UInt64, _ count: UInt64) -> UInt64 {
         (value << count) | (value >> (64 - count))

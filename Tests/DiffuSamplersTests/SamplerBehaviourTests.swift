@@ -53,15 +53,18 @@ import DiffuSamplers
         let logits = provider()
         var random = SeededRandomSource(seed: 3)
         var seen = 0
+        var revealingSteps = 0
         let result = try sampler.generate(canvas: canvas, provider: logits, random: &random) { step in
             seen += 1
+            revealingSteps += step.revealed.isEmpty ? 0 : 1
             return step.index == 2 ? .stop : .proceed
         }
         #expect(seen == 3)
         #expect(result.stopped)
         #expect(result.steps == 3)
-        #expect(logits.requests.count == 3)
-        #expect(result.forwardPasses == 3)
+        // random-keep asks only for the rows it reveals: a step that reveals none runs no forward pass.
+        #expect(logits.requests.count == revealingSteps)
+        #expect(result.forwardPasses == revealingSteps)
         // With 10 steps, three steps reveal each position with probability ≤ 1/8: masks remain.
         #expect(result.tokens.contains(Self.mask))
         #expect(Array(result.tokens[0..<2]) == [1, 2])
@@ -242,7 +245,8 @@ import DiffuSamplers
                 Array(repeating: .nan, count: positions.count * 8)
             }
         }
-        let small = try DiffusionSampler(parameters: .randomKeep(maskToken: 7, steps: 2))
+        // One step: it is the last, so random-keep reveals (and asks for) every masked row.
+        let small = try DiffusionSampler(parameters: .randomKeep(maskToken: 7, steps: 1))
         #expect(throws: SamplerError.logitsCountMismatch(expected: 24, actual: 2)) {
             try small.generate(canvas: canvas, provider: Short(), random: &random)
         }
@@ -387,6 +391,59 @@ import DiffuSamplers
             let kept = Self.referenceNucleus(weights, topP: topP)
             let support = Set(filtered[row].indices.filter { filtered[row][$0] > 0 })
             #expect(support == kept, "top-p \(topP) row \(row): \(support.count) kept vs \(kept.count) in the full sort")
+        }
+    }
+
+    /// random-keep with a seeded source asks only for the rows it reveals; a source that does not declare
+    /// its categorical as one uniform's inverse CDF (here: the same generator behind a wrapper) takes the
+    /// reference's path, which fetches every masked row. Both must give the same tokens, step by step,
+    /// with and without the shift, greedy and sampled, and the fast path must request fewer rows.
+    @Test(arguments: [(true, Float(0.9)), (false, Float(0.9)), (true, Float(0)), (false, Float(1))])
+    func randomKeepRevealedRowsOnlyMatchesTheReferencePath(shift: Bool, temperature: Float) throws {
+        struct Opaque: RandomSource {
+            var inner: SeededRandomSource
+            mutating func nextUniform() -> Double { inner.nextUniform() }
+            mutating func nextCategorical(probabilities: UnsafeBufferPointer<Float>) -> Int {
+                inner.nextCategorical(probabilities: probabilities)
+            }
+        }
+        for (steps, seed) in [(1, 1), (4, 2), (16, 3), (40, 4)] as [(Int, UInt64)] {
+            let sampler = try DiffusionSampler(parameters: .randomKeep(maskToken: Self.mask, temperature: temperature,
+                                                                       topP: temperature == 0 ? 1 : 0.9,
+                                                                       steps: steps, shiftLogits: shift))
+            let canvas = try Canvas.prefix(prompt: [3, 9, 12], generationLength: 20)
+            var fastEvents: [[Int32]] = [], referenceEvents: [[Int32]] = []
+            let fastLogits = provider(), referenceLogits = provider()
+            var seeded = SeededRandomSource(seed: seed)
+            var opaque = Opaque(inner: SeededRandomSource(seed: seed))
+            let fast = try sampler.generate(canvas: canvas, provider: fastLogits, random: &seeded) { step in
+                fastEvents.append(step.tokens)
+                return .proceed
+            }
+            let reference = try sampler.generate(canvas: canvas, provider: referenceLogits, random: &opaque) { step in
+                referenceEvents.append(step.tokens)
+                return .proceed
+            }
+            #expect(fast.tokens == reference.tokens, "steps \(steps) seed \(seed)")
+            #expect(fastEvents == referenceEvents)
+            #expect(!fast.tokens.contains(Self.mask))
+            let fastRows = fastLogits.requests.map(\.positions.count).reduce(0, +)
+            let referenceRows = referenceLogits.requests.map(\.positions.count).reduce(0, +)
+            #expect(fastRows <= referenceRows && fast.forwardPasses <= reference.forwardPasses)
+            if temperature > 0 && steps >= 4 { #expect(fastRows < referenceRows) }
+            if temperature == 0 {
+                // Greedy takes the revealed-rows path with any source: check each revealed token against the
+                // argmax of its row of the logits of the canvas before that step, computed here.
+                var before = canvas.tokens.enumerated().map { canvas.isFixed[$0.offset] ? $0.element : Self.mask }
+                for tokens in fastEvents {
+                    for position in 0..<canvas.count where before[position] == Self.mask && tokens[position] != Self.mask {
+                        guard let row = shift ? (position == 0 ? nil : position - 1) : position else { continue }
+                        let logits = try provider().logits(tokens: before, positions: [row], causal: false)
+                        #expect(Int(tokens[position]) == logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) })
+                    }
+                    before = tokens
+                }
+            }
         }
     }
 }
