@@ -118,8 +118,14 @@ final class ModelLogitsProvider: LogitsProvider {
     var vocabularySize: Int { model.configuration.vocabularySize }
 
     func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+        var output: [Float] = []
+        try logits(tokens: tokens, positions: positions, causal: causal, into: &output)
+        return output
+    }
+
+    func logits(tokens: [Int32], positions: [Int], causal: Bool, into output: inout [Float]) throws {
         forwardPasses += 1
-        return try model.transformer.forward(tokens: tokens, outputPositions: positions, causal: causal, threads: threads,
-                                             workspace: workspace)
+        try model.transformer.forward(tokens: tokens, outputPositions: positions, causal: causal, threads: threads,
+                                      workspace: workspace, into: &output)
     }
 }

@@ -24,8 +24,17 @@ public final class ForwardSession {
 
     /// Raw logits (no shift) of one forward pass, as ``DiffuModel/logits(tokens:positions:causal:threads:)``.
     public func logits(tokens: [Int32], positions: [Int]? = nil, causal: Bool = false) throws -> [Float] {
+        var output: [Float] = []
+        try logits(tokens: tokens, positions: positions, causal: causal, into: &output)
+        return output
+    }
+
+    /// The same logits written into `output` (resized to `[rows × vocabularySize]`; its storage reused when large
+    /// enough): a loop that passes the same array every pass allocates it once, as llama.cpp keeps one output
+    /// buffer per context.
+    public func logits(tokens: [Int32], positions: [Int]? = nil, causal: Bool = false, into output: inout [Float]) throws {
         forwardPasses += 1
-        return try model.transformer.forward(tokens: tokens, outputPositions: positions, causal: causal, threads: threads,
-                                             workspace: workspace)
+        try model.transformer.forward(tokens: tokens, outputPositions: positions, causal: causal, threads: threads,
+                                      workspace: workspace, into: &output)
     }
 }

@@ -71,7 +71,24 @@ public final class TransformerModel: Sendable {
         tokens: [Int32], outputPositions: [Int]? = nil, causal: Bool = false, threads: Int = 1,
         workspace: ForwardWorkspace? = nil
     ) throws -> [Float] {
-        try run(tokens: tokens, outputPositions: outputPositions, causal: causal, threads: threads, workspace: workspace, logits: true)
+        var logits: [Float] = []
+        try forward(tokens: tokens, outputPositions: outputPositions, causal: causal, threads: threads, workspace: workspace,
+                    into: &logits)
+        return logits
+    }
+
+    /// ``forward(tokens:outputPositions:causal:threads:workspace:)`` writing the logits into `logits`, which is
+    /// resized to `[outputPositions.count × vocabularySize]` and keeps its storage when it is already large enough
+    /// (uniquely referenced): a decoding loop that hands the same array back every step allocates it once, where a
+    /// fresh array of more than 32 MiB is a fresh mapping whose pages fault in on every pass.
+    public func forward(
+        tokens: [Int32], outputPositions: [Int]? = nil, causal: Bool = false, threads: Int = 1,
+        workspace: ForwardWorkspace? = nil, into logits: inout [Float]
+    ) throws {
+        try prepare(tokens: tokens, outputPositions: outputPositions, causal: causal, threads: threads,
+                    workspace: workspace) { workspace, positions in
+            finishLogits(positions: positions, windowStart: 0, threads: threads, workspace: workspace, into: &logits)
+        }
     }
 
     /// Runs the model and returns the final hidden states (after the output norm, before the LM head)
@@ -80,7 +97,12 @@ public final class TransformerModel: Sendable {
         tokens: [Int32], outputPositions: [Int]? = nil, causal: Bool = false, threads: Int = 1,
         workspace: ForwardWorkspace? = nil
     ) throws -> [Float] {
-        try run(tokens: tokens, outputPositions: outputPositions, causal: causal, threads: threads, workspace: workspace, logits: false)
+        var states: [Float] = []
+        try prepare(tokens: tokens, outputPositions: outputPositions, causal: causal, threads: threads,
+                    workspace: workspace) { workspace, positions in
+            states = finish(positions: positions, windowStart: 0, threads: threads, workspace: workspace, logits: false)
+        }
+        return states
     }
 
     /// Checks the inputs of a forward pass without running it.
@@ -98,9 +120,12 @@ public final class TransformerModel: Sendable {
         }
     }
 
-    private func run(
-        tokens: [Int32], outputPositions: [Int]?, causal: Bool, threads: Int, workspace: ForwardWorkspace?, logits: Bool
-    ) throws -> [Float] {
+    /// Validates, takes the workspace, encodes the whole sequence, then runs `finish` (the output norm and
+    /// head) on the workspace and the output positions while the workspace is still held.
+    private func prepare(
+        tokens: [Int32], outputPositions: [Int]?, causal: Bool, threads: Int, workspace: ForwardWorkspace?,
+        finish: (ForwardWorkspace, [Int]) -> Void
+    ) throws {
         try validate(tokens: tokens, outputPositions: outputPositions, threads: threads)
         let workspace = workspace ?? ForwardWorkspace()
         guard workspace.lock.try() else { throw ModelError.workspaceInUse }
@@ -112,27 +137,54 @@ public final class TransformerModel: Sendable {
             encode(tokenBuffer, window: 0..<tokens.count, causal: causal, threads: threads, workspace: workspace, table: table,
                    cache: nil)
         }
-        return finish(positions: positions, windowStart: 0, threads: threads, workspace: workspace, logits: logits)
+        finish(workspace, positions)
     }
 
     /// Final norm (and LM head when `logits`) for `positions`, whose hidden states are rows
     /// `position − windowStart` of `workspace.hidden`.
     func finish(positions: [Int], windowStart: Int, threads: Int, workspace: ForwardWorkspace, logits: Bool) -> [Float] {
-        // Final norm only for the requested rows.
-        let c = configuration, hidden = c.hiddenSize
+        var output: [Float] = []
+        if logits {
+            finishLogits(positions: positions, windowStart: windowStart, threads: threads, workspace: workspace, into: &output)
+        } else {
+            normalizeSelected(positions: positions, windowStart: windowStart, threads: threads, workspace: workspace)
+            output = Array(UnsafeBufferPointer(start: workspace.selectedNormed, count: positions.count * configuration.hiddenSize))
+        }
+        return output
+    }
+
+    /// The final norm of the requested rows into `workspace.selectedNormed`.
+    private func normalizeSelected(positions: [Int], windowStart: Int, threads: Int, workspace: ForwardWorkspace) {
+        let hidden = configuration.hiddenSize
         for (row, position) in positions.enumerated() {
             (workspace.selected + row * hidden).update(from: workspace.hidden + (position - windowStart) * hidden, count: hidden)
         }
         normalize(workspace.selected, rowCount: positions.count, parameters.outputNorm, into: workspace.selectedNormed, threads: threads)
-        if !logits {
-            return Array(UnsafeBufferPointer(start: workspace.selectedNormed, count: positions.count * hidden))
+    }
+
+    /// Final norm and LM head for `positions` into `logits` (resized; its storage reused when large enough, an
+    /// uninitialised fresh allocation otherwise: the head writes every element).
+    func finishLogits(positions: [Int], windowStart: Int, threads: Int, workspace: ForwardWorkspace, into logits: inout [Float]) {
+        normalizeSelected(positions: positions, windowStart: windowStart, threads: threads, workspace: workspace)
+        let count = positions.count * configuration.vocabularySize
+        let head: (UnsafeMutablePointer<Float>) -> Void = { output in
+            MatrixMultiply.multiply(workspace.selectedNormed, rowCount: positions.count, weights: self.parameters.head,
+                                    into: output, threads: threads, variant: self.kernelVariant)
         }
-        let vocabulary = c.vocabularySize
-        if positions.isEmpty { return [] }
-        return [Float](unsafeUninitializedCapacity: positions.count * vocabulary) { buffer, initialized in
-            MatrixMultiply.multiply(workspace.selectedNormed, rowCount: positions.count, weights: parameters.head,
-                                    into: buffer.baseAddress!, threads: threads, variant: kernelVariant)
-            initialized = positions.count * vocabulary
+        if count == 0 {
+            logits.removeAll(keepingCapacity: true)
+        } else if logits.capacity >= count {
+            if logits.count > count {
+                logits.removeLast(logits.count - count)
+            } else if logits.count < count {
+                logits.append(contentsOf: repeatElement(0, count: count - logits.count))  // within capacity: no new mapping
+            }
+            logits.withUnsafeMutableBufferPointer { head($0.baseAddress!) }
+        } else {
+            logits = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                head(buffer.baseAddress!)
+                initialized = count
+            }
         }
     }
 

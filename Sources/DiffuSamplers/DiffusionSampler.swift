@@ -199,6 +199,8 @@ struct SamplerRun {
     var stepIndex = 0
     var forwardPasses = 0
     var stopped = false
+    /// The last step's logits array, kept for the next fetch to write into.
+    var recycledLogits: [Float] = []
 
     init(parameters: SamplingParameters, canvas: Canvas, vocabularySize: Int, threads: Int,
          observer: ((SamplerStep) throws -> SamplerControl)?) {
@@ -227,16 +229,25 @@ struct SamplerRun {
 
     /// Asks the provider for `rows` (ascending, unique) of `tokens` (default: the current canvas) and
     /// checks the size.
+    /// The array comes from ``recycle(_:)`` when a previous step handed one back (the provider may write in place).
     mutating func fetch<Provider: LogitsProvider>(_ provider: Provider, rows: [Int], tokens: [Int32]? = nil) throws -> [Float] {
         guard !rows.isEmpty else { return [] }
         let (expected, overflow) = rows.count.multipliedReportingOverflow(by: vocabularySize)
         guard !overflow else { throw SamplerError.invalidLength(rows.count) }
-        let logits = try provider.logits(tokens: tokens ?? current, positions: rows, causal: parameters.causal)
+        var logits: [Float] = []
+        swap(&logits, &recycledLogits)
+        try provider.logits(tokens: tokens ?? current, positions: rows, causal: parameters.causal, into: &logits)
         guard logits.count == expected else {
             throw SamplerError.logitsCountMismatch(expected: expected, actual: logits.count)
         }
         forwardPasses += 1
         return logits
+    }
+
+    /// Hands a step's logits array back for the next ``fetch(_:rows:tokens:)`` to reuse (its storage: a large
+    /// fresh array is a fresh mapping whose pages fault in again).
+    mutating func recycle(_ logits: inout [Float]) {
+        if logits.capacity > recycledLogits.capacity { swap(&logits, &recycledLogits) }
     }
 
     /// Commits tokens, reports the step, and returns whether to continue.
@@ -311,6 +322,7 @@ struct SamplerRun {
                     rowScore[row] = Float(log(Double(weights[token]) / prepared[slot].kept))
                 }
             }
+            recycle(&logits)
             for position in needed {
                 let row = shift ? max(position - 1, 0) : position
                 prediction[position] = shift && position == 0 ? input[0] : rowToken[row]
@@ -385,6 +397,7 @@ struct SamplerRun {
                     token[row] = Int32(drawn)
                 }
             }
+            recycle(&logits)
             let revealed = reveal.map { position in (position, predictingRow(position).map { token[$0]! } ?? input[0]) }
             if !(try finishStep(revealed: revealed, plannedSteps: steps, block: span)) { return }
         }
@@ -526,6 +539,7 @@ struct SamplerRun {
                 output.append((Int32(token), confidence))
             }
         }
+        recycle(&logits)
         return output
     }
 

@@ -59,7 +59,8 @@ extension SamplerRun {
     mutating func proposeLLaDA<Provider: LogitsProvider, Random: RandomSource>(
         randomOrder: Bool, provider: Provider, positions: [Int], random: inout Random
     ) throws -> [(token: Int32, confidence: Double)] {
-        let (rows, logits) = try guidedLogits(provider: provider, positions: positions)
+        var (rows, logits) = try guidedLogits(provider: provider, positions: positions)
+        defer { recycle(&logits) }
         let width = vocabularySize
         let temperature = Double(parameters.temperature)
         var slotOfRow: [Int: Int] = [:]

@@ -15,6 +15,17 @@ public protocol LogitsProvider {
     ///   - causal: `true` selects autoregressive (causal) attention, `false` full bidirectional attention.
     /// - Returns: row-major `[positions.count × vocabularySize]` logits, row `i` for `positions[i]`.
     func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float]
+
+    /// The same logits written into `output` (resized to `[positions.count × vocabularySize]`): the sampler hands
+    /// the previous step's array back, so a provider that writes in place allocates it once per generation.
+    func logits(tokens: [Int32], positions: [Int], causal: Bool, into output: inout [Float]) throws
+}
+
+extension LogitsProvider {
+    /// Replaces `output` with ``logits(tokens:positions:causal:)`` (for providers without an in-place path).
+    public func logits(tokens: [Int32], positions: [Int], causal: Bool, into output: inout [Float]) throws {
+        output = try logits(tokens: tokens, positions: positions, causal: causal)
+    }
 }
 
 /// A logits provider that can reuse work across the steps of one block of the semi-autoregressive

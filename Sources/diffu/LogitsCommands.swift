@@ -85,9 +85,10 @@ struct BenchCommand: AsyncParsableCommand {
         let positions: [Int]? = lastOnly ? [tokens - 1] : nil
         let session = try ForwardSession(model: model, threads: threadCount)
         var times: [Double] = []
+        var logits: [Float] = []  // one output array for every run, as a decoding loop keeps it
         for run in 0...runs {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try session.logits(tokens: ids, positions: positions, causal: causal)
+            try session.logits(tokens: ids, positions: positions, causal: causal, into: &logits)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if run > 0 { times.append(seconds) }
         }

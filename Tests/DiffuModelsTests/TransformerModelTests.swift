@@ -113,6 +113,24 @@ import Testing
         #expect(try model.forward(tokens: tokens, outputPositions: []).isEmpty)
     }
 
+    /// `forward(…, into:)` writes what `forward` returns, whatever the array held before (longer, shorter,
+    /// empty), and keeps the array's storage when it is large enough (a decoding loop's reuse).
+    @Test func forwardIntoAnArrayMatchesAndReusesItsStorage() throws {
+        let fixture = ModelFixture("qwen2_gqa_f32")
+        let model = try TransformerModel(configuration: fixture.configuration(), weights: fixture.weights(storage: .f32))
+        let tokens = try fixture.sequences()[1]
+        let workspace = ForwardWorkspace()
+        var output: [Float] = []
+        var firstBase: UnsafeMutablePointer<Float>?
+        for positions in [nil, [3, 1], [7], [0, 2, 4, 6, 8], []] as [[Int]?] {
+            try model.forward(tokens: tokens, outputPositions: positions, threads: 2, workspace: workspace, into: &output)
+            let expected = try model.forward(tokens: tokens, outputPositions: positions, threads: 2)
+            #expect(output == expected, "positions \(String(describing: positions))")
+            let base = output.withUnsafeMutableBufferPointer { $0.baseAddress }
+            if firstBase == nil { firstBase = base } else if !output.isEmpty { #expect(base == firstBase, "storage reused") }
+        }
+    }
+
     /// Position 0 sees the last token only in bidirectional mode.
     @Test func bidirectionalFirstPositionSeesLastToken() throws {
         let fixture = ModelFixture("llama_sharded_bf16")

@@ -446,4 +446,31 @@ import DiffuSamplers
             }
         }
     }
+
+    /// The sampler hands each step's logits array back to the provider's in-place path: after the first
+    /// request every request arrives with storage already allocated (no fresh large allocation per step).
+    @Test(arguments: [SamplerAlgorithm.confidence, .maskgitPlus, .lowConfidence])
+    func logitsArraysAreHandedBackForReuse(algorithm: SamplerAlgorithm) throws {
+        final class InPlace: LogitsProvider {
+            let inner = FakeLogitsProvider(vocabularySize: SamplerBehaviourTests.vocabulary, maskToken: SamplerBehaviourTests.mask)
+            var capacities: [Int] = []
+            var vocabularySize: Int { inner.vocabularySize }
+            func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+                try inner.logits(tokens: tokens, positions: positions, causal: causal)
+            }
+            func logits(tokens: [Int32], positions: [Int], causal: Bool, into output: inout [Float]) throws {
+                capacities.append(output.capacity)
+                output = try inner.logits(tokens: tokens, positions: positions, causal: causal)
+            }
+        }
+        let parameters = SamplingParameters(algorithm: algorithm, maskToken: Self.mask, steps: 6, temperature: 0.9,
+                                            topP: algorithm.acceptsTopP ? 0.9 : nil)
+        let provider = InPlace()
+        var random = SeededRandomSource(seed: 5)
+        let result = try DiffusionSampler(parameters: parameters)
+            .generate(canvas: try Canvas.prefix(prompt: [3, 9], generationLength: 12), provider: provider, random: &random)
+        #expect(provider.capacities.count == result.forwardPasses && result.forwardPasses >= 2)
+        #expect(provider.capacities.first == 0)
+        #expect(provider.capacities.dropFirst().allSatisfy { $0 > 0 }, "\(provider.capacities)")
+    }
 }
