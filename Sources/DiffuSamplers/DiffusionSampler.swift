@@ -227,6 +227,11 @@ struct SamplerRun {
         parameters.shiftLogits ? max(position - 1, 0) : position
     }
 
+    /// random-keep's rule: ``row(for:)``, except that under the shift position 0 has no row (it keeps its input token).
+    func predictingRow(_ position: Int) -> Int? {
+        parameters.shiftLogits && position == 0 ? nil : row(for: position)
+    }
+
     /// Asks the provider for `rows` (ascending, unique) of `tokens` (default: the current canvas) and
     /// checks the size.
     /// The array comes from ``recycle(_:)`` when a previous step handed one back (the provider may write in place).
@@ -299,13 +304,8 @@ struct SamplerRun {
             var rows: [Int] = []
             rows.reserveCapacity(needed.count)
             for position in needed {
-                let row: Int
-                if shift {
-                    if position == 0 && !isConfidence { continue }  // keeps its input token, score unused
-                    row = max(position - 1, 0)
-                } else {
-                    row = position
-                }
+                // Under the shift random-keep's position 0 keeps its input token (no row, score unused).
+                guard let row = isConfidence ? row(for: position) : predictingRow(position) else { continue }
                 if rows.last != row { rows.append(row) }
             }
             var logits = try fetch(provider, rows: rows)
@@ -362,13 +362,10 @@ struct SamplerRun {
         provider: Provider, random: inout Random
     ) throws {
         let steps = parameters.steps
-        let shift = parameters.shiftLogits
         let greedy = parameters.greedy || parameters.temperature == 0
         let span = generated[0]..<(generated[generated.count - 1] + 1)
         try Self.announce(provider, block: span, tokens: current)
         let preparer = RowPreparer(temperature: parameters.temperature, topP: parameters.topP, topK: nil)
-        // The row that predicts a position; nil for position 0 under the shift (it keeps its input token).
-        func predictingRow(_ position: Int) -> Int? { shift ? (position == 0 ? nil : position - 1) : position }
         var categoricalUniform = [Double](repeating: 0, count: input.count)
         for step in 0..<steps {
             if maskedCount == 0 { break }

@@ -184,15 +184,30 @@ struct RowPreparer {
             }
             summary.margin = Float((Double(first) - Double(second)) / summary.kept)
         }
-        if wantsEntropy {
-            var sum = 0.0
-            for weight in row where weight > 0 {
-                let probability = Double(weight) / summary.kept
-                sum += probability * log(probability + 1e-10)
-            }
-            summary.negativeEntropy = Float(sum)
-        }
+        if wantsEntropy { summary.negativeEntropy = Self.negativeEntropy(base, count: row.count, kept: summary.kept) }
         return summary
+    }
+
+    /// Dream's entropy confidence Σ p·log(p + 1e-10) over the positive weights of `row`, p = weight / `kept`, summed in
+    /// ascending index order. After top-p most weights are 0: 8-lane compares skip the all-zero vectors, and only a
+    /// vector holding a positive weight is walked (the same additions in the same order as a plain scan).
+    static func negativeEntropy(_ row: UnsafeMutablePointer<Float>, count: Int, kept: Double) -> Float {
+        var sum = 0.0
+        @inline(__always) func add(_ weight: Float) {
+            guard weight > 0 else { return }
+            let probability = Double(weight) / kept
+            sum += probability * log(probability + 1e-10)
+        }
+        let zero = SIMD8<Float>(repeating: 0)
+        var index = 0
+        while index + 8 <= count {
+            if any(UnsafeRawPointer(row + index).loadUnaligned(as: SIMD8<Float>.self) .> zero) {
+                for lane in index..<(index + 8) { add(row[lane]) }
+            }
+            index += 8
+        }
+        while index < count { add(row[index]); index += 1 }
+        return Float(sum)
     }
 
     /// The reference's nucleus filter: tokens sorted by descending probability are kept while the
