@@ -95,59 +95,44 @@ struct RowPreparer {
     }
 
     /// The largest value of `row` (`count` contiguous Floats); NaN values are skipped, as a `value > maximum`
-    /// scan skips them; `-∞` when no value is larger than `-∞`. Four 8-lane accumulators, so the compare-and-
-    /// select chain is four vectors wide (one accumulator leaves the loop waiting on its own latency).
+    /// scan skips them; `-∞` when no value is larger than `-∞`.
     static func maximum(_ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        var first = SIMD8<Float>(repeating: -.infinity), second = first, third = first, fourth = first
-        var index = 0
-        while index + 32 <= count {
-            let raw = UnsafeRawPointer(row + index)
-            let a = raw.loadUnaligned(as: SIMD8<Float>.self), b = raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            let c = raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), d = raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-            first = first.replacing(with: a, where: first .< a)
-            second = second.replacing(with: b, where: second .< b)
-            third = third.replacing(with: c, where: third .< c)
-            fourth = fourth.replacing(with: d, where: fourth .< d)
-            index += 32
-        }
-        return finishMaximum(row, count: count, from: index, first, second, third, fourth)
+        fourAccumulatorMaximum(row, count: count) { $0.loadUnaligned(as: SIMD8<Float>.self) }
     }
 
     /// `row[i] /= divisor` for every i (the temperature), and the largest quotient, in one pass: the
     /// division and the maximum of ``maximum(_:count:)`` fused (the row is read and written once).
     static func divideAndMaximum(_ row: UnsafeMutablePointer<Float>, count: Int, divisor: Float) -> Float {
         let divisors = SIMD8<Float>(repeating: divisor)
+        for tail in (count - count % 32)..<count { row[tail] = row[tail] / divisor }  // what the 32-wide loop leaves
+        return fourAccumulatorMaximum(row, count: count) { vector in
+            let quotient = vector.loadUnaligned(as: SIMD8<Float>.self) / divisors
+            vector.storeBytes(of: quotient, as: SIMD8<Float>.self)
+            return quotient
+        }
+    }
+
+    /// The maximum of `load(v)` over the row's 8-lane vectors `v`, 32 floats per step in four accumulators (one
+    /// accumulator leaves the compare-and-select chain waiting on its own latency), then of the scalar tail
+    /// `row[count − count % 32 ..< count]` as it stands. `load` may rewrite its vector (the temperature).
+    @inline(__always)
+    private static func fourAccumulatorMaximum(_ row: UnsafeMutablePointer<Float>, count: Int,
+                                               _ load: (UnsafeMutableRawPointer) -> SIMD8<Float>) -> Float {
         var first = SIMD8<Float>(repeating: -.infinity), second = first, third = first, fourth = first
         var index = 0
         while index + 32 <= count {
             let raw = UnsafeMutableRawPointer(row + index)
-            let a = raw.loadUnaligned(as: SIMD8<Float>.self) / divisors
-            let b = raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) / divisors
-            let c = raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) / divisors
-            let d = raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) / divisors
-            raw.storeBytes(of: a, as: SIMD8<Float>.self)
-            raw.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
-            raw.storeBytes(of: c, toByteOffset: 64, as: SIMD8<Float>.self)
-            raw.storeBytes(of: d, toByteOffset: 96, as: SIMD8<Float>.self)
+            let a = load(raw), b = load(raw + 32), c = load(raw + 64), d = load(raw + 96)
             first = first.replacing(with: a, where: first .< a)
             second = second.replacing(with: b, where: second .< b)
             third = third.replacing(with: c, where: third .< c)
             fourth = fourth.replacing(with: d, where: fourth .< d)
             index += 32
         }
-        for tail in index..<count { row[tail] = row[tail] / divisor }
-        return finishMaximum(row, count: count, from: index, first, second, third, fourth)
-    }
-
-    /// Merges the four accumulators and scans `row[start..<count]` (the tail the 32-wide loop left).
-    @inline(__always)
-    private static func finishMaximum(_ row: UnsafeMutablePointer<Float>, count: Int, from start: Int,
-                                      _ first: SIMD8<Float>, _ second: SIMD8<Float>,
-                                      _ third: SIMD8<Float>, _ fourth: SIMD8<Float>) -> Float {
         let pair = first.replacing(with: second, where: first .< second)
         let other = third.replacing(with: fourth, where: third .< fourth)
         var maximum = pair.replacing(with: other, where: pair .< other).max()
-        for index in start..<count where row[index] > maximum { maximum = row[index] }
+        for tail in index..<count where row[tail] > maximum { maximum = row[tail] }
         return maximum
     }
 
@@ -221,24 +206,13 @@ struct RowPreparer {
     mutating func applyTopP(_ row: UnsafeMutableBufferPointer<Float>, topP: Float, total: Double) -> Double {
         let limit = Double(topP)
         let bucketMass = Self.bucketMasses(row)
-        // Find the bucket in which the nucleus closes.
         var before = 0.0
-        var closing = -1
         var keptAny = false
-        for bucket in stride(from: 255, through: 0, by: -1) where bucketMass[bucket] > 0 {
-            if keptAny && before / total > limit { break }  // this whole bucket and all below: dropped
-            if (before + bucketMass[bucket]) / total > limit {
-                closing = bucket
-                break
-            }
-            before += bucketMass[bucket]
-            keptAny = true
-        }
-        guard closing >= 0 else {
+        let walk = Self.walkBuckets(bucketMass, total: total, limit: limit, before: &before, keptAny: &keptAny)
+        guard let closing = walk.closing else {
             // The nucleus ends exactly at a bucket boundary (or covers everything): drop lower buckets.
-            let floor = lowestKeptBucket(bucketMass, total: total, limit: limit)
-            Self.zeroBuckets(below: floor, row)
-            return bucketMass[floor...].reduce(0, +)
+            Self.zeroBuckets(below: walk.lowestKept, row)
+            return bucketMass[walk.lowestKept...].reduce(0, +)
         }
         // The closing bucket's tokens, then its sub-buckets (the next 8 mantissa bits: again, every weight in
         // a higher sub-bucket is larger than every weight in a lower one) walked the same way, so that only
@@ -249,16 +223,7 @@ struct RowPreparer {
             let weight = row[Int(index)]
             subMasses[Self.subBucket(weight)] += Double(weight)
         }
-        var closingSub = -1
-        for sub in stride(from: 255, through: 0, by: -1) where subMasses[sub] > 0 {
-            if keptAny && before / total > limit { break }
-            if (before + subMasses[sub]) / total > limit {
-                closingSub = sub
-                break
-            }
-            before += subMasses[sub]
-            keptAny = true
-        }
+        let closingSub = Self.walkBuckets(subMasses, total: total, limit: limit, before: &before, keptAny: &keptAny).closing ?? -1
         // Zero the sub-buckets below the closing one and keep the closing one's tokens at the front of
         // `order`, in index order (no closing sub-bucket: the whole bucket is kept).
         var candidates = 0
@@ -354,18 +319,22 @@ struct RowPreparer {
         return Array(masses.prefix(256))
     }
 
-    /// The lowest bucket still kept when the nucleus closes on a bucket boundary.
-    private func lowestKeptBucket(_ bucketMass: [Double], total: Double, limit: Double) -> Int {
-        var before = 0.0
+    /// The nucleus walk over 256 buckets from the highest down (every weight in a higher bucket larger than every
+    /// weight in a lower one), skipping empty ones: a bucket is kept whole while the mass before it and its own stay
+    /// ≤ p of `total`. Returns the bucket whose mass takes the nucleus past p (`nil` when it ends on a bucket
+    /// boundary or covers everything) and the lowest bucket kept whole (255 when none is). `before` (the mass kept)
+    /// and `keptAny` (whether a token is kept) carry on from an outer walk and are updated.
+    static func walkBuckets(_ masses: [Double], total: Double, limit: Double, before: inout Double,
+                            keptAny: inout Bool) -> (closing: Int?, lowestKept: Int) {
         var lowest = 255
-        var keptAny = false
-        for bucket in stride(from: 255, through: 0, by: -1) where bucketMass[bucket] > 0 {
-            if keptAny && before / total > limit { break }
-            before += bucketMass[bucket]
+        for bucket in stride(from: 255, through: 0, by: -1) where masses[bucket] > 0 {
+            if keptAny && before / total > limit { break }  // this whole bucket and all below: dropped
+            if (before + masses[bucket]) / total > limit { return (bucket, lowest) }
+            before += masses[bucket]
             lowest = bucket
             keptAny = true
         }
-        return lowest
+        return (nil, lowest)
     }
 
     /// Dream's top-k on the tokens still kept: drops every kept token whose weight is below the k-th
