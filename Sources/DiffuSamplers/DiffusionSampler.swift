@@ -385,17 +385,21 @@ struct SamplerRun {
             var logits = try fetch(provider, rows: rows)
             let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
                                            preparer: preparer)
-            var token: [Int: Int32] = [:]
+            // Rows are the revealed positions' own, in order (position 0 under the shift has none: its input token).
+            var revealed: [(position: Int, token: Int32)] = []
+            revealed.reserveCapacity(reveal.count)
             logits.withUnsafeBufferPointer { buffer in
-                for (slot, row) in rows.enumerated() {
+                var slot = 0
+                for position in reveal {
+                    guard let row = predictingRow(position) else { revealed.append((position, input[0])); continue }
                     let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
                     let drawn = greedy ? prepared[slot].argmax
                         : Random.inverseCumulativeIndex(uniform: categoricalUniform[row], weights: weights)
-                    token[row] = Int32(drawn)
+                    revealed.append((position, Int32(drawn)))
+                    slot += 1
                 }
             }
             recycle(&logits)
-            let revealed = reveal.map { position in (position, predictingRow(position).map { token[$0]! } ?? input[0]) }
             if !(try finishStep(revealed: revealed, plannedSteps: steps, block: span)) { return }
         }
     }
