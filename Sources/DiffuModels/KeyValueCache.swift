@@ -156,6 +156,8 @@ extension TransformerModel {
             encode(tokenBuffer, window: window, causal: causal, threads: threads, workspace: workspace, table: table, cache: cache)
         }
         cache.record(tokens, window: window)
-        return finish(positions: positions, windowStart: window.lowerBound, threads: threads, workspace: workspace, logits: true)
+        var logits: [Float] = []
+        finishLogits(positions: positions, windowStart: window.lowerBound, threads: threads, workspace: workspace, into: &logits)
+        return logits
     }
 }

@@ -100,7 +100,8 @@ public final class TransformerModel: Sendable {
         var states: [Float] = []
         try prepare(tokens: tokens, outputPositions: outputPositions, causal: causal, threads: threads,
                     workspace: workspace) { workspace, positions in
-            states = finish(positions: positions, windowStart: 0, threads: threads, workspace: workspace, logits: false)
+            normalizeSelected(positions: positions, windowStart: 0, threads: threads, workspace: workspace)
+            states = Array(UnsafeBufferPointer(start: workspace.selectedNormed, count: positions.count * configuration.hiddenSize))
         }
         return states
     }
@@ -140,20 +141,8 @@ public final class TransformerModel: Sendable {
         finish(workspace, positions)
     }
 
-    /// Final norm (and LM head when `logits`) for `positions`, whose hidden states are rows
-    /// `position − windowStart` of `workspace.hidden`.
-    func finish(positions: [Int], windowStart: Int, threads: Int, workspace: ForwardWorkspace, logits: Bool) -> [Float] {
-        var output: [Float] = []
-        if logits {
-            finishLogits(positions: positions, windowStart: windowStart, threads: threads, workspace: workspace, into: &output)
-        } else {
-            normalizeSelected(positions: positions, windowStart: windowStart, threads: threads, workspace: workspace)
-            output = Array(UnsafeBufferPointer(start: workspace.selectedNormed, count: positions.count * configuration.hiddenSize))
-        }
-        return output
-    }
-
-    /// The final norm of the requested rows into `workspace.selectedNormed`.
+    /// The final norm of the requested rows (hidden-state rows `position − windowStart`) into
+    /// `workspace.selectedNormed`.
     private func normalizeSelected(positions: [Int], windowStart: Int, threads: Int, workspace: ForwardWorkspace) {
         let hidden = configuration.hiddenSize
         for (row, position) in positions.enumerated() {
