@@ -14,20 +14,12 @@ public enum BF16Codec: StorageCodec {
 
     /// Rounds each value to bfloat16 at `2 · (k · 16 + c)`.
     public static func encode(_ values: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        let width = PanelGeometry.panelWidth, length = PanelGeometry.blockLength
-        for k in 0..<length {
-            for c in 0..<width {
-                block.storeBytes(of: HalfPrecision.bfloat16Bits(values[c * length + k]), toByteOffset: 2 * (k * width + c), as: UInt16.self)
-            }
-        }
+        TwoByteFloatBlock.encode(values, into: block) { HalfPrecision.bfloat16Bits($0) }
     }
 
     /// Widens the bfloat16 values of the lane (exact).
     public static func decode(_ block: UnsafeRawPointer, lane: Int, count: Int, into output: UnsafeMutablePointer<Float>) {
-        for k in 0..<count {
-            let bits = block.loadUnaligned(fromByteOffset: 2 * (k * PanelGeometry.panelWidth + lane), as: UInt16.self)
-            output[k] = HalfPrecision.float(bfloat16Bits: bits)
-        }
+        TwoByteFloatBlock.decode(block, lane: lane, count: count, into: output) { HalfPrecision.float(bfloat16Bits: $0) }
     }
 
     /// 512 bfloat16 values per block at `k * 16 + c`, already in tile order → zero-extend
