@@ -154,7 +154,7 @@ public struct DiffusionSampler: Sendable {
         guard !run.generated.isEmpty else { return run.result() }
         switch parameters.algorithm {
         case .randomKeep:
-            if parameters.greedy || parameters.temperature == 0 || random.categoricalIsInverseCumulativeOfOneUniform {
+            if parameters.takesArgmax || random.categoricalIsInverseCumulativeOfOneUniform {
                 try run.runRandomKeepRevealedRowsOnly(provider: provider, random: &random)
             } else {
                 try run.runReference(confidence: false, provider: provider, random: &random)
@@ -182,6 +182,12 @@ public func dreamTimesteps(steps: Int, epsilon: Double) -> [Float] {
     return (0..<count).map { index in
         index < halfway ? start.addingProduct(step, Float(index)) : end.addingProduct(-step, Float(count - 1 - index))
     }
+}
+
+extension SamplingParameters {
+    /// Whether the reference samplers take the argmax instead of drawing: the confidence sampler's `greedy`,
+    /// or temperature 0 (greedy for every algorithm).
+    var takesArgmax: Bool { greedy || temperature == 0 }
 }
 
 /// The mutable state of one generation.
@@ -233,8 +239,8 @@ struct SamplerRun {
     }
 
     /// Asks the provider for `rows` (ascending, unique) of `tokens` (default: the current canvas) and
-    /// checks the size.
-    /// The array comes from ``recycle(_:)`` when a previous step handed one back (the provider may write in place).
+    /// checks the size. The array comes from ``recycle(_:)`` when a previous step handed one back (the
+    /// provider may write in place).
     mutating func fetch<Provider: LogitsProvider>(_ provider: Provider, rows: [Int], tokens: [Int32]? = nil) throws -> [Float] {
         guard !rows.isEmpty else { return [] }
         let (expected, overflow) = rows.count.multipliedReportingOverflow(by: vocabularySize)
@@ -313,7 +319,7 @@ struct SamplerRun {
                                        topP: isConfidence ? nil : parameters.topP, topK: nil)
             let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
                                            preparer: preparer)
-            let greedy = parameters.greedy || parameters.temperature == 0
+            let greedy = parameters.takesArgmax
             logits.withUnsafeBufferPointer { buffer in
                 for (slot, row) in rows.enumerated() {
                     let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
@@ -324,7 +330,7 @@ struct SamplerRun {
             }
             recycle(&logits)
             for position in needed {
-                let row = shift ? max(position - 1, 0) : position
+                let row = row(for: position)
                 prediction[position] = shift && position == 0 ? input[0] : rowToken[row]
                 score[position] = rowScore[row]
             }
@@ -362,7 +368,7 @@ struct SamplerRun {
         provider: Provider, random: inout Random
     ) throws {
         let steps = parameters.steps
-        let greedy = parameters.greedy || parameters.temperature == 0
+        let greedy = parameters.takesArgmax
         let span = generated[0]..<(generated[generated.count - 1] + 1)
         try Self.announce(provider, block: span, tokens: current)
         let preparer = RowPreparer(temperature: parameters.temperature, topP: parameters.topP, topK: nil)
