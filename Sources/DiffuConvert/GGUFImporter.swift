@@ -147,8 +147,7 @@ public struct GGUFCheckpoint: Sendable {
         // none; any other id beyond 32 bits is an error that names the key and the value as stored.
         func tokenId(_ key: String) throws -> Int32? {
             guard let id = gguf[key]?.intValue, id >= 0, id != 0xFFFF_FFFF else { return nil }
-            guard let narrow = Int32(exactly: id) else { throw fail("'\(key)' \(id) is not a token id (beyond 32 bits)") }
-            return narrow
+            return try ImportLimits.tokenId(id, key: key, source: source)
         }
         let special = SpecialTokenIds(
             bos: try tokenId("tokenizer.ggml.bos_token_id"), eos: try tokenId("tokenizer.ggml.eos_token_id"),

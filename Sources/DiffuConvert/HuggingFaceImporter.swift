@@ -55,8 +55,7 @@ struct ConfigurationReader {
     func tokenId(_ key: String) throws -> Int32? {
         guard let value = object[key] else { return nil }
         guard let id = value.intValue ?? value.arrayValue?.first?.intValue, id >= 0 else { return nil }
-        guard let narrow = Int32(exactly: id) else { throw fail("'\(key)' \(id) is not a token id (beyond 32 bits)") }
-        return narrow
+        return try ImportLimits.tokenId(id, key: key, source: source)
     }
 }
 
@@ -68,6 +67,15 @@ enum ImportLimits {
     static let maximumDimension = 1 << 24
     /// Largest accepted layer count, head count and head dimension.
     static let maximumCount = 4096
+
+    /// A non-negative special token id as the runtime's `Int32`; throws ``ConvertError/invalidConfiguration(source:reason:)``
+    /// naming `key` and the value as written for one beyond 32 bits (no vocabulary is that large).
+    static func tokenId(_ id: Int, key: String, source: String) throws -> Int32 {
+        guard let narrow = Int32(exactly: id) else {
+            throw ConvertError.invalidConfiguration(source: source, reason: "'\(key)' \(id) is not a token id (beyond 32 bits)")
+        }
+        return narrow
+    }
 
     /// Throws ``ConvertError/invalidConfiguration(source:reason:)`` for counts beyond the limits.
     static func check(_ configuration: ModelConfiguration, source: String) throws {
