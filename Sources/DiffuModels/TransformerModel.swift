@@ -121,8 +121,8 @@ public final class TransformerModel: Sendable {
         }
     }
 
-    /// Validates, takes the workspace, encodes the whole sequence, then runs `finish` (the output norm and
-    /// head) on the workspace and the output positions while the workspace is still held.
+    /// Validates, takes the workspace, encodes the whole sequence, then runs `finish` (the output norm, and the
+    /// head for logits) on the workspace and the output positions while the workspace is still held.
     private func prepare(
         tokens: [Int32], outputPositions: [Int]?, causal: Bool, threads: Int, workspace: ForwardWorkspace?,
         finish: (ForwardWorkspace, [Int]) -> Void
