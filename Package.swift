@@ -11,7 +11,7 @@
 //                                                └─ DiffuGGUF (GGUF container, ggml block types + dequantizers)
 //   DiffuTokenizers (BPE / SentencePiece) ← DiffuGGUF, DiffuJSON
 //   DiffuModels (GPT-2, LLaMA, Qwen2; no file-format knowledge) ← DiffuKernels
-//   DiffuSamplers (diffusion samplers over a logits provider; no dependencies)
+//   DiffuSamplers (diffusion samplers over a logits provider; the softmax weights of a row: LogitsRow) ← DiffuKernels
 //   DiffuConvert (safetensors / GGUF importers + quantizer) ← DiffuFormat, DiffuGGUF, DiffuJSON, DiffuKernels, DiffuModels, DiffuTokenizers
 //   Diffu (public facade; re-exports only the types its API names) ← DiffuFormat, DiffuJSON, DiffuKernels, DiffuModels, DiffuTokenizers, DiffuSamplers
 //   DiffuConversion (conversion product: DiffuModel.convert, re-exports DiffuConvert + DiffuFormat) ← Diffu, DiffuConvert
@@ -114,7 +114,7 @@ let package = Package(
         .target(name: "DiffuGGUF", dependencies: ["DiffuStorage"], swiftSettings: fastSettings),
         .target(name: "DiffuTokenizers", dependencies: ["DiffuGGUF", "DiffuJSON"], swiftSettings: fastSettings),
         .target(name: "DiffuModels", dependencies: ["DiffuKernels", "DiffuStorage"], swiftSettings: fastSettings),
-        .target(name: "DiffuSamplers", swiftSettings: fastSettings),
+        .target(name: "DiffuSamplers", dependencies: ["DiffuKernels"], swiftSettings: fastSettings),
         .target(
             name: "DiffuConvert",
             dependencies: ["DiffuFormat", "DiffuJSON", "DiffuStorage", "DiffuGGUF", "DiffuKernels", "DiffuModels", "DiffuTokenizers"],
@@ -144,6 +144,10 @@ let package = Package(
             dependencies: ["Diffu", "DiffuConversion", "DiffuServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
             // No AVX2 flags here: the CLI checks the CPU at start-up before calling any kernel.
         ),
+        // Opt-in developer tools (in no product, so an app that depends on Diffu never builds them), built by
+        // SwiftPM so that they run the package's own flags and kernel variants: `swift run -c release NAME`.
+        .executableTarget(name: "SamplerBenchmark", dependencies: ["DiffuSamplers", "DiffuKernels"], path: "tools/bench/SamplerBenchmark"),
+        .executableTarget(name: "SamplerExponentialCheck", dependencies: ["DiffuKernels"], path: "tools/reference/SamplerExponentialCheck"),
         // Shared by the test targets (fixture lookup, scratch directories, the .npy reader, and DiffuSamplers'
         // SplitMix64 re-exported as the deterministic generator); not part of any product.
         .target(name: "DiffuTestSupport", dependencies: ["DiffuSamplers"], path: "Tests/DiffuTestSupport"),

@@ -129,6 +129,21 @@ public enum AVX512Intrinsics {
         return result
     }
 
+    /// `vpcmpud` + `vpcompressd` + `popcnt`: the lanes of `values` whose `compared` lane is below `limit`
+    /// (unsigned), packed in lane order to the front of the result (the other lanes keep `values`' own), and
+    /// how many there are.
+    @inlinable @inline(__always)
+    public static func compress(
+        _ values: SIMD16<Int32>, whereBelow limit: SIMD16<UInt32>, compared: SIMD16<UInt32>
+    ) -> (packed: SIMD16<Int32>, count: Int) {
+        let below = Builtin.cmp_ult_Vec16xInt32(compared._storage._value, limit._storage._value)
+        var packed = values
+        packed._storage._value = Builtin.int_x86_avx512_mask_compress_Vec16xInt32(
+            values._storage._value, values._storage._value, below)
+        let bits: Builtin.Int16 = Builtin.bitcast_Vec16xInt1_Int16(below)
+        return (packed, UInt16(bits).nonzeroBitCount)
+    }
+
     /// `vcvtph2ps`: 16 binary16 values to Float, exactly.
     @inlinable @inline(__always)
     public static func widen(_ value: SIMD16<Float16>) -> SIMD16<Float> {

@@ -1,3 +1,4 @@
+import DiffuKernels
 import Foundation
 
 /// What the observer tells the sampler after a step.
@@ -482,25 +483,27 @@ struct SamplerRun {
                     for position in candidates where Float(random.nextUniform()) < transferFraction {
                         chosen.append(position)
                     }
-                    let tokens = try sampleDream(provider: provider, positions: chosen, random: &random)
-                    reveal = zip(chosen, tokens.map(\.token)).map { ($0, $1) }
+                    var sample = try sampleDream(provider: provider, positions: chosen, random: &random)
+                    let tokens = drawTokens(&sample, slots: Array(chosen.indices), drawingWith: Random.self)
+                    reveal = zip(chosen, tokens).map { ($0, $1) }
                 } else {
-                    let sampled = try sampleDream(provider: provider, positions: candidates, random: &random)
+                    var sample = try sampleDream(provider: provider, positions: candidates, random: &random)
+                    let confidences = sample.confidences
                     let chosenSlots: [Int]
                     if let threshold {
-                        let above = sampled.indices.filter { sampled[$0].confidence > threshold }
+                        let above = confidences.indices.filter { confidences[$0] > threshold }
                         if above.isEmpty {
                             var best = 0
-                            for slot in sampled.indices where sampled[slot].confidence > sampled[best].confidence { best = slot }
+                            for slot in confidences.indices where confidences[slot] > confidences[best] { best = slot }
                             chosenSlots = [best]
                         } else {
                             chosenSlots = above
                         }
                     } else {
-                        chosenSlots = chooseSlots(confidences: sampled.map(\.confidence),
-                                                  count: min(scheduledCount, candidates.count), random: &random)
+                        chosenSlots = chooseSlots(confidences: confidences, count: min(scheduledCount, candidates.count), random: &random)
                     }
-                    reveal = chosenSlots.map { (candidates[$0], sampled[$0].token) }
+                    let tokens = drawTokens(&sample, slots: chosenSlots, drawingWith: Random.self)
+                    reveal = zip(chosenSlots, tokens).map { (candidates[$0], $1) }
                 }
                 stepInBlock += 1
                 let proceed = try finishStep(revealed: reveal, plannedSteps: planned, block: block)
@@ -509,10 +512,31 @@ struct SamplerRun {
         }
     }
 
-    /// Draws a token (and its confidence) for each position, ascending, from its (shifted) row.
+    /// One Dream step's sampled rows (``sampleDream(provider:positions:random:)``): every position's confidence, and
+    /// its token — drawn already, or, when the sample is deferred, drawn by ``drawTokens(_:slots:drawingWith:)`` for the revealed
+    /// positions alone from the uniform taken for it here.
+    struct DreamSample {
+        /// The confidence of each position.
+        var confidences: [Float] = []
+        /// The token of each position (drawn now), or empty when deferred.
+        var tokens: [Int32] = []
+        /// The uniform of each position's categorical when deferred, else empty.
+        var uniforms: [Double] = []
+        /// The logits row (slot) of each position.
+        var slots: [Int] = []
+        /// The prepared weights, one row per slot.
+        var weights: [Float] = []
+    }
+
+    /// Prepares the (shifted) row of each position, ascending, and gives each its confidence and a token.
+    ///
+    /// Where the confidence does not depend on the token (entropy, top-k margin) and the random source's categorical is
+    /// the inverse CDF of one uniform, the uniforms are taken here, one per position in order (the reference's own
+    /// draws), and the inverse-CDF search runs later, in ``drawTokens(_:slots:drawingWith:)``, only for the positions the step
+    /// reveals: the same tokens, without searching the rows that stay masked.
     mutating func sampleDream<Provider: LogitsProvider, Random: RandomSource>(
         provider: Provider, positions: [Int], random: inout Random
-    ) throws -> [(token: Int32, confidence: Float)] {
+    ) throws -> DreamSample {
         var rows: [Int] = []
         for position in positions {
             let row = row(for: position)
@@ -520,34 +544,62 @@ struct SamplerRun {
         }
         // A step that reveals nothing still costs the reference a forward pass; one that samples
         // nothing needs no logits here.
-        var logits = try fetch(provider, rows: rows)
+        var sample = DreamSample()
+        sample.weights = try fetch(provider, rows: rows)
         let preparer = RowPreparer(temperature: parameters.temperature, topP: parameters.topP, topK: parameters.topK,
                                    wantsMargin: parameters.algorithm == .topkMargin,
                                    wantsEntropy: parameters.algorithm == .entropy)
-        let prepared = try prepareRows(&logits, rows: rows, vocabularySize: vocabularySize, threads: threads,
+        let prepared = try prepareRows(&sample.weights, rows: rows, vocabularySize: vocabularySize, threads: threads,
                                        preparer: preparer)
-        var output: [(token: Int32, confidence: Float)] = []
-        output.reserveCapacity(positions.count)
+        let sampled = parameters.temperature > 0
+        let defers = sampled && (parameters.algorithm == .entropy || parameters.algorithm == .topkMargin)
+            && random.categoricalIsInverseCumulativeOfOneUniform
+        sample.confidences.reserveCapacity(positions.count)
+        sample.slots.reserveCapacity(positions.count)
         var slot = 0
-        logits.withUnsafeBufferPointer { buffer in
+        sample.weights.withUnsafeBufferPointer { buffer in
             for position in positions {
                 let row = row(for: position)
                 while rows[slot] != row { slot += 1 }
+                sample.slots.append(slot)
                 let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
                 let summary = prepared[slot]
-                let token = parameters.temperature > 0 ? random.nextCategorical(probabilities: weights) : summary.argmax
+                if defers {
+                    sample.uniforms.append(random.nextUniform())
+                } else {
+                    let token = sampled ? random.nextCategorical(probabilities: weights) : summary.argmax
+                    sample.tokens.append(Int32(token))
+                }
                 let confidence: Float
                 switch parameters.algorithm {
                 case .topkMargin: confidence = summary.margin
                 case .entropy: confidence = summary.negativeEntropy
                 case .origin, .maskgitPlus, .randomKeep, .confidence, .lowConfidence, .randomRemask:
-                    confidence = Float(Double(weights[token]) / summary.kept)
+                    confidence = Float(Double(weights[Int(sample.tokens[sample.tokens.count - 1])]) / summary.kept)
                 }
-                output.append((Int32(token), confidence))
+                sample.confidences.append(confidence)
             }
         }
-        recycle(&logits)
-        return output
+        return sample
+    }
+
+    /// The tokens of `slots` (indices into the sample's positions), in that order, drawing the deferred ones now; hands
+    /// the sample's logits array back for the next step.
+    mutating func drawTokens<Random: RandomSource>(_ sample: inout DreamSample, slots: [Int], drawingWith _: Random.Type) -> [Int32] {
+        let tokens: [Int32]
+        if sample.uniforms.isEmpty {
+            tokens = slots.map { sample.tokens[$0] }
+        } else {
+            tokens = sample.weights.withUnsafeBufferPointer { buffer in
+                slots.map { position in
+                    let slot = sample.slots[position]
+                    let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
+                    return Int32(Random.inverseCumulativeIndex(uniform: sample.uniforms[position], weights: weights))
+                }
+            }
+        }
+        recycle(&sample.weights)
+        return tokens
     }
 
     /// Picks `count` slots: the highest confidences (ties: lower position first), or with
@@ -563,7 +615,7 @@ struct SamplerRun {
         }
         let scaled = confidences.map { $0 / temperature }
         let maximum = scaled.max() ?? 0
-        var weights = scaled.map { RowPreparer.exponential($0 - maximum) }
+        var weights = scaled.map { LogitsRow.exponential($0 - maximum) }
         var chosen: [Int] = []
         for _ in 0..<count {
             guard weights.contains(where: { $0 > 0 }) else { break }

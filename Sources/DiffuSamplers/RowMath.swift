@@ -1,3 +1,4 @@
+import DiffuKernels
 import Foundation
 
 /// The per-row summary left by ``RowPreparer/prepare(_:rowIndex:)`` next to the row's weights.
@@ -30,6 +31,11 @@ struct RowPreparer {
     let wantsEntropy: Bool
     /// Scratch: candidate token indices for the filters.
     var order: [Int32] = []
+    /// Scratch: the indices of the nucleus candidates (weights at or above the floor of ``nucleusFloorBucket(topP:count:)``).
+    var large: [Int32] = []
+    /// How many of `large` hold, ascending, every weight the last ``applyTopP(_:topP:total:)`` kept (0: it did not
+    /// narrow the row to its candidates, and the kept weights are found by scanning the row).
+    var keptCandidates = 0
     /// Scratch: saved weights of kept tokens.
     var saved: [Float] = []
 
@@ -39,59 +45,6 @@ struct RowPreparer {
         self.topK = topK
         self.wantsMargin = wantsMargin
         self.wantsEntropy = wantsEntropy
-    }
-
-    /// Below this, `eˣ` is under the smallest normal Float (2⁻¹²⁶) and the weight is 0: such a token is
-    /// below the top token by a factor of 2¹²⁶, beneath the resolution of every double-precision sum and
-    /// draw that follows, so no result can depend on it.
-    static let lowestExponent: Float = -87.336_54
-
-    /// `eˣ` in single precision for x ≤ 0: 0 below ``lowestExponent``, NaN for NaN; within 8.2e-8
-    /// relative error of the exact value on [−87.34, 0] (under one unit in the last place), equal to the
-    /// correctly rounded `Float(exp(Double(x)))` for 99.16 % of all Floats in [−87.34, 0] and one unit off for
-    /// the rest (checked over every one of them: `tools/reference/check_sampler_exponential.swift`) — the rounding the f32
-    /// weights of the reference's own softmax carry.
-    ///
-    /// Method (Cephes' `expf`): `x = n·ln2 + r` with the Cody–Waite split of ln2 (`0.693359375` exact in
-    /// 9 bits, so `n·ln2_hi` is exact), `eʳ ≈ 1 + r + r²·p(r)` with `p` of degree 5 on |r| ≤ ln2/2, `2ⁿ`
-    /// from exponent bits. Plain multiplies and adds (no fused multiply-add: the portable build has none),
-    /// and no branch, so the loop of ``exponentials(_:count:maximum:)`` vectorizes at the build's full
-    /// width (8 lanes with AVX2: `vmulps ymm`).
-    @inline(__always)
-    static func exponential(_ x: Float) -> Float {
-        // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits.
-        let magic: Float = 12_582_912
-        let shifted = x * 1.442_695_04 + magic
-        let n = shifted - magic
-        let r = (x - n * 0.693_359_375) - n * -2.121_944_4e-4
-        var p: Float = 1.987_569_15e-4
-        p = p * r + 1.398_199_95e-3
-        p = p * r + 8.333_451_9e-3
-        p = p * r + 4.166_579_59e-2
-        p = p * r + 1.666_666_55e-1
-        p = p * r + 5.000_000_12e-1
-        let power = p * (r * r) + r + 1
-        let exponent = Int32(bitPattern: shifted.bitPattern) &- Int32(bitPattern: magic.bitPattern)
-        let scale = Float(bitPattern: UInt32(bitPattern: (exponent &+ 127) &<< 23))
-        return x < lowestExponent ? 0 : power * scale
-    }
-
-    /// `row[i] = eˣ` with `x = row[i] − maximum` (``exponential(_:)``, one vectorized pass), then returns
-    /// Σ weights in double precision (a second pass over the row, now in cache: two partial sums of four
-    /// lanes, added at the end).
-    static func exponentials(_ row: UnsafeMutablePointer<Float>, count: Int, maximum: Float) -> Double {
-        for index in 0..<count { row[index] = exponential(row[index] - maximum) }
-        var totalLow = SIMD4<Double>(), totalHigh = SIMD4<Double>()
-        var index = 0
-        while index + 8 <= count {
-            let weights = UnsafeRawPointer(row + index).loadUnaligned(as: SIMD8<Float>.self)
-            totalLow += SIMD4<Double>(weights.lowHalf)
-            totalHigh += SIMD4<Double>(weights.highHalf)
-            index += 8
-        }
-        var total = (totalLow + totalHigh).sum()
-        while index < count { total += Double(row[index]); index += 1 }
-        return total
     }
 
     /// The largest value of `row` (`count` contiguous Floats); NaN values are skipped, as a `value > maximum`
@@ -158,18 +111,33 @@ struct RowPreparer {
             : Self.maximum(base, count: row.count)
         guard maximum.isFinite else { throw SamplerError.invalidLogits(row: rowIndex) }
         let argmax = Self.firstIndex(of: maximum, base, count: row.count)
-        let total = Self.exponentials(base, count: row.count, maximum: maximum)
+        let total = LogitsRow.exponentials(base, count: row.count, maximum: maximum)
         var summary = PreparedRow(kept: total, argmax: argmax)
+        keptCandidates = 0
         if let topP, topP < 1 { summary.kept = applyTopP(row, topP: topP, total: total) }
         if let topK { summary.kept = applyTopK(row, k: topK, kept: summary.kept) }
         if wantsMargin {
+            // The two largest weights (values only: the order they are met in does not matter), from the candidates
+            // when the nucleus filter left every kept weight among them.
             var first: Float = 0, second: Float = 0
-            for weight in row where weight > second {
+            @inline(__always) func visit(_ weight: Float) {
+                guard weight > second else { return }
                 if weight > first { second = first; first = weight } else { second = weight }
+            }
+            if keptCandidates > 0 {
+                for index in large[0..<keptCandidates] { visit(row[Int(index)]) }
+            } else {
+                for weight in row { visit(weight) }
             }
             summary.margin = Float((Double(first) - Double(second)) / summary.kept)
         }
-        if wantsEntropy { summary.negativeEntropy = Self.negativeEntropy(base, count: row.count, kept: summary.kept) }
+        if wantsEntropy {
+            summary.negativeEntropy = keptCandidates > 0
+                ? large.withUnsafeBufferPointer {
+                    Self.negativeEntropy(base, candidates: UnsafeBufferPointer(rebasing: $0[0..<keptCandidates]), kept: summary.kept)
+                }
+                : Self.negativeEntropy(base, count: row.count, kept: summary.kept)
+        }
         return summary
     }
 
@@ -195,6 +163,19 @@ struct RowPreparer {
         return Float(sum)
     }
 
+    /// ``negativeEntropy(_:count:kept:)`` over the weights at `candidates` (ascending indices that include every positive
+    /// weight of the row, as the nucleus filter's candidates do): the same additions in the same order, without the scan.
+    static func negativeEntropy(_ row: UnsafeMutablePointer<Float>, candidates: UnsafeBufferPointer<Int32>, kept: Double) -> Float {
+        var sum = 0.0
+        for index in candidates {
+            let weight = row[Int(index)]
+            guard weight > 0 else { continue }
+            let probability = Double(weight) / kept
+            sum += probability * log(probability + 1e-10)
+        }
+        return Float(sum)
+    }
+
     /// The reference's nucleus filter: tokens sorted by descending probability are kept while the
     /// cumulative probability *before* them is ≤ p (the token that crosses p is kept, and the top-1
     /// always is); the others get weight 0. Returns the kept sum.
@@ -203,12 +184,42 @@ struct RowPreparer {
     /// weight in a higher bucket is larger than every weight in a lower one); whole buckets are kept
     /// while the mass before them stays ≤ p; the bucket where the nucleus closes is split the same way by
     /// its next 8 mantissa bits, and only the sub-bucket where it closes is sorted.
+    ///
+    /// Only the buckets from the top down to the closing one matter, and the closing one is almost always far
+    /// above the floor of ``nucleusFloorBucket(topP:count:)``: the buckets are first built from the weights at or
+    /// above that floor alone (one compress pass, then a few thousand additions instead of one per vocabulary
+    /// entry), with the same additions in the same order as the full histogram, so their masses are the same bits.
+    /// Only when the nucleus reaches below the floor is the full histogram built.
     mutating func applyTopP(_ row: UnsafeMutableBufferPointer<Float>, topP: Float, total: Double) -> Double {
         let limit = Double(topP)
-        let bucketMass = Self.bucketMasses(row)
         var before = 0.0
         var keptAny = false
-        let walk = Self.walkBuckets(bucketMass, total: total, limit: limit, before: &before, keptAny: &keptAny)
+        let floor = Self.nucleusFloorBucket(topP: topP, count: row.count)
+        // A flat row (most weights at or above the floor, as at temperature 1 on a small model) goes straight to the
+        // plain pass over the row: the faster way to the same masses there. Which path runs changes no result.
+        var largeCount = 0
+        var membersFromCandidates = false
+        var bucketMass: [Double]
+        if Self.sampledFraction(atOrAbove: floor, row) > 0.25 {
+            bucketMass = Self.bucketMasses(row)
+        } else {
+            if large.count < row.count + 16 { large = [Int32](repeating: 0, count: row.count + 16) }
+            largeCount = large.withUnsafeMutableBufferPointer { output in
+                LogitsRow.indices(inBuckets: floor..<255, row.baseAddress!, count: row.count, into: output.baseAddress!)
+            }
+            bucketMass = large.withUnsafeBufferPointer { Self.bucketMasses(row, members: UnsafeBufferPointer(rebasing: $0[0..<largeCount])) }
+            membersFromCandidates = true
+        }
+        var walk = Self.walkBuckets(bucketMass, total: total, limit: limit, before: &before, keptAny: &keptAny)
+        if walk.closing == nil && membersFromCandidates {
+            // The nucleus reaches below the floor (or ends on a bucket boundary): every bucket's mass is needed.
+            before = 0
+            keptAny = false
+            bucketMass = Self.bucketMasses(row)
+            walk = Self.walkBuckets(bucketMass, total: total, limit: limit, before: &before, keptAny: &keptAny)
+            membersFromCandidates = false
+        }
+        if membersFromCandidates { keptCandidates = largeCount }
         guard let closing = walk.closing else {
             // The nucleus ends exactly at a bucket boundary (or covers everything): drop lower buckets.
             Self.zeroBuckets(below: walk.lowestKept, row)
@@ -217,7 +228,9 @@ struct RowPreparer {
         // The closing bucket's tokens, then its sub-buckets (the next 8 mantissa bits: again, every weight in
         // a higher sub-bucket is larger than every weight in a lower one) walked the same way, so that only
         // the sub-bucket where the nucleus closes is sorted (a few tokens instead of hundreds).
-        let members = Self.collectBucket(closing, row, into: &order)
+        let members = membersFromCandidates
+            ? Self.filterBucket(closing, row, candidates: large, count: largeCount, into: &order)
+            : Self.collectBucket(closing, row, into: &order)
         var subMasses = [Double](repeating: 0, count: 256)
         for index in order[0..<members] {
             let weight = row[Int(index)]
@@ -252,6 +265,48 @@ struct RowPreparer {
         return running
     }
 
+    /// The lowest exponent bucket that can hold the nucleus's closing token of a row of `count` weights whose largest
+    /// is 1 (the weights of ``prepare(_:rowIndex:)``, so their sum is at least 1), with a bucket to spare for rounding:
+    /// every weight below bucket `b` is under 2^(b − 127), so the weights below the floor add up to less than
+    /// `count` · 2^(floor − 127) ≤ (1 − p) / 2, and the mass at or above it exceeds p of the total. (The caller still
+    /// checks: a walk that finds no closing bucket above the floor falls back to every bucket.)
+    static func nucleusFloorBucket(topP: Float, count: Int) -> Int {
+        let bound = (1 - Double(topP)) / Double(max(count, 1))
+        guard bound > 0, bound.isFinite else { return 1 }
+        return min(254, max(1, Int(bound.exponent) + 127 - 1))
+    }
+
+    /// The fraction of every 64th weight of `row` (from the first) that lies at or above exponent bucket `floor`: a
+    /// cheap look at how flat the row is (768 loads for a 49 152-token vocabulary).
+    static func sampledFraction(atOrAbove floor: Int, _ row: UnsafeMutableBufferPointer<Float>) -> Double {
+        let first = UInt32(clamping: floor) << 23
+        var above = 0, sampled = 0
+        for index in stride(from: 0, to: row.count, by: 64) {
+            above &+= Self.oneIf(row[index].bitPattern >= first && row[index].bitPattern < 255 << 23)
+            sampled += 1
+        }
+        return Double(above) / Double(max(sampled, 1))
+    }
+
+    /// The members of `bucket` among the first `count` indices of `candidates` (ascending), written in order to the
+    /// front of `order`; returns how many. Branch-free, as ``collectBucket(_:_:into:)``.
+    static func filterBucket(_ bucket: Int, _ row: UnsafeMutableBufferPointer<Float>, candidates: [Int32], count: Int,
+                             into order: inout [Int32]) -> Int {
+        if order.count < count { order = [Int32](repeating: 0, count: count) }
+        let first = UInt32(clamping: bucket) << 23
+        return order.withUnsafeMutableBufferPointer { output in
+            candidates.withUnsafeBufferPointer { indices in
+                var found = 0
+                for position in 0..<count {
+                    let index = indices[position]
+                    output[found] = index
+                    found &+= Self.oneIf(row[Int(index)].bitPattern &- first < 1 << 23)
+                }
+                return found
+            }
+        }
+    }
+
     /// 1 for `true`, 0 for `false`, as a zero-extended byte: LLVM keeps `count += oneIf(c)` branch-free,
     /// where it turns `count += c ? 1 : 0` into a conditional jump (measured on x86-64).
     @inline(__always)
@@ -262,20 +317,12 @@ struct RowPreparer {
     static func subBucket(_ weight: Float) -> Int { Int((weight.bitPattern >> 15) & 0xFF) }
 
     /// Writes the indices of the weights in `bucket` (`bitPattern >> 23`, 1 ... 254: exactly the positive
-    /// normal floats of that exponent) to the front of `order`, ascending, and returns how many there are.
-    /// Branch-free: every index is stored and the count advances by one unsigned compare (the bit pattern
-    /// minus the bucket's first pattern is below 2²³), so a bucket that holds every other token costs no
-    /// mispredicted branches.
+    /// normal floats of that exponent) to the front of `order`, ascending, and returns how many there are
+    /// (``LogitsRow/indices(inBuckets:_:count:into:variant:)``: compress-stores with AVX-512, else branch-free).
     static func collectBucket(_ bucket: Int, _ row: UnsafeMutableBufferPointer<Float>, into order: inout [Int32]) -> Int {
-        if order.count < row.count { order = [Int32](repeating: 0, count: row.count) }
-        let first = UInt32(clamping: bucket) << 23
+        if order.count < row.count + 16 { order = [Int32](repeating: 0, count: row.count + 16) }
         return order.withUnsafeMutableBufferPointer { output in
-            var count = 0
-            for index in 0..<row.count {
-                output[count] = Int32(truncatingIfNeeded: index)
-                count &+= Self.oneIf(row[index].bitPattern &- first < 1 << 23)
-            }
-            return count
+            LogitsRow.indices(inBuckets: bucket..<(bucket + 1), row.baseAddress!, count: row.count, into: output.baseAddress!)
         }
     }
 
@@ -310,6 +357,31 @@ struct RowPreparer {
                 index += copies
             }
             while index < count { add(values[index], 0); index += 1 }
+            for bucket in 0..<256 {
+                var sum = 0.0
+                for copy in 0..<copies { sum += h[copy * 256 + bucket] }
+                h[bucket] = sum
+            }
+        }
+        return Array(masses.prefix(256))
+    }
+
+    /// ``bucketMasses(_:)`` restricted to the weights at `members` (ascending indices of positive normal weights): every
+    /// member's weight goes to the same one of the eight histograms, in the same order, as in the full pass (index
+    /// `i` to histogram `i % 8`, the last `count % 8` indices to histogram 0), so each bucket that holds only members
+    /// gets the same mass, bit for bit.
+    static func bucketMasses(_ row: UnsafeMutableBufferPointer<Float>, members: UnsafeBufferPointer<Int32>) -> [Double] {
+        let copies = 8
+        var masses = [Double](repeating: 0, count: copies * 256)
+        let whole = row.count - row.count % copies
+        masses.withUnsafeMutableBufferPointer { histogram in
+            let h = histogram.baseAddress!, values = row.baseAddress!
+            for member in members {
+                let index = Int(member)
+                let weight = values[index]
+                let copy = index < whole ? index & (copies - 1) : 0
+                h[copy &* 256 &+ Int(weight.bitPattern >> 23)] += Double(weight)
+            }
             for bucket in 0..<256 {
                 var sum = 0.0
                 for copy in 0..<copies { sum += h[copy * 256 + bucket] }

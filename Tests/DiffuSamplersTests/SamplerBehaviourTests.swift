@@ -348,11 +348,12 @@ import DiffuSamplers
     }
 
     /// Rows whose nucleus closes inside a crowded exponent bucket (a flat distribution, logits on a coarse
-    /// grid so that thousands of tokens tie, and a long-tailed shape): the kept support must equal a full
+    /// grid so that thousands of tokens tie, and a long-tailed shape), and a steep row whose tail lies far below
+    /// the filter's candidate floor (the path that buckets only the candidates): the kept support must equal a full
     /// sort of the same weights (descending, ties by index) walked with the reference's rule. The weights
     /// are captured from the same sampler without top-p, so the check isolates the filter (its bucket and
     /// sub-bucket walk) from the exponential.
-    @Test(arguments: [0.3, 0.9, 0.95] as [Float])
+    @Test(arguments: [0.3, 0.9, 0.95, 0.999_999_94] as [Float])
     func nucleusClosingInACrowdedBucketMatchesAFullSort(topP: Float) throws {
         final class CapturingSource: RandomSource {
             var supports: [[Float]] = []
@@ -368,10 +369,12 @@ import DiffuSamplers
                 positions.flatMap { row in
                     (0..<49152).map { token -> Float in
                         let unit = Float(FakeLogitsProvider.mix(UInt64(row * 104_729 + token)) >> 40) * 0x1.0p-24
-                        switch row % 3 {
+                        let square = unit * unit
+                        switch row % 4 {
                         case 0: return (unit * 64).rounded(.down) / 64          // flat, 64 levels: ties everywhere
-                        case 1: return 12 * unit * unit * unit * unit * unit * unit  // most near 0, a few up to 12
-                        default: return (unit * 6).rounded(.down)               // 6 levels, ~8 k tokens each
+                        case 1: return 12 * square * square * square            // most near 0, a few up to 12
+                        case 2: return (unit * 6).rounded(.down)               // 6 levels, ~8 k tokens each
+                        default: return 60 * square * square * square * square  // steep: most 60 below the top
                         }
                     }
                 }
@@ -381,16 +384,62 @@ import DiffuSamplers
             let sampler = try DiffusionSampler(parameters: .randomKeep(maskToken: 49151, temperature: 1, topP: topP ?? 1, steps: 1,
                                                                        shiftLogits: false))
             var source = CapturingSource()
-            _ = try sampler.generate(canvas: try Canvas.prefix(prompt: [], generationLength: 3), provider: Crowded(), random: &source)
+            _ = try sampler.generate(canvas: try Canvas.prefix(prompt: [], generationLength: 4), provider: Crowded(), random: &source)
             return source.supports
         }
         let filtered = try supports(topP), unfiltered = try supports(nil)
-        #expect(filtered.count == 3 && unfiltered.count == 3)
+        #expect(filtered.count == 4 && unfiltered.count == 4)
         for row in 0..<min(filtered.count, unfiltered.count) {
             let weights = unfiltered[row].map(Double.init)
             let kept = Self.referenceNucleus(weights, topP: topP)
             let support = Set(filtered[row].indices.filter { filtered[row][$0] > 0 })
             #expect(support == kept, "top-p \(topP) row \(row): \(support.count) kept vs \(kept.count) in the full sort")
+        }
+    }
+
+    /// Dream's entropy and top-k margin confidences do not depend on the drawn token, so with a seeded source the
+    /// sampler takes every position's uniform in order and searches only the rows it reveals; a source that does not
+    /// declare its categorical as one uniform's inverse CDF (the same generator behind a wrapper) draws every token on
+    /// the way. Both must reveal the same tokens at the same steps — with ranked and sampled slot choice, a confidence
+    /// threshold, blocks and top-k.
+    @Test(arguments: [SamplerAlgorithm.entropy, .topkMargin])
+    func deferredDreamDrawsMatchTheEagerPath(algorithm: SamplerAlgorithm) throws {
+        struct Opaque: RandomSource {
+            var inner: SeededRandomSource
+            mutating func nextUniform() -> Double { inner.nextUniform() }
+            mutating func nextCategorical(probabilities: UnsafeBufferPointer<Float>) -> Int {
+                inner.nextCategorical(probabilities: probabilities)
+            }
+        }
+        var variants: [SamplingParameters] = []
+        for (steps, blockLength, topK) in [(5, nil, nil), (12, 8, 7), (20, nil, 3)] as [(Int, Int?, Int?)] {
+            var parameters = SamplingParameters.dream(maskToken: Self.mask, steps: steps, algorithm: algorithm, temperature: 0.8,
+                                                      topP: 0.95, topK: topK, blockLength: blockLength)
+            variants.append(parameters)
+            parameters.algorithmTemperature = 0.5
+            variants.append(parameters)
+        }
+        var threshold = SamplingParameters.dream(maskToken: Self.mask, steps: 8, algorithm: algorithm, temperature: 0.7)
+        threshold.confidenceThreshold = algorithm == .entropy ? -1.5 : 0.05
+        variants.append(threshold)
+        for (index, parameters) in variants.enumerated() {
+            let sampler = try DiffusionSampler(parameters: parameters)
+            let canvas = try Canvas.prefix(prompt: [3, 9, 12], generationLength: 24)
+            var deferredEvents: [[Int32]] = [], eagerEvents: [[Int32]] = []
+            var seeded = SeededRandomSource(seed: UInt64(index) + 11)
+            var opaque = Opaque(inner: SeededRandomSource(seed: UInt64(index) + 11))
+            let deferred = try sampler.generate(canvas: canvas, provider: provider(), random: &seeded) { step in
+                deferredEvents.append(step.tokens)
+                return .proceed
+            }
+            let eager = try sampler.generate(canvas: canvas, provider: provider(), random: &opaque) { step in
+                eagerEvents.append(step.tokens)
+                return .proceed
+            }
+            #expect(deferred.tokens == eager.tokens, "\(algorithm) variant \(index)")
+            #expect(deferredEvents == eagerEvents, "\(algorithm) variant \(index)")
+            #expect(!deferred.tokens.contains(Self.mask), "\(algorithm) variant \(index)")
+            #expect(seeded.nextUniform() == opaque.nextUniform(), "\(algorithm) variant \(index): the sources drifted apart")
         }
     }
 

@@ -103,12 +103,18 @@ expect 'WideAttentionO10ValueBlock.*Rows4O' 'vfmadd231ps.*zmm' 16 "attention val
 expect 'WideAttentionO6attend' 'vfmadd231ps.*zmm' 16 "attention scores (avx512): 4 queries x 64 keys of zmm FMAs"
 forbid 'WideAttentionO9updateRow' 'call' "attention softmax update (avx512): exp inlined, no calls"
 expect 'WideAttentionO9updateRow' 'vfmadd...ps.*zmm' 8 "attention softmax update (avx512): zmm exp polynomial"
-expect '11RowPreparerV12exponentials' 'vmulps.*ymm' 10 "sampler exponentials: single-precision polynomial on 8 lanes (the vectorized loop)"
-forbid '11RowPreparerV12exponentials' 'call' "sampler exponentials: no calls (no expf)"
+# The samplers' softmax weights (DiffuKernels.LogitsRow, 8 lanes at the build's width) and their avx512 variant
+# (DiffuKernelsAVX512.WideLogitsRow, 16 lanes, the same bits): the polynomial unfused on purpose (no vfmadd).
+expect '9LogitsRowO12exponentials' 'vmulps.*ymm' 10 "sampler exponentials: single-precision polynomial on 8 lanes (the vectorized loop)"
+forbid '9LogitsRowO12exponentials' 'call' "sampler exponentials: no calls (no expf)"
+expect '13WideLogitsRowO12exponentials' 'vmulps.*zmm' 10 "sampler exponentials, avx512: the polynomial on 16 lanes"
+forbid '13WideLogitsRowO12exponentials' 'vfmadd|call' "sampler exponentials, avx512: plain multiplies and adds (the other variants' rounding), no calls"
+expect '9LogitsRowO7indices' 'setb' 1 "sampler top-p bucket collection: branch-free count (setb)"
+expect '13WideLogitsRowO7indices' 'vpcompressd' 1 "sampler top-p bucket collection, avx512: compress-stores"
+forbid '13WideLogitsRowO7indices' 'call' "sampler top-p bucket collection, avx512: no calls"
 expect '11RowPreparerV7maximum_5count' 'vmaxps.*ymm' 4 "sampler maximum: four 8-lane accumulators"
 expect '11RowPreparerV16divideAndMaximum' 'vdivps.*ymm' 4 "sampler temperature + maximum: 8-lane divisions"
 expect '11RowPreparerV11zeroBuckets' 'ymm' 4 "sampler top-p zeroing: vectorized"
-expect '11RowPreparerV13collectBucket' 'setb' 1 "sampler top-p bucket collection: branch-free count (setb)"
 
 if (( failures > 0 )); then
     echo "check_assembly: $failures check(s) failed for $binary"

@@ -1,8 +1,11 @@
 // Sampler overhead per step on synthetic logits (no model): how long DiffuSamplers itself takes
-// between forward passes, for realistic vocabularies and canvas lengths.
-// Not part of the package build or CI. Run from the repository root:
-//   mkdir -p .build && swiftc -O -parse-as-library Sources/DiffuSamplers/*.swift tools/bench/bench_samplers.swift -o .build/bench_samplers
-//   .build/bench_samplers [NAME ...]     (NAME: SmolLM2, DiffuGPT, DiffuLLaMA, Dream; all when none)
+// between forward passes, for realistic vocabularies and canvas lengths, with the kernel variant the
+// package chooses for this CPU (DIFFU_KERNELS=avx2 … forces one). Not part of CI. Run from the repository root:
+//   swift run -c release SamplerBenchmark [NAME ...] [--only SAMPLER]
+// NAME: SmolLM2, DiffuGPT, DiffuLLaMA, Dream (all when none); SAMPLER: random-keep, confidence or entropy (all when
+// not given; one alone is what a profiler should see).
+import DiffuKernels
+import DiffuSamplers
 import Foundation
 
 /// Pre-computed logits with a long-tailed shape (a few strong tokens, many weak ones), served for any row.
@@ -23,15 +26,21 @@ final class SyntheticLogits: LogitsProvider, @unchecked Sendable {
         self.table = table
     }
     func logits(tokens: [Int32], positions: [Int], causal: Bool) throws -> [Float] {
+        var output: [Float] = []
+        try logits(tokens: tokens, positions: positions, causal: causal, into: &output)
+        return output
+    }
+    /// In place, as the model's provider does: the sampler hands each step's array back, so the 50 MB of a
+    /// 256-row canvas are mapped once, not once per step (which would charge page faults to the sampler).
+    func logits(tokens: [Int32], positions: [Int], causal: Bool, into output: inout [Float]) throws {
         let start = cpuSeconds()
         defer { providerSeconds += cpuSeconds() - start }
-        var output: [Float] = []
+        output.removeAll(keepingCapacity: true)
         output.reserveCapacity(positions.count * vocabularySize)
         for position in positions {
             let row = position % 64
             output.append(contentsOf: table[(row * vocabularySize)..<((row + 1) * vocabularySize)])
         }
-        return output
     }
 }
 
@@ -46,17 +55,25 @@ func cpuSeconds() -> Double {
 @main
 struct SamplerBenchmark {
     static func main() throws {
-        let wanted = Set(CommandLine.arguments.dropFirst())
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        var only: String? = nil
+        if let flag = arguments.firstIndex(of: "--only"), flag + 1 < arguments.count {
+            only = arguments[flag + 1]
+            arguments.removeSubrange(flag...(flag + 1))
+        }
+        let wanted = Set(arguments)
+        print("kernel variant: \(KernelVariant.active)")
         let shapes = [("SmolLM2", 49152, 257), ("DiffuGPT", 50257, 512), ("DiffuLLaMA", 32000, 1024), ("Dream", 152064, 257)]
         for (name, vocabulary, length) in shapes where wanted.isEmpty || wanted.contains(name) {
             let provider = SyntheticLogits(vocabularySize: vocabulary)
+            printRowKernelTimes(name: name, provider: provider)
             let canvas = try Canvas.prefix(prompt: [1], generationLength: length - 1)
             let configurations: [(String, SamplingParameters)] = [
                 ("random-keep T=8 top-p 0.9", .randomKeep(maskToken: 0, steps: 8)),
                 ("confidence greedy T=8", .confidence(maskToken: 0, steps: 8, greedy: true)),
                 ("entropy T=8 top-p 0.95", .dream(maskToken: 0, steps: 8)),
             ]
-            for (label, parameters) in configurations {
+            for (label, parameters) in configurations where only.map({ label.hasPrefix($0) }) ?? true {
                 for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
                     let sampler = try DiffusionSampler(parameters: parameters, threads: threads)
                     var random = SeededRandomSource(seed: 2)
@@ -67,10 +84,29 @@ struct SamplerBenchmark {
                     let wall = Date().timeIntervalSince(start)
                     let cpu = cpuSeconds() - cpuStart - provider.providerSeconds
                     let steps = Double(max(result.steps, 1))
-                    print(String(format: "%@ V=%d L=%d %@ threads=%d: sampler %.3f CPU-s/step, %.3f wall-s/step incl. provider (%d steps)",
+                    print(String(format: "%@ V=%d L=%d %@ threads=%d: sampler %.4f CPU-s/step, %.4f wall-s/step incl. provider (%d steps)",
                                  name, vocabulary, length, label, threads, cpu / steps, wall / steps, result.steps))
                 }
             }
         }
     }
+}
+
+/// The softmax-weights kernel alone on one row already in cache (the sampler reads each row first for its
+/// maximum): nanoseconds per vocabulary entry, best of 200 calls.
+func printRowKernelTimes(name: String, provider: SyntheticLogits) {
+    let source = Array(provider.table[0..<provider.vocabularySize])
+    let maximum = source.max() ?? 0
+    var row = source
+    var best = Double.infinity
+    for _ in 0..<200 {
+        row.withUnsafeMutableBufferPointer { buffer in
+            _ = buffer.initialize(from: source)
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = LogitsRow.exponentials(buffer.baseAddress!, count: buffer.count, maximum: maximum)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start))
+        }
+    }
+    print(String(format: "%@ V=%d LogitsRow.exponentials: %.3f ns/entry (row in cache)", name, provider.vocabularySize,
+                 best / Double(provider.vocabularySize)))
 }
