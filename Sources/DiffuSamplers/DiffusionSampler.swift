@@ -206,8 +206,12 @@ struct SamplerRun {
     var stepIndex = 0
     var forwardPasses = 0
     var stopped = false
-    /// The last step's logits array, kept for the next fetch to write into.
-    var recycledLogits: [Float] = []
+    /// The last step's logits arrays (at most ``recycledLimit``: a guided step holds two at once), kept for the next
+    /// fetches to write into.
+    var recycledLogits: [[Float]] = []
+    /// How many handed-back arrays are kept: the most one step holds (LLaDA's guidance: the canvas and its
+    /// unconditional twin).
+    static let recycledLimit = 2
 
     init(parameters: SamplingParameters, canvas: Canvas, vocabularySize: Int, threads: Int,
          observer: ((SamplerStep) throws -> SamplerControl)?) {
@@ -246,8 +250,7 @@ struct SamplerRun {
         guard !rows.isEmpty else { return [] }
         let (expected, overflow) = rows.count.multipliedReportingOverflow(by: vocabularySize)
         guard !overflow else { throw SamplerError.invalidLength(rows.count) }
-        var logits: [Float] = []
-        swap(&logits, &recycledLogits)
+        var logits = recycledLogits.popLast() ?? []
         try provider.logits(tokens: tokens ?? current, positions: rows, causal: parameters.causal, into: &logits)
         guard logits.count == expected else {
             throw SamplerError.logitsCountMismatch(expected: expected, actual: logits.count)
@@ -259,7 +262,14 @@ struct SamplerRun {
     /// Hands a step's logits array back for the next ``fetch(_:rows:tokens:)`` to reuse (its storage: a large
     /// fresh array is a fresh mapping whose pages fault in again).
     mutating func recycle(_ logits: inout [Float]) {
-        if logits.capacity > recycledLogits.capacity { swap(&logits, &recycledLogits) }
+        guard logits.capacity > 0 else { return }
+        if recycledLogits.count < Self.recycledLimit {
+            recycledLogits.append(logits)
+            logits = []
+        } else if let smallest = recycledLogits.indices.min(by: { recycledLogits[$0].capacity < recycledLogits[$1].capacity }),
+                  recycledLogits[smallest].capacity < logits.capacity {
+            swap(&logits, &recycledLogits[smallest])
+        }
     }
 
     /// Commits tokens, reports the step, and returns whether to continue.

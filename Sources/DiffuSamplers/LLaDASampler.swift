@@ -46,11 +46,12 @@ extension SamplerRun {
         guard scale > 0 else { return (rows, logits) }
         var unconditional = current
         for position in unconditional.indices where isFixed[position] { unconditional[position] = parameters.maskToken }
-        let other = try fetch(provider, rows: rows, tokens: unconditional)
+        var other = try fetch(provider, rows: rows, tokens: unconditional)
         let factor = scale + 1
         for index in logits.indices {
             logits[index] = other[index] + factor * (logits[index] - other[index])
         }
+        recycle(&other)
         return (rows, logits)
     }
 

@@ -497,9 +497,10 @@ import DiffuSamplers
     }
 
     /// The sampler hands each step's logits array back to the provider's in-place path: after the first
-    /// request every request arrives with storage already allocated (no fresh large allocation per step).
-    @Test(arguments: [SamplerAlgorithm.confidence, .maskgitPlus, .lowConfidence])
-    func logitsArraysAreHandedBackForReuse(algorithm: SamplerAlgorithm) throws {
+    /// request every request arrives with storage already allocated (no fresh large allocation per step) — under
+    /// LLaDA's guidance too, whose steps hold two arrays (after the first step's pair).
+    @Test(arguments: [(SamplerAlgorithm.confidence, Float(0)), (.maskgitPlus, 0), (.lowConfidence, 0), (.lowConfidence, 1.5)])
+    func logitsArraysAreHandedBackForReuse(algorithm: SamplerAlgorithm, guidanceScale: Float) throws {
         final class InPlace: LogitsProvider {
             let inner = FakeLogitsProvider(vocabularySize: SamplerBehaviourTests.vocabulary, maskToken: SamplerBehaviourTests.mask)
             var capacities: [Int] = []
@@ -513,13 +514,14 @@ import DiffuSamplers
             }
         }
         let parameters = SamplingParameters(algorithm: algorithm, maskToken: Self.mask, steps: 6, temperature: 0.9,
-                                            topP: algorithm.acceptsTopP ? 0.9 : nil)
+                                            topP: algorithm.acceptsTopP ? 0.9 : nil, guidanceScale: guidanceScale)
         let provider = InPlace()
         var random = SeededRandomSource(seed: 5)
         let result = try DiffusionSampler(parameters: parameters)
             .generate(canvas: try Canvas.prefix(prompt: [3, 9], generationLength: 12), provider: provider, random: &random)
-        #expect(provider.capacities.count == result.forwardPasses && result.forwardPasses >= 2)
-        #expect(provider.capacities.first == 0)
-        #expect(provider.capacities.dropFirst().allSatisfy { $0 > 0 }, "\(provider.capacities)")
+        let fresh = guidanceScale > 0 ? 2 : 1  // the first step's arrays
+        #expect(provider.capacities.count == result.forwardPasses && result.forwardPasses >= fresh + 1)
+        #expect(provider.capacities.prefix(fresh).allSatisfy { $0 == 0 })
+        #expect(provider.capacities.dropFirst(fresh).allSatisfy { $0 > 0 }, "\(provider.capacities)")
     }
 }
