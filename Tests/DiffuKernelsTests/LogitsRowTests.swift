@@ -74,21 +74,27 @@ import Testing
     @Test(arguments: [1, 15, 16, 17, 4099])
     func bucketIndicesAreTheMembersInOrderOnEveryVariant(count: Int) {
         var random = KernelRandom(UInt64(count) * 3 + 1)
-        // Weights in (0, 1] over a few exponents, zeros, NaN and +∞ (bucket 255: never a member of 1 ... 254).
+        // Weights in (0, 1] over a few exponents, and what is never a member of buckets 1 ... 254: zeros (±), NaN
+        // (±), ±∞ (bucket 255), a negative weight and a subnormal (bucket 0).
         let row: [Float] = (0..<count).map { index in
             switch index % 23 {
             case 3: 0
+            case 5: -0.0
             case 9: .nan
+            case 11: -Float.nan
+            case 13: -0.5
+            case 15: Float.leastNonzeroMagnitude * 7
             case 17: .infinity
+            case 19: -.infinity
             default: Float(Foundation.exp(Double(random.next() * 6 - 6)))
             }
         }
-        let buckets = Set(row.filter { $0 > 0 && $0.isFinite }.map { Int($0.bitPattern >> 23) }).sorted()
+        let buckets = Set(row.filter { $0 > 0 && $0.isNormal }.map { Int($0.bitPattern >> 23) }).sorted()
         #expect(!buckets.isEmpty)
         for variant in KernelVariant.supported {
             let ranges = buckets.map { $0..<($0 + 1) } + buckets.map { $0..<255 } + [1..<255, 1..<2, 254..<255, 120..<120, 0..<300]
             for range in ranges {
-                let expected = row.indices.filter { row[$0] > 0 && row[$0].isFinite && range.contains(Int(row[$0].bitPattern >> 23)) }
+                let expected = row.indices.filter { row[$0] > 0 && row[$0].isNormal && range.contains(Int(row[$0].bitPattern >> 23)) }
                 var output = [Int32](repeating: -1, count: count + 16)
                 let found = row.withUnsafeBufferPointer { values in
                     output.withUnsafeMutableBufferPointer {
