@@ -109,17 +109,22 @@ public enum Attention {
     }
 
     #if arch(x86_64) && DIFFU_AVX512
-    /// The `avx512` route: each key/value head's keys transposed once (split over (head, key tile)
-    /// pairs), then the (head, query block) tasks, interleaved over the workers as below.
+    /// The `avx512` route: each key/value head's keys transposed once and its values packed into contiguous rows
+    /// (``WideAttention/packValues(_:stride:tile:keyCount:dimension:into:)``; split over (head, key tile) pairs), then the
+    /// (head, query block) tasks, interleaved over the workers as below.
     private static func computeWide(
         _ query: UnsafePointer<Float>, _ key: UnsafePointer<Float>, _ value: UnsafePointer<Float>,
         _ output: UnsafeMutablePointer<Float>, _ g: AttentionGeometry, _ scale: Float, threads: Int, tasks: Int, queryBlocks: Int
     ) {
         let dimension = g.headDimension
         let perHead = WideAttention.transposedFloatCount(keyCount: g.keyCount, dimension: dimension)
+        let valuesPerHead = g.keyCount * dimension
         let keyTiles = (g.keyCount + keyBlock - 1) / keyBlock
-        ScratchPool.shared.withBuffer(byteCount: max(1, perHead * g.keyValueHeadCount) * 4) { raw in
-            let transposed = raw.bindMemory(to: Float.self, capacity: max(1, perHead * g.keyValueHeadCount))
+        // One buffer: every key/value head's transposed keys, then its values packed into contiguous rows.
+        let floats = max(1, (perHead + valuesPerHead) * g.keyValueHeadCount)
+        ScratchPool.shared.withBuffer(byteCount: floats * 4) { raw in
+            let transposed = raw.bindMemory(to: Float.self, capacity: floats)
+            let packedValues = transposed + perHead * g.keyValueHeadCount
             let transposes = g.keyValueHeadCount * keyTiles
             let transposers = max(1, min(threads, transposes))
             Parallel.forEach(transposers) { worker in
@@ -128,6 +133,8 @@ public enum Attention {
                     let head = index / keyTiles
                     WideAttention.transposeKeys(key + head * dimension, stride: g.keyRowStride, tile: index % keyTiles,
                                                 keyCount: g.keyCount, dimension: dimension, into: transposed + head * perHead)
+                    WideAttention.packValues(value + head * dimension, stride: g.valueRowStride, tile: index % keyTiles,
+                                             keyCount: g.keyCount, dimension: dimension, into: packedValues + head * valuesPerHead)
                     index += transposers
                 }
             }
@@ -139,7 +146,8 @@ public enum Attention {
                         let head = task / queryBlocks
                         let kvHead = head / (g.headCount / g.keyValueHeadCount)
                         WideAttention.attend(wideTask(head: head, queryStart: (task % queryBlocks) * queryBlock, query,
-                                                      UnsafePointer(transposed + kvHead * perHead), value, output, g, scale),
+                                                      UnsafePointer(transposed + kvHead * perHead),
+                                                      UnsafePointer(packedValues + kvHead * valuesPerHead), output, g, scale),
                                              scratch: scratch)
                         task += workers
                     }
@@ -148,21 +156,21 @@ public enum Attention {
         }
     }
 
-    /// The (head, query block) task as ``WideAttention`` takes it (pointers at the task's heads).
+    /// The (head, query block) task as ``WideAttention`` takes it (pointers at the task's heads; `values` is the task's
+    /// key/value head's packed rows, `headDimension` floats apart).
     private static func wideTask(
         head: Int, queryStart: Int,
-        _ query: UnsafePointer<Float>, _ keysTransposed: UnsafePointer<Float>, _ value: UnsafePointer<Float>,
+        _ query: UnsafePointer<Float>, _ keysTransposed: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
         _ output: UnsafeMutablePointer<Float>, _ g: AttentionGeometry, _ scale: Float
     ) -> WideAttention.Task {
         let dimension = g.headDimension
-        let kvHead = head / (g.headCount / g.keyValueHeadCount)
         let queryCount = min(queryBlock, g.queryCount - queryStart)
         let visibleBase = g.queryPositionOffset + queryStart + 1
         let keyLimit = g.causal ? max(0, min(g.keyCount, visibleBase + queryCount - 1)) : g.keyCount
         return WideAttention.Task(
             query: query + queryStart * g.queryRowStride + head * dimension, queryStride: g.queryRowStride, queryCount: queryCount,
             keysTransposed: keysTransposed,
-            value: value + kvHead * dimension, valueStride: g.valueRowStride,
+            value: values, valueStride: dimension,
             keyLimit: keyLimit, causalVisibleBase: g.causal ? visibleBase : nil,
             output: output + queryStart * g.outputRowStride + head * dimension, outputStride: g.outputRowStride,
             dimension: dimension, scale: scale)
