@@ -95,22 +95,55 @@ public enum Attention {
             return
         }
         #endif
-        Parallel.forEach(workers) { worker in
-            Scratch.with(headDimension: g.headDimension) { scratch in
-                // Interleaved assignment balances the causal triangle across workers.
-                var task = worker
-                while task < tasks {
-                    attendBlock(head: task / queryBlocks, queryStart: (task % queryBlocks) * queryBlock,
-                                query, key, value, output, g, scale, scratch)
-                    task += workers
+        // Every key/value head's values packed into contiguous rows first ([head][key][d]), as in the avx512 route.
+        let dimension = g.headDimension
+        let valuesPerHead = g.keyCount * dimension
+        let keyTiles = (g.keyCount + keyBlock - 1) / keyBlock
+        let floats = max(1, valuesPerHead * g.keyValueHeadCount)
+        ScratchPool.shared.withBuffer(byteCount: floats * 4) { raw in
+            let packedValues = raw.bindMemory(to: Float.self, capacity: floats)
+            let packs = g.keyValueHeadCount * keyTiles
+            let packers = max(1, min(threads, packs))
+            Parallel.forEach(packers) { worker in
+                var index = worker
+                while index < packs {
+                    let head = index / keyTiles
+                    packValues(value + head * dimension, stride: g.valueRowStride, tile: index % keyTiles,
+                               keyCount: g.keyCount, dimension: dimension, into: packedValues + head * valuesPerHead)
+                    index += packers
+                }
+            }
+            Parallel.forEach(workers) { worker in
+                Scratch.with(headDimension: g.headDimension) { scratch in
+                    // Interleaved assignment balances the causal triangle across workers.
+                    var task = worker
+                    while task < tasks {
+                        attendBlock(head: task / queryBlocks, queryStart: (task % queryBlocks) * queryBlock,
+                                    query, key, UnsafePointer(packedValues), output, g, scale, scratch)
+                        task += workers
+                    }
                 }
             }
         }
     }
 
+    /// Copies the value rows of tile `tile` (keys `keyBlock·tile ..< keyBlock·tile + keyBlock`, clipped to `keyCount`) of
+    /// one key/value head into `packed`, row `j` at `packed + j * dimension`. `values` is that head's value row 0, `stride`
+    /// floats between rows. With the model's stride (all heads in one row) a tile's rows are `stride` apart, and when that
+    /// is a multiple of 4 KiB (16 KiB at 32 heads × 128) they all fall in one L1 set and evict each other on every pass
+    /// over the tile; packed, they are contiguous.
+    static func packValues(
+        _ values: UnsafePointer<Float>, stride: Int, tile: Int, keyCount: Int, dimension: Int, into packed: UnsafeMutablePointer<Float>
+    ) {
+        let first = tile * keyBlock
+        for j in first..<min(keyCount, first + keyBlock) {
+            (packed + j * dimension).update(from: values + j * stride, count: dimension)
+        }
+    }
+
     #if arch(x86_64) && DIFFU_AVX512
     /// The `avx512` route: each key/value head's keys transposed once and its values packed into contiguous rows
-    /// (``WideAttention/packValues(_:stride:tile:keyCount:dimension:into:)``; split over (head, key tile) pairs), then the
+    /// (``packValues(_:stride:tile:keyCount:dimension:into:)``; split over (head, key tile) pairs), then the
     /// (head, query block) tasks, interleaved over the workers as below.
     private static func computeWide(
         _ query: UnsafePointer<Float>, _ key: UnsafePointer<Float>, _ value: UnsafePointer<Float>,
@@ -133,8 +166,8 @@ public enum Attention {
                     let head = index / keyTiles
                     WideAttention.transposeKeys(key + head * dimension, stride: g.keyRowStride, tile: index % keyTiles,
                                                 keyCount: g.keyCount, dimension: dimension, into: transposed + head * perHead)
-                    WideAttention.packValues(value + head * dimension, stride: g.valueRowStride, tile: index % keyTiles,
-                                             keyCount: g.keyCount, dimension: dimension, into: packedValues + head * valuesPerHead)
+                    packValues(value + head * dimension, stride: g.valueRowStride, tile: index % keyTiles,
+                               keyCount: g.keyCount, dimension: dimension, into: packedValues + head * valuesPerHead)
                     index += transposers
                 }
             }
@@ -203,10 +236,12 @@ public enum Attention {
         }
     }
 
-    /// One (head, query block) task: stream over key tiles, keeping the running softmax state.
+    /// One (head, query block) task: stream over key tiles, keeping the running softmax state. `values`: every key/value
+    /// head's packed value rows (``packValues(_:stride:tile:keyCount:dimension:into:)``), head `h` at
+    /// `values + h * keyCount * headDimension`.
     private static func attendBlock(
         head: Int, queryStart: Int,
-        _ query: UnsafePointer<Float>, _ key: UnsafePointer<Float>, _ value: UnsafePointer<Float>,
+        _ query: UnsafePointer<Float>, _ key: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
         _ output: UnsafeMutablePointer<Float>, _ g: AttentionGeometry, _ scale: Float, _ scratch: Scratch
     ) {
         let dimension = g.headDimension
@@ -217,7 +252,7 @@ public enum Attention {
         scratch.rowMaximum.initialize(repeating: -.infinity, count: queryCount)
         scratch.rowSum.initialize(repeating: 0, count: queryCount)
         let queryBase = query + queryStart * g.queryRowStride + head * dimension
-        let valueBase = value + kvHead * dimension
+        let valueBase = values + kvHead * g.keyCount * dimension
 
         var keyStart = 0
         while keyStart < keyLimit {
@@ -231,7 +266,7 @@ public enum Attention {
                 if g.causal { visible = max(0, min(keyCount, g.queryPositionOffset + queryStart + i + 1 - keyStart)) }
                 updateRow(scratch, row: i, visible: visible, paddedKeys: paddedKeys, dimension: dimension)
             }
-            accumulateValues(valueBase + keyStart * g.valueRowStride, g.valueRowStride, keyCount, queryCount, dimension, scratch)
+            accumulateValues(valueBase + keyStart * dimension, dimension, keyCount, queryCount, dimension, scratch)
             keyStart += keyBlock
         }
         // Normalize into the output rows.

@@ -7,8 +7,8 @@ import DiffuAVX512Intrinsics
 ///
 /// Layouts (row-major f32, one row per token, pointers already at this task's head):
 /// - `query`: ``Task/queryCount`` rows, ``Task/queryStride`` floats apart; `value`: rows `0..<keyLimit`
-///   of this task's key/value head, its own stride (the caller passes the rows packed by
-///   ``packValues(_:stride:tile:keyCount:dimension:into:)``, `dimension` apart); `output`: the task's query rows.
+///   of this task's key/value head, its own stride (the caller passes them packed into contiguous rows, `dimension`
+///   apart: `DiffuKernels.Attention`); `output`: the task's query rows.
 /// - Keys: the task's key/value head transposed once for all its tasks by
 ///   ``transposeKeys(_:stride:tile:keyCount:dimension:into:)``: tile `t` (keys `64t..<64t + 64`) at
 ///   `keysTransposed + t * dimension * 64`, element `d` of key `64t + j` at `[d * 64 + j]`, keys past
@@ -98,21 +98,6 @@ public enum WideAttention {
             let key = keys + (first &+ j) &* stride
             let column = out + j
             for d in 0..<dimension { column[d &* keyBlock] = key[d] }
-        }
-    }
-
-    /// Copies the value rows of tile `tile` (keys `64·tile ..< 64·tile + 64`, clipped to `keyCount`) of one key/value
-    /// head into `packed`, row `j` at `packed + j * dimension` (contiguous rows, the layout a task reads with
-    /// `valueStride == dimension`). `values` is that head's value row 0, `stride` floats between rows. With the
-    /// model's stride (all heads in one row) the value block's 64 rows per key tile are `stride` apart, and when that is
-    /// a multiple of 4 KiB (16 KiB at 32 heads × 128) they all fall in one L1 set and evict each other on every pass.
-    public static func packValues(
-        _ values: UnsafePointer<Float>, stride: Int, tile: Int, keyCount: Int, dimension: Int, into packed: UnsafeMutablePointer<Float>
-    ) {
-        let first = tile &* keyBlock
-        let count = min(keyBlock, keyCount &- first)
-        for j in first..<(first &+ count) {
-            (packed + j &* dimension).update(from: values + j &* stride, count: dimension)
         }
     }
 
