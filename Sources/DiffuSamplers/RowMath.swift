@@ -185,11 +185,12 @@ struct RowPreparer {
     /// while the mass before them stays ≤ p; the bucket where the nucleus closes is split the same way by
     /// its next 8 mantissa bits, and only the sub-bucket where it closes is sorted.
     ///
-    /// Only the buckets from the top down to the closing one matter, and the closing one is almost always far
-    /// above the floor of ``nucleusFloorBucket(topP:count:)``: the buckets are first built from the weights at or
-    /// above that floor alone (one compress pass, then a few thousand additions instead of one per vocabulary
-    /// entry), with the same additions in the same order as the full histogram, so their masses are the same bits.
-    /// Only when the nucleus reaches below the floor is the full histogram built.
+    /// Only the buckets from the top down to the closing one matter, and the closing one lies at or above the floor
+    /// of ``nucleusFloorBucket(topP:count:)``: the buckets are first built from the weights at or above that floor
+    /// alone (one compress pass, then a few thousand additions instead of one per vocabulary entry), with the same
+    /// additions in the same order as the full histogram, so their masses are the same bits. The full histogram is
+    /// built instead for a flat row (most weights above the floor) and, as a safety net for rounding, when the walk
+    /// finds no closing bucket above the floor.
     mutating func applyTopP(_ row: UnsafeMutableBufferPointer<Float>, topP: Float, total: Double) -> Double {
         let limit = Double(topP)
         var before = 0.0
