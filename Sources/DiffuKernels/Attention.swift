@@ -102,16 +102,9 @@ public enum Attention {
         let floats = max(1, valuesPerHead * g.keyValueHeadCount)
         ScratchPool.shared.withBuffer(byteCount: floats * 4) { raw in
             let packedValues = raw.bindMemory(to: Float.self, capacity: floats)
-            let packs = g.keyValueHeadCount * keyTiles
-            let packers = max(1, min(threads, packs))
-            Parallel.forEach(packers) { worker in
-                var index = worker
-                while index < packs {
-                    let head = index / keyTiles
-                    packValues(value + head * dimension, stride: g.valueRowStride, tile: index % keyTiles,
-                               keyCount: g.keyCount, dimension: dimension, into: packedValues + head * valuesPerHead)
-                    index += packers
-                }
+            forEachHeadTile(heads: g.keyValueHeadCount, tiles: keyTiles, threads: threads) { head, tile in
+                packValues(value + head * dimension, stride: g.valueRowStride, tile: tile,
+                           keyCount: g.keyCount, dimension: dimension, into: packedValues + head * valuesPerHead)
             }
             Parallel.forEach(workers) { worker in
                 Scratch.with(headDimension: g.headDimension) { scratch in
@@ -123,6 +116,20 @@ public enum Attention {
                         task += workers
                     }
                 }
+            }
+        }
+    }
+
+    /// Runs `body(head, tile)` for every (key/value head, key tile) pair, the pairs interleaved over up to `threads`
+    /// workers (the preparation passes before a route's tasks).
+    static func forEachHeadTile(heads: Int, tiles: Int, threads: Int, _ body: (Int, Int) -> Void) {
+        let pairs = heads * tiles
+        let workers = max(1, min(threads, pairs))
+        Parallel.forEach(workers) { worker in
+            var index = worker
+            while index < pairs {
+                body(index / tiles, index % tiles)
+                index += workers
             }
         }
     }
@@ -158,18 +165,11 @@ public enum Attention {
         ScratchPool.shared.withBuffer(byteCount: floats * 4) { raw in
             let transposed = raw.bindMemory(to: Float.self, capacity: floats)
             let packedValues = transposed + perHead * g.keyValueHeadCount
-            let transposes = g.keyValueHeadCount * keyTiles
-            let transposers = max(1, min(threads, transposes))
-            Parallel.forEach(transposers) { worker in
-                var index = worker
-                while index < transposes {
-                    let head = index / keyTiles
-                    WideAttention.transposeKeys(key + head * dimension, stride: g.keyRowStride, tile: index % keyTiles,
-                                                keyCount: g.keyCount, dimension: dimension, into: transposed + head * perHead)
-                    packValues(value + head * dimension, stride: g.valueRowStride, tile: index % keyTiles,
-                               keyCount: g.keyCount, dimension: dimension, into: packedValues + head * valuesPerHead)
-                    index += transposers
-                }
+            forEachHeadTile(heads: g.keyValueHeadCount, tiles: keyTiles, threads: threads) { head, tile in
+                WideAttention.transposeKeys(key + head * dimension, stride: g.keyRowStride, tile: tile,
+                                            keyCount: g.keyCount, dimension: dimension, into: transposed + head * perHead)
+                packValues(value + head * dimension, stride: g.valueRowStride, tile: tile,
+                           keyCount: g.keyCount, dimension: dimension, into: packedValues + head * valuesPerHead)
             }
             let workers = max(1, min(threads, tasks))
             Parallel.forEach(workers) { worker in
