@@ -574,10 +574,11 @@ struct SamplerRun {
                 sample.slots.append(slot)
                 let weights = UnsafeBufferPointer(rebasing: buffer[(slot * vocabularySize)..<((slot + 1) * vocabularySize)])
                 let summary = prepared[slot]
+                var token = summary.argmax  // (unused when deferred: the confidence does not read it)
                 if defers {
                     sample.uniforms.append(random.nextUniform())
                 } else {
-                    let token = sampled ? random.nextCategorical(probabilities: weights) : summary.argmax
+                    if sampled { token = random.nextCategorical(probabilities: weights) }
                     sample.tokens.append(Int32(token))
                 }
                 let confidence: Float
@@ -585,7 +586,7 @@ struct SamplerRun {
                 case .topkMargin: confidence = summary.margin
                 case .entropy: confidence = summary.negativeEntropy
                 case .origin, .maskgitPlus, .randomKeep, .confidence, .lowConfidence, .randomRemask:
-                    confidence = Float(Double(weights[Int(sample.tokens[sample.tokens.count - 1])]) / summary.kept)
+                    confidence = Float(Double(weights[token]) / summary.kept)
                 }
                 sample.confidences.append(confidence)
             }

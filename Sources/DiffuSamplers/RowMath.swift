@@ -146,11 +146,7 @@ struct RowPreparer {
     /// vector holding a positive weight is walked (the same additions in the same order as a plain scan).
     static func negativeEntropy(_ row: UnsafeMutablePointer<Float>, count: Int, kept: Double) -> Float {
         var sum = 0.0
-        @inline(__always) func add(_ weight: Float) {
-            guard weight > 0 else { return }
-            let probability = Double(weight) / kept
-            sum += probability * log(probability + 1e-10)
-        }
+        @inline(__always) func add(_ weight: Float) { if weight > 0 { sum += entropyTerm(weight, kept: kept) } }
         let zero = SIMD8<Float>(repeating: 0)
         var index = 0
         while index + 8 <= count {
@@ -167,13 +163,15 @@ struct RowPreparer {
     /// weight of the row, as the nucleus filter's candidates do): the same additions in the same order, without the scan.
     static func negativeEntropy(_ row: UnsafeMutablePointer<Float>, candidates: UnsafeBufferPointer<Int32>, kept: Double) -> Float {
         var sum = 0.0
-        for index in candidates {
-            let weight = row[Int(index)]
-            guard weight > 0 else { continue }
-            let probability = Double(weight) / kept
-            sum += probability * log(probability + 1e-10)
-        }
+        for index in candidates where row[Int(index)] > 0 { sum += entropyTerm(row[Int(index)], kept: kept) }
         return Float(sum)
+    }
+
+    /// One positive weight's term p·log(p + 1e-10) of Dream's entropy confidence, p = weight / `kept`.
+    @inline(__always)
+    static func entropyTerm(_ weight: Float, kept: Double) -> Double {
+        let probability = Double(weight) / kept
+        return probability * log(probability + 1e-10)
     }
 
     /// The reference's nucleus filter: tokens sorted by descending probability are kept while the
@@ -343,28 +341,20 @@ struct RowPreparer {
     /// weights mostly share a bucket, and fewer histograms would chain the additions through the same memory
     /// slot (a store-to-load round trip each).
     static func bucketMasses(_ row: UnsafeMutableBufferPointer<Float>) -> [Double] {
-        let copies = 8
-        var masses = [Double](repeating: 0, count: copies * 256)
-        masses.withUnsafeMutableBufferPointer { histogram in
-            let h = histogram.baseAddress!, count = row.count, values = row.baseAddress!
+        interleavedHistograms { h in
+            let count = row.count, values = row.baseAddress!
             // A weight that is not positive (0, or NaN) adds +0 to bucket 0, which changes no mass.
             @inline(__always) func add(_ value: Float, _ copy: Int) {
                 let weight: Float = value > 0 ? value : 0
                 h[copy &* 256 &+ Int(weight.bitPattern >> 23)] += Double(weight)
             }
             var index = 0
-            while index + copies <= count {
-                for copy in 0..<copies { add(values[index + copy], copy) }
-                index += copies
+            while index + histogramCopies <= count {
+                for copy in 0..<histogramCopies { add(values[index + copy], copy) }
+                index += histogramCopies
             }
             while index < count { add(values[index], 0); index += 1 }
-            for bucket in 0..<256 {
-                var sum = 0.0
-                for copy in 0..<copies { sum += h[copy * 256 + bucket] }
-                h[bucket] = sum
-            }
         }
-        return Array(masses.prefix(256))
     }
 
     /// ``bucketMasses(_:)`` restricted to the weights at `members` (ascending indices of positive normal weights): every
@@ -372,20 +362,31 @@ struct RowPreparer {
     /// `i` to histogram `i % 8`, the last `count % 8` indices to histogram 0), so each bucket that holds only members
     /// gets the same mass, bit for bit.
     static func bucketMasses(_ row: UnsafeMutableBufferPointer<Float>, members: UnsafeBufferPointer<Int32>) -> [Double] {
-        let copies = 8
-        var masses = [Double](repeating: 0, count: copies * 256)
-        let whole = row.count - row.count % copies
-        masses.withUnsafeMutableBufferPointer { histogram in
-            let h = histogram.baseAddress!, values = row.baseAddress!
+        let whole = row.count - row.count % histogramCopies
+        return interleavedHistograms { h in
+            let values = row.baseAddress!
             for member in members {
                 let index = Int(member)
                 let weight = values[index]
-                let copy = index < whole ? index & (copies - 1) : 0
+                let copy = index < whole ? index % histogramCopies : 0
                 h[copy &* 256 &+ Int(weight.bitPattern >> 23)] += Double(weight)
             }
+        }
+    }
+
+    /// The interleaved histograms of ``bucketMasses(_:)``: fewer would chain the additions through one memory slot.
+    static let histogramCopies = 8
+
+    /// Runs `fill` on ``histogramCopies`` zeroed histograms of 256 doubles (copy `c`, bucket `b` at `c * 256 + b`), then
+    /// returns each bucket's sum over the copies, added in copy order.
+    static func interleavedHistograms(_ fill: (UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        var masses = [Double](repeating: 0, count: histogramCopies * 256)
+        masses.withUnsafeMutableBufferPointer { histogram in
+            let h = histogram.baseAddress!
+            fill(h)
             for bucket in 0..<256 {
                 var sum = 0.0
-                for copy in 0..<copies { sum += h[copy * 256 + bucket] }
+                for copy in 0..<histogramCopies { sum += h[copy * 256 + bucket] }
                 h[bucket] = sum
             }
         }
